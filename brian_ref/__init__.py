@@ -1,0 +1,8 @@
+"""The feedforward IAF layer in Brian2: the ground truth that `jaxiaf` is tested against.
+
+Plain floats and arrays in (SI units), spike steps and voltage traces out; Brian2 units only inside.
+`jaxiaf` never imports this package and this package never imports `jaxiaf`.
+"""
+
+from ._layer import BrianResult as BrianResult
+from ._layer import FFIAFBrian2 as FFIAFBrian2

@@ -1,0 +1,74 @@
+"""Validation of values, shared by construction (eager `ValueError`) and evolution (`eqx.error_if`).
+
+One table of rules gives both tiers the same message, so a bad `tau_mem` reads the same whether it is
+caught at construction, in an eager call, or inside `jit`/`vmap` (where equinox raises
+`EquinoxRuntimeError` carrying the message).
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_RULES = {
+    "weights": ("finite", "A per unit input"),
+    "bias": ("finite", "A"),
+    "tau_mem": ("finite and > 0", "s"),
+    "v_thresh": ("finite", "V"),
+    "v_reset": ("finite", "V"),
+    "v_rest": ("finite", "V"),
+    "dt": ("finite and > 0", "s"),
+    "noise_std": ("finite and >= 0", "V"),
+    "refractory": ("finite and >= 0", "s"),
+}
+
+
+def _bad(xp, value, rule):
+    finite = xp.isfinite(value)
+    if rule == "finite and > 0":
+        return ~(finite & (value > 0))
+    if rule == "finite and >= 0":
+        return ~(finite & (value >= 0))
+    return ~finite
+
+
+def message(name: str) -> str:
+    """The error message for a bad value of the parameter `name`."""
+    rule, unit = _RULES[name]
+    return f"`{name}` must be {rule} (in {unit}) for every neuron."
+
+
+def is_concrete(value) -> bool:
+    """True for values that can be inspected now (not tracers inside jit/vmap)."""
+    return not isinstance(value, jax.core.Tracer)
+
+
+def check_now(name: str, value) -> None:
+    """Raise `ValueError` if a concrete `value` breaks the rule for `name`; tracers are left to `traced`."""
+    if not is_concrete(value):
+        return
+    arr = np.asarray(value)
+    bad = _bad(np, arr, _RULES[name][0])
+    if np.any(bad):
+        raise ValueError(f"{message(name)} Got {arr[bad].ravel()[:5].tolist()}.")
+
+
+def traced(name: str, value):
+    """`value`, tied to a runtime check of the rule for `name` (works under jit and vmap)."""
+    return eqx.error_if(value, jnp.any(_bad(jnp, value, _RULES[name][0])), message(name))
+
+
+def traced_input(value, name: str = "x"):
+    """`value`, tied to a runtime check that every entry of the input is finite."""
+    return eqx.error_if(value, jnp.any(~jnp.isfinite(value)), input_message(name))
+
+
+def input_message(name: str = "x") -> str:
+    """The error message for a non-finite input array."""
+    return f"`{name}` (the input) must be finite; it contains NaN or inf."
+
+
+def check_input_now(value, name: str = "x") -> None:
+    """Raise `ValueError` if a concrete input holds NaN or inf."""
+    if is_concrete(value) and not np.all(np.isfinite(np.asarray(value))):
+        raise ValueError(input_message(name))

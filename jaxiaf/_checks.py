@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 _RULES = {
-    "weights": ("finite", "A per unit input"),
+    "weights": ("finite", "dimensionless units: the input `x` is a current in A"),
     "bias": ("finite", "A"),
     "tau_mem": ("finite and > 0", "s"),
     "v_thresh": ("finite", "V"),

@@ -1,0 +1,15 @@
+"""jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
+
+from ._core import evolve as evolve
+from ._core import standard_normal_raster as standard_normal_raster
+from ._core import step_constants as step_constants
+from ._integrators import INTEGRATORS as INTEGRATORS
+from ._module import FFIAF as FFIAF
+from ._pytrees import NEVER as NEVER
+from ._pytrees import Parameters as Parameters
+from ._pytrees import SimulationParameters as SimulationParameters
+from ._pytrees import State as State
+from ._pytrees import StepConstants as StepConstants
+from ._pytrees import float_dtype as float_dtype
+
+__version__ = "0.1.0"

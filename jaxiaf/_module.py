@@ -1,0 +1,301 @@
+"""`FFIAF`: the functional feedforward IAF layer, an immutable equinox Module around the core."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from . import _checks, _convert
+from ._core import evolve
+from ._integrators import resolve_integrator
+from ._pytrees import NEVER, Parameters, SimulationParameters, State
+
+PARAMETER_FAMILIES = {
+    "weights": "weights",
+    "bias": "biases",
+    "tau_mem": "taus",
+    "v_thresh": "voltages",
+    "v_reset": "voltages",
+    "v_rest": "voltages",
+}
+SIMULATION_FAMILIES = {"dt": "time", "noise_std": "noise", "refractory": "time", "integrator_name": "integrator"}
+STATE_FAMILIES = {"v": "voltages", "since_spike": "refractory", "key": "random", "step": "time"}
+_UNITS = {"bias": "A", "tau_mem": "s", "v_thresh": "V", "v_reset": "V", "v_rest": "V", "noise_std": "V"}
+
+
+def _select(values: dict, families: dict, family) -> dict:
+    if family is None:
+        return dict(values)
+    wanted = {family} if isinstance(family, str) else set(family)
+    return {k: v for k, v in values.items() if families[k] in wanted}
+
+
+class _Alias:
+    """Read-only attribute `mod.<name>` for the leaf `<name>` of one of the module's pytrees."""
+
+    def __init__(self, tree: str, doc: str):
+        self.tree, self.__doc__ = tree, doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return getattr(getattr(obj, self.tree), self.name)
+
+
+class FFIAF(eqx.Module):
+    """A feedforward layer of integrate-and-fire neurons with current inputs and spiking outputs.
+
+    `dv/dt = (v_rest - v + r_m * (I_in(t) + bias)) / tau_mem`, `r_m` = 1 ohm, `I_in = x @ weights` held
+    constant over each step; a spike when `v > v_thresh`, then `v = v_reset` and the neuron is refractory for
+    `refractory` seconds. The per-step update of each integrator is Brian2's (see [`jaxiaf.evolve`][]).
+
+    The module is immutable: `mod(x)` returns `(spikes, new_state, record)` and leaves `mod` unchanged;
+    `mod.set_attributes(new_state)` returns the advanced module. It is a pytree of arrays, so `jax.jit`,
+    `jax.vmap` and `eqx.filter_jit` apply to it directly, and changing only values never recompiles.
+
+    **Precision:** float64 when `jax.config.update("jax_enable_x64", True)` was called before construction
+    (spike-for-spike identical to Brian2), float32 otherwise (fast; not spike-exact near the threshold).
+
+    **Arguments** (SI units; per-neuron arguments are a scalar or shape (N,); Brian2 quantities accepted):
+
+    - `weights`: (N_in, N) weight matrix (dimensionless; the input is a current in A).
+    - `bias`: bias current (A). Default 10 mA, as documented for Rockpool's layer.
+    - `dt`: time step (s). Default 0.1 ms.
+    - `noise_std`: stationary standard deviation of `v` due to the noise alone (V). Default 0.
+    - `tau_mem`: membrane time constant (s). Default 20 ms.
+    - `v_thresh`: threshold (V). Default -55 mV.
+    - `v_reset`: reset potential (V). Default -65 mV.
+    - `v_rest`: resting potential (V), also the initial `v`. Default -65 mV.
+    - `refractory`: refractory period (s), scalar or (N,). Default 0.
+    - `integrator_name`: `"rk4"` (default), `"rk2"`, `"euler"`, `"exponential_euler"`, `"exact"` (alias
+      `"linear"`).
+    - `name`: a name for the layer.
+    - `key`: keyword-only PRNG key of the noise (default `jax.random.key(0)`).
+
+    **Raises:** `ValueError` naming the argument for a wrong shape, a non-finite value, `tau_mem <= 0`,
+    `dt <= 0`, `noise_std < 0`, `refractory < 0` or an unknown integrator; `TypeError` for a non-number.
+    """
+
+    params: Parameters
+    sim: SimulationParameters
+    neuron_state: State
+    initial_params: Parameters
+    name: str = eqx.field(static=True)
+
+    weights = _Alias("params", "(N_in, N) weights.")
+    bias = _Alias("params", "(N,) bias current (A).")
+    tau_mem = _Alias("params", "(N,) membrane time constants (s).")
+    v_thresh = _Alias("params", "(N,) thresholds (V).")
+    v_reset = _Alias("params", "(N,) reset potentials (V).")
+    v_rest = _Alias("params", "(N,) resting potentials (V).")
+    dt = _Alias("sim", "Time step (s).")
+    noise_std = _Alias("sim", "Stationary std of v due to noise (V).")
+    refractory = _Alias("sim", "Refractory period (s).")
+    integrator_name = _Alias("sim", "Name of the integrator.")
+    v = _Alias("neuron_state", "(N,) membrane potential (V).")
+
+    def __init__(
+        self,
+        weights,
+        bias=0.01,
+        dt=1e-4,
+        noise_std=0.0,
+        tau_mem=0.02,
+        v_thresh=-0.055,
+        v_reset=-0.065,
+        v_rest=-0.065,
+        refractory=0.0,
+        integrator_name: str = "rk4",
+        name: str = "unnamed",
+        *,
+        key=None,
+    ):
+        w = _convert.weights(weights)
+        n = w.shape[1]
+        vectors = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)
+        self.params = Parameters(
+            weights=w, **{k: _convert.per_neuron(k, val, _UNITS[k], n) for k, val in vectors.items()}
+        )
+        self.initial_params = self.params
+        self.sim = _make_sim(n, dt, noise_std, refractory, integrator_name)
+        self.neuron_state = State(
+            v=self.params.v_rest,
+            since_spike=jnp.full((n,), NEVER, jnp.int32),
+            key=jax.random.key(0) if key is None else key,
+            step=jnp.asarray(0),
+        )
+        self.name = "" if name is None else str(name)
+
+    @property
+    def shape(self) -> tuple:
+        """`(N_in, N)`."""
+        return tuple(self.params.weights.shape[-2:])
+
+    @property
+    def size_in(self) -> int:
+        """N_in, the number of input channels."""
+        return self.shape[0]
+
+    @property
+    def size_out(self) -> int:
+        """N, the number of neurons."""
+        return self.shape[1]
+
+    @property
+    def t(self):
+        """Time evolved so far, `step * dt` (s)."""
+        return self.neuron_state.step * self.sim.dt
+
+    def __call__(self, x, record: bool = False):
+        """Evolve over the T steps of `x`.
+
+        **Arguments:**
+
+        - `x`: (T, N_in) input currents (A), time-major; step k receives `x[k]`, held over the step.
+        - `record`: if True, also return the per-step `v` and spike raster.
+
+        **Returns:** `(spikes, new_state, record)`: `spikes` (T, N) bool; `new_state` a dict as
+        [`FFIAF.state`][] (give it to `set_attributes`); `record` `{"v": (T, N), "spikes": (T, N)}` or `{}`.
+
+        **Raises:** `ValueError` for a wrong shape or a non-finite `x` (`EquinoxRuntimeError` under jit/vmap).
+        """
+        x = jnp.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.size_in:
+            raise ValueError(
+                f"`x` must have shape (T, N_in={self.size_in}): time-major, one column per input channel; "
+                f"got shape {x.shape}."
+            )
+        _checks.check_input_now(x)
+        spikes, new_state, rec = _run(self, x, record)
+        return spikes, _state_dict(new_state), rec
+
+    evolve = __call__
+
+    def parameters(self, family=None) -> dict:
+        """The parameters `{name: array}`; `family` (str or list) selects: `"weights"`, `"biases"`, `"taus"`,
+        `"voltages"` (`v_thresh`, `v_reset`, `v_rest`)."""
+        values = {k: getattr(self.params, k) for k in PARAMETER_FAMILIES}
+        return _select(values, PARAMETER_FAMILIES, family)
+
+    def simulation_parameters(self, family=None) -> dict:
+        """`dt`, `noise_std`, `refractory`, `integrator_name`; families `"time"`, `"noise"`, `"integrator"`."""
+        values = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
+        return _select(values, SIMULATION_FAMILIES, family)
+
+    def state(self, family=None) -> dict:
+        """`v` (V), `since_spike` (steps), `key`, `step`; families `"voltages"`, `"refractory"`, `"random"`,
+        `"time"`."""
+        return _select(_state_dict(self.neuron_state), STATE_FAMILIES, family)
+
+    def attributes_named(self, name) -> dict:
+        """All attributes (parameters, simulation parameters, state) called `name` (str or list of str)."""
+        names = {name} if isinstance(name, str) else set(name)
+        every = {**self.parameters(), **self.simulation_parameters(), **self.state()}
+        return {k: v for k, v in every.items() if k in names}
+
+    def modules(self) -> dict:
+        """Sub-modules by name: none."""
+        return {}
+
+    def set_attributes(self, new_attributes) -> "FFIAF":
+        """A copy of this module with the given attributes replaced.
+
+        **Arguments:** `new_attributes`: a dict with any of the keys of `parameters()`,
+        `simulation_parameters()` and `state()` (e.g. the `new_state` of a call), or a
+        [`jaxiaf.Parameters`][] / [`jaxiaf.SimulationParameters`][] / [`jaxiaf.State`][].
+
+        **Raises:** `ValueError` for an unknown name, a wrong shape or a bad value.
+        """
+        if isinstance(new_attributes, (Parameters, SimulationParameters, State)):
+            new_attributes = {k: getattr(new_attributes, k) for k in type(new_attributes).__annotations__}
+        if not isinstance(new_attributes, dict):
+            raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
+        known = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
+        unknown = sorted(set(new_attributes) - set(known) - {"noisy"})
+        if unknown:
+            raise ValueError(f"Unknown attribute(s) {unknown} for `set_attributes`; allowed: {sorted(known)}.")
+        p = {k: getattr(self.params, k) for k in PARAMETER_FAMILIES}
+        s = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
+        st = _state_dict(self.neuron_state)
+        for k, value in new_attributes.items():
+            for group in (p, s, st):
+                if k in group:
+                    group[k] = value
+        n = self.size_out
+        if "weights" in new_attributes:
+            p["weights"] = _convert.weights(p["weights"])
+            if p["weights"].shape != self.shape:
+                raise ValueError(f"`weights` must keep shape {self.shape}; got {p['weights'].shape}.")
+        for k in set(new_attributes) & set(_UNITS) & set(PARAMETER_FAMILIES):
+            p[k] = _convert.per_neuron(k, p[k], _UNITS[k], n)
+        sim = self.sim
+        if set(new_attributes) & set(SIMULATION_FAMILIES):
+            sim = _make_sim(n, s["dt"], s["noise_std"], s["refractory"], s["integrator_name"])
+        return eqx.tree_at(
+            lambda m: (m.params, m.sim, m.neuron_state),
+            self,
+            (Parameters(**p), sim, _make_state(st, n)),
+        )
+
+    def reset_state(self) -> "FFIAF":
+        """A copy with `v = v_rest` and no neuron refractory (the key and the step count are kept)."""
+        state = eqx.tree_at(
+            lambda s: (s.v, s.since_spike),
+            self.neuron_state,
+            (self.params.v_rest, jnp.full_like(self.neuron_state.since_spike, NEVER)),
+        )
+        return eqx.tree_at(lambda m: m.neuron_state, self, state)
+
+    def reset_time(self) -> "FFIAF":
+        """A copy with the step count (time) set to 0."""
+        return eqx.tree_at(lambda m: m.neuron_state.step, self, jnp.zeros_like(self.neuron_state.step))
+
+    def reset_all(self) -> "FFIAF":
+        """A copy with state and time reset: evolving it again repeats the first evolution exactly."""
+        return self.reset_state().reset_time()
+
+    def reset_parameters(self) -> "FFIAF":
+        """A copy with the parameters given at construction."""
+        return eqx.tree_at(lambda m: m.params, self, self.initial_params)
+
+
+def _make_sim(n, dt, noise_std, refractory, integrator_name) -> SimulationParameters:
+    resolve_integrator(integrator_name)
+    noise = _convert.per_neuron("noise_std", noise_std, "V", n)
+    refr = _convert.as_float("refractory", refractory, "s")
+    if refr.ndim != 0:
+        refr = _convert.per_neuron("refractory", refr, "s", n)
+    _checks.check_now("refractory", refr)
+    return SimulationParameters(
+        dt=_convert.scalar("dt", dt, "s"),
+        noise_std=noise,
+        refractory=refr,
+        integrator_name=integrator_name,
+        noisy=_convert.is_noisy(noise),
+    )
+
+
+def _make_state(values: dict, n: int) -> State:
+    v = _convert.as_float("v", values["v"], "V")
+    since = jnp.asarray(values["since_spike"])
+    if v.shape != (n,) or since.shape != (n,):
+        raise ValueError(f"`v` and `since_spike` must have shape ({n},); got {v.shape} and {since.shape}.")
+    if not jnp.issubdtype(since.dtype, jnp.integer):
+        raise TypeError(f"`since_spike` must hold integers (steps); got dtype {since.dtype}.")
+    step = jnp.asarray(values["step"])
+    if step.shape != ():
+        raise ValueError(f"`step` must be a scalar integer; got shape {step.shape}.")
+    return State(v=v, since_spike=since.astype(jnp.int32), key=values["key"], step=step)
+
+
+def _state_dict(state: State) -> dict:
+    return {k: getattr(state, k) for k in STATE_FAMILIES}
+
+
+@eqx.filter_jit
+def _run(mod: FFIAF, x, record: bool):
+    x = _checks.traced_input(x.astype(mod.params.weights.dtype))
+    currents = jnp.matmul(x, mod.params.weights, precision=jax.lax.Precision.HIGHEST)
+    return evolve(mod.params, mod.sim, mod.neuron_state, currents, record=record)

@@ -1,0 +1,90 @@
+"""The functional module's interface: defaults, families, set_attributes, resets, immutability."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxiaf
+
+W = np.full((2, 3), 0.01)
+
+
+def test_documented_defaults():
+    mod = jaxiaf.FFIAF(W)
+    np.testing.assert_array_equal(mod.bias, np.full(3, 0.01))
+    np.testing.assert_array_equal(mod.tau_mem, np.full(3, 0.02))
+    np.testing.assert_array_equal(mod.v_thresh, np.full(3, -0.055))
+    np.testing.assert_array_equal(mod.v_reset, np.full(3, -0.065))
+    np.testing.assert_array_equal(mod.v_rest, np.full(3, -0.065))
+    np.testing.assert_array_equal(mod.v, np.full(3, -0.065))
+    assert float(mod.dt) == 1e-4 and float(mod.refractory) == 0.0
+    np.testing.assert_array_equal(mod.noise_std, np.zeros(3))
+    assert mod.integrator_name == "rk4" and mod.name == "unnamed"
+    assert mod.shape == (2, 3) and mod.size_in == 2 and mod.size_out == 3
+    assert mod.bias.dtype == jnp.float64
+    assert mod.modules() == {}
+
+
+def test_families():
+    mod = jaxiaf.FFIAF(W)
+    assert set(mod.parameters()) == {"weights", "bias", "tau_mem", "v_thresh", "v_reset", "v_rest"}
+    assert set(mod.parameters("voltages")) == {"v_thresh", "v_reset", "v_rest"}
+    assert set(mod.parameters(["weights", "taus"])) == {"weights", "tau_mem"}
+    assert set(mod.parameters("biases")) == {"bias"}
+    assert set(mod.simulation_parameters()) == {"dt", "noise_std", "refractory", "integrator_name"}
+    assert set(mod.simulation_parameters("time")) == {"dt", "refractory"}
+    assert set(mod.state()) == {"v", "since_spike", "key", "step"}
+    assert set(mod.state("voltages")) == {"v"}
+    assert set(mod.attributes_named(["tau_mem", "v"])) == {"tau_mem", "v"}
+
+
+def test_call_leaves_module_unchanged_and_set_attributes_advances():
+    mod = jaxiaf.FFIAF(W, bias=0.02)
+    x = np.ones((400, 2))
+    spikes, new_state, record = mod(x)
+    assert spikes.shape == (400, 3) and spikes.dtype == jnp.bool_ and record == {}
+    assert int(mod.neuron_state.step) == 0 and (np.asarray(mod.v) == -0.065).all()
+    advanced = mod.set_attributes(new_state)
+    assert int(advanced.neuron_state.step) == 400
+    np.testing.assert_allclose(float(advanced.t), 0.04)
+    np.testing.assert_array_equal(advanced.v, new_state["v"])
+    assert int(spikes.sum()) > 0
+
+
+def test_record_holds_v_after_reset_and_the_raster():
+    mod = jaxiaf.FFIAF(W, bias=0.03, v_reset=-0.07)
+    spikes, _, rec = mod(np.zeros((300, 2)), record=True)
+    np.testing.assert_array_equal(rec["spikes"], spikes)
+    assert (np.asarray(rec["v"])[np.asarray(spikes)] == -0.07).all()
+
+
+def test_resets():
+    mod = jaxiaf.FFIAF(W, bias=0.03, refractory=1e-3)
+    changed = mod.set_attributes(mod(np.ones((100, 2)))[1]).set_attributes({"tau_mem": 0.05})
+    assert int(changed.neuron_state.step) == 100
+    state_reset = changed.reset_state()
+    np.testing.assert_array_equal(state_reset.v, mod.v_rest)
+    assert (np.asarray(state_reset.neuron_state.since_spike) == jaxiaf.NEVER).all()
+    assert int(state_reset.neuron_state.step) == 100
+    assert int(changed.reset_time().neuron_state.step) == 0
+    assert int(changed.reset_all().neuron_state.step) == 0
+    np.testing.assert_array_equal(changed.reset_parameters().tau_mem, np.full(3, 0.02))
+    np.testing.assert_array_equal(changed.tau_mem, np.full(3, 0.05))
+
+
+def test_set_attributes_accepts_pytrees_and_parameter_dicts():
+    mod = jaxiaf.FFIAF(W)
+    params = mod.parameters()
+    params["weights"] = params["weights"] * 0.0
+    zeroed = mod.set_attributes(params)
+    assert (np.asarray(zeroed.weights) == 0).all()
+    again = zeroed.set_attributes(mod.params)
+    np.testing.assert_array_equal(again.weights, mod.weights)
+    assert mod.set_attributes(mod.simulation_parameters()).sim == mod.sim
+
+
+def test_per_neuron_refractory_and_noise_are_accepted():
+    mod = jaxiaf.FFIAF(W, refractory=[0.0, 1e-3, 2e-3], noise_std=[0.0, 0.001, 0.002])
+    assert mod.refractory.shape == (3,) and mod.sim.noisy
+    assert not jaxiaf.FFIAF(W).sim.noisy
+    assert set(jax.tree.leaves(mod.sim)) == set(jax.tree.leaves(mod.sim)) - {True, False}

@@ -1,0 +1,16 @@
+"""The README's Python snippets run, in order, as a user would paste them."""
+
+import pathlib
+import re
+
+README = pathlib.Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_python_snippets_run(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    assert namespace["counts"].shape == (8, 4)
+    assert "(1000, 4)" in capsys.readouterr().out

@@ -5,6 +5,8 @@ re-implements the update, the threshold or the reset.
 """
 
 import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +15,7 @@ import numpy as np
 from . import _checks
 from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
+
 
 
 def _host_constants(dt, tau, refractory):
@@ -32,11 +35,13 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     `x / tau_mem` into `x * (1 / tau_mem)` when a module is closed over by `jit`. In float32 everything
     stays on the device.
 
-    **Returns:** a [`jaxiaf.StepConstants`][] with every leaf broadcast to the shape of `tau_mem`.
+    **Returns:** a [`jaxiaf.StepConstants`][] with every leaf broadcast to the common shape of `tau_mem`,
+    `dt`, `refractory` and `noise_std`.
     """
-    tau = params.tau_mem
-    dt = jnp.broadcast_to(sim.dt, tau.shape).astype(tau.dtype)
-    refractory = jnp.broadcast_to(sim.refractory, tau.shape).astype(tau.dtype)
+    shape = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape, sim.refractory.shape, sim.noise_std.shape)
+    tau = jnp.broadcast_to(params.tau_mem, shape)
+    dt = jnp.broadcast_to(sim.dt, shape).astype(tau.dtype)
+    refractory = jnp.broadcast_to(sim.refractory, shape).astype(tau.dtype)
     if tau.dtype == jnp.float64:
         shapes = (
             jax.ShapeDtypeStruct(tau.shape, tau.dtype),
@@ -50,8 +55,21 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     else:
         decay = jnp.exp((-dt) / tau)
         steps = jnp.floor((refractory + 1e-3 * dt) / dt).astype(jnp.int32)
-    noise_scale = sim.noise_std * jnp.sqrt((1 + decay) / (1 - decay))
+    noise_std = jnp.broadcast_to(sim.noise_std, tau.shape)
+    noise_scale = noise_std * jnp.sqrt((1 + decay) / (1 - decay))
     return StepConstants(dt, tau, decay, steps, noise_scale)
+
+
+def _draw(key, step, num_neurons: int, dtype):
+    return jax.random.normal(jax.random.fold_in(key, step.astype(jnp.uint32)), (num_neurons,), dtype)
+
+
+def _draw_batch(key, step, shape, dtype):
+    """Unit normal draws of one step for a state of `shape` (batch dims..., N); one key per batch entry."""
+    draw = lambda k: _draw(k, step, shape[-1], dtype)
+    for _ in shape[:-1]:
+        draw = jax.vmap(draw)
+    return draw(key)
 
 
 def standard_normal_raster(key, first_step, num_steps: int, num_neurons: int, dtype=None):
@@ -70,9 +88,31 @@ def standard_normal_raster(key, first_step, num_steps: int, num_neurons: int, dt
     **Returns:** (num_steps, num_neurons) array of N(0, 1) draws.
     """
     dtype = jnp.result_type(float) if dtype is None else dtype
-    steps = (jnp.asarray(first_step) + jnp.arange(num_steps)).astype(jnp.uint32)
-    draw = lambda n: jax.random.normal(jax.random.fold_in(key, n), (num_neurons,), dtype)
-    return jax.vmap(draw)(steps)
+    steps = jnp.asarray(first_step) + jnp.arange(num_steps)
+    return jax.vmap(lambda n: _draw(key, n, num_neurons, dtype))(steps)
+
+
+class Reducer(NamedTuple):
+    """A summary computed inside the scan, so that the (T, ..., N) raster is never stored.
+
+    - `init(shape, dtype) -> acc`: the initial accumulator (a pytree) for a state `v` of `shape`.
+    - `update(acc, k, spike, v) -> (acc, y)`: fold in step `k` (int, from 0 in this evolve) with its
+      `spike` (bool, `shape`) and `v` after reset (`shape`, V); `y` (a pytree, or None) is stacked over
+      the steps, for the per-step outputs one does want to keep.
+
+    Pass the same `Reducer` object again to reuse the compiled loop (it is a static argument).
+    """
+
+    init: Callable
+    update: Callable
+
+
+def _broadcast(params: Parameters, consts: StepConstants, shape):
+    """Per-neuron values broadcast to the state's shape; done inside the step, where XLA fuses it away
+    instead of storing (B, N) copies of values that are shared by the batch."""
+    cast = lambda a: jnp.broadcast_to(a, shape)
+    fields = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+    return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
 
 
 def _checked(params: Parameters, sim: SimulationParameters, currents):
@@ -87,15 +127,24 @@ def _checked(params: Parameters, sim: SimulationParameters, currents):
     return params, sim, _checks.traced_input(currents, "currents")
 
 
-@functools.partial(jax.jit, static_argnames="record")
-def evolve(params: Parameters, sim: SimulationParameters, state: State, currents, *, record: bool = False):
+@functools.partial(jax.jit, static_argnames=("record", "reducer", "check"))
+def evolve(
+    params: Parameters,
+    sim: SimulationParameters,
+    state: State,
+    currents,
+    *,
+    record: bool = False,
+    reducer: Reducer | None = None,
+    check: bool = True,
+):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
     Per step n (Brian2's schedule: state update, threshold, reset), per neuron:
 
     ```
     nr    = since_spike >= R                      # R = int((refractory + 1e-3*dt) / dt)
-    u     = currents[n] + noise_scale * xi[n]     # xi ~ N(0, 1), only if sim.noisy
+    u     = currents[n] + noise_scale * xi[n]     # xi ~ N(0, 1) from fold_in(key, step + n), if sim.noisy
     v     = where(nr, UPDATE(v, u), v)            # v held bit-exactly while refractory
     spike = (v > v_thresh) & nr                   # strict threshold, none while refractory
     v     = where(spike, v_reset, v)
@@ -107,43 +156,66 @@ def evolve(params: Parameters, sim: SimulationParameters, state: State, currents
     the stationary standard deviation of `v` under the noise alone. A refractory period of R*dt freezes the
     R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
 
+    The state may carry leading batch axes (`v` of shape (B..., N), one key per batch entry): the batch is
+    then part of the scan carry and every step updates all of it at once. Parameters and `currents` are
+    broadcast to it.
+
     **Arguments:**
 
-    - `params`: [`jaxiaf.Parameters`][] (only `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` are read).
+    - `params`: [`jaxiaf.Parameters`][] (`bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` are read;
+      each broadcastable to the state's shape).
     - `sim`: [`jaxiaf.SimulationParameters`][].
     - `state`: [`jaxiaf.State`][] at the start.
-    - `currents`: (T, N) input current of each step, `x @ weights` (A).
+    - `currents`: (T, N) or (T, B..., N) input current of each step, `x @ weights` (A).
     - `record`: static; if True, also return the per-step `v` (after reset) and the spike raster.
+    - `reducer`: static; a [`jaxiaf.Reducer`][] to fold each step into a summary instead of returning
+      the spike raster.
+    - `check`: static; runtime checks of the values (below). A caller that has checked them eagerly
+      (as [`jaxiaf.sweep`][] does) may switch them off.
 
-    **Returns:** `(spikes, new_state, record)`: `spikes` (T, N) bool; `new_state` with `step` advanced by T;
-    `record` `{"v": (T, N) V, "spikes": (T, N) bool}` if `record` else `{}`.
+    **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) bool spike raster, or with a
+    reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
+    advanced by T; `record` is
+    `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`.
 
-    **Raises:** `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range
-    (`tau_mem <= 0`, `dt <= 0`, `noise_std < 0`, `refractory < 0`), or if `currents` is not finite.
+    **Raises:** `ValueError` if `currents` does not match the state's shape; `EquinoxRuntimeError` naming
+    the parameter if a value is non-finite or out of range (`tau_mem <= 0`, `dt <= 0`, `noise_std < 0`,
+    `refractory < 0`), or if `currents` is not finite.
     """
-    params, sim, currents = _checked(params, sim, currents)
+    shape = state.v.shape
+    if currents.ndim < 1 or currents.shape[1:] not in (shape, shape[-1:]):
+        raise ValueError(f"`currents` must have shape (T, {shape[-1]}) or (T, *{shape}); got {currents.shape}.")
+    if check:
+        params, sim, currents = _checked(params, sim, currents)
     update = resolve_integrator(sim.integrator_name)
-    consts = step_constants(params, sim)
-    num_steps, num_neurons = currents.shape
-    xi = None
-    if sim.noisy:
-        xi = standard_normal_raster(state.key, state.step, num_steps, num_neurons, currents.dtype)
+    constants = step_constants(params, sim)
+    num_steps = currents.shape[0]
 
     def body(carry, inputs):
-        v, since = carry
-        u, noise = inputs
+        v, since, acc = carry
+        u, k = inputs
+        u = jnp.broadcast_to(u, shape)
+        p, consts = _broadcast(params, constants, shape)
         nr = since >= consts.refractory_steps
-        if noise is not None:
-            u = u + jnp.where(nr, consts.noise_scale * noise, 0.0)
-        v = jnp.where(nr, update(v, u, params, consts, nr), v)
-        spike = (v > params.v_thresh) & nr
-        v = jnp.where(spike, params.v_reset, v)
+        if sim.noisy:
+            xi = _draw_batch(state.key, state.step + k, shape, v.dtype)
+            u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
+        v = jnp.where(nr, update(v, u, p, consts, nr), v)
+        spike = (v > p.v_thresh) & nr
+        v = jnp.where(spike, p.v_reset, v)
         since = jnp.where(spike, 1, jnp.minimum(since + 1, NEVER))
-        return (v, since), ((spike, v) if record else spike)
+        y = None
+        if reducer is not None:
+            acc, y = reducer.update(acc, k, spike, v)
+        kept = (spike, v) if record else None
+        return (v, since, acc), (kept, y, spike if reducer is None and not record else None)
 
-    (v, since), out = jax.lax.scan(body, (state.v, state.since_spike), (currents, xi))
+    acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
+    steps = jnp.arange(num_steps)
+    carry0 = (state.v, state.since_spike, acc0)
+    (v, since, acc), (kept, ys, raster) = jax.lax.scan(body, carry0, (currents, steps))
     new_state = State(v=v, since_spike=since, key=state.key, step=state.step + num_steps)
-    if record:
-        spikes, v_trace = out
-        return spikes, new_state, {"v": v_trace, "spikes": spikes}
-    return out, new_state, {}
+    rec = {"v": kept[1], "spikes": kept[0]} if record else {}
+    if reducer is not None:
+        return (acc, ys), new_state, rec
+    return (kept[0] if record else raster), new_state, rec

@@ -13,7 +13,8 @@ select on a runtime mask stops XLA:CPU (LLVM) from contracting the pair into a f
 rounds differently from Brian2's numpy code. LLVM merges `select(m, x, 0) + select(m, y, 0)` into one
 select of `x + y` (and then contracts it), so two masked products that are added together use different
 masks: `nr` and `nr & (v == v)` (equal for any non-NaN `v`). The value where a mask is False is irrelevant:
-the caller holds `v` for refractory neurons, and a NaN `v` stays NaN through the final `+ v`.
+the caller holds `v` for refractory neurons, and a NaN `v` stays NaN through the final `+ v`. In float32,
+which is not spike-exact anyway, the masks are skipped: the same expressions, with plain products.
 
 With `r_m = 1` ohm, the expressions are Brian2 2.9.0's generated numpy code for
 `dv/dt = (v_rest - v + r_m*(Ib + I_in))/tau_m`, evaluated left to right as parenthesised (multiplying by
@@ -29,10 +30,15 @@ _THIRD = 0.3333333333333333
 
 
 def _mul(a, b, mask):
+    if mask is None:
+        return a * b
     return jnp.where(mask, a * b, 0.0)
 
 
 def _masks(v, nr):
+    """The two masks in float64; in float32 (not bit-exact anyway) plain products, which run faster."""
+    if v.dtype != jnp.float64:
+        return None, None
     return nr, nr & (v == v)
 
 
@@ -49,8 +55,9 @@ def euler(v, u, params, consts, nr):
 
 def rk2(v, u, params, consts, nr):
     """Midpoint RK2: `k = dt*f(v)`; `_v = dt*f(v + k/2) + v` with `k/2` written `0.5 * (-k)` subtracted."""
+    m1, _ = _masks(v, nr)
     k = _drive(v, u, params, consts)
-    return _drive(v, u, params, consts, _mul(0.5, -k, nr)) + v
+    return _drive(v, u, params, consts, _mul(0.5, -k, m1)) + v
 
 
 def rk4(v, u, params, consts, nr):

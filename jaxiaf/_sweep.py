@@ -1,0 +1,306 @@
+"""`sweep`: many parameter sets of one layer in one compiled call, chunked and sharded over devices."""
+
+import functools
+import itertools
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from . import _checks, _convert
+from ._core import Reducer, evolve
+from ._module import FFIAF, PARAMETER_FAMILIES
+from ._pytrees import Parameters, SimulationParameters, State
+
+OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
+_NEURON = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+_UNITS = {"bias": "A", "tau_mem": "s", "v_thresh": "V", "v_reset": "V", "v_rest": "V", "noise_std": "V",
+          "refractory": "s", "dt": "s"}
+SWEEPABLE = (*PARAMETER_FAMILIES, "dt", "noise_std", "refractory", "key", "seed")
+
+
+class SweepResult(eqx.Module):
+    """What [`jaxiaf.sweep`][] returns; every array has the batch axis first (B parameter sets).
+
+    **Fields** (None where not requested):
+
+    - `params`: `{name: (B, ...) array}`, the swept values that produced each row.
+    - `counts`: (B, N) int32 spike counts.
+    - `rates`: (B, N) firing rates (Hz), `counts / (T * dt)`.
+    - `first_spike_times`: (B, N) time of each neuron's first spike (s, mid-bin: `(k + 0.5) * dt` from
+      the start of the evolution); `inf` for a neuron that never fired.
+    - `spikes`: (B, T, N) bool raster.
+    - `v`: (B, T, N) membrane potential after reset (V).
+    - `reduced`: the user reducer's final accumulator, (B, ...) leaves.
+    - `final_state`: the batched [`jaxiaf.State`][] after the T steps.
+    - `num_steps`: T.
+    """
+
+    params: dict
+    counts: jax.Array | None
+    rates: jax.Array | None
+    first_spike_times: jax.Array | None
+    spikes: jax.Array | None
+    v: jax.Array | None
+    reduced: object
+    final_state: State
+    num_steps: int = eqx.field(static=True)
+
+
+def grid(**values) -> dict:
+    """The Cartesian product of per-parameter value lists, as a batch for [`jaxiaf.sweep`][].
+
+    `grid(bias=[a, b], tau_mem=[c, d, e])` gives 6 sets in C order (the last name varies fastest):
+    `result.counts.reshape(2, 3, N)` indexes them as `[bias, tau_mem]`.
+
+    **Returns:** `{name: (B,) array}` with B the product of the list lengths.
+    """
+    if not values:
+        raise ValueError("`grid` needs at least one parameter, e.g. grid(bias=[0.01, 0.02]).")
+    names = list(values)
+    lists = [np.asarray(values[k]) for k in names]
+    for name, arr in zip(names, lists):
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"`{name}` must be a non-empty 1-D list of values; got shape {arr.shape}.")
+    combos = list(itertools.product(*[range(len(a)) for a in lists]))
+    return {k: a[[c[i] for c in combos]] for i, (k, a) in enumerate(zip(names, lists))}
+
+
+def _batch_size(params: dict) -> int:
+    unknown = sorted(set(params) - set(SWEEPABLE))
+    if unknown:
+        raise ValueError(f"Cannot sweep {unknown}; sweepable names: {list(SWEEPABLE)}.")
+    if not params:
+        raise ValueError("`params` must name at least one parameter with a leading batch axis.")
+    shapes = {k: v.shape if hasattr(v, "shape") else np.shape(v) for k, v in params.items()}
+    sizes = {k: (shape[0] if len(shape) else None) for k, shape in shapes.items()}
+    if None in sizes.values() or len(set(sizes.values())) != 1:
+        raise ValueError(f"Every swept value needs the same leading batch axis B; got lengths {sizes}.")
+    return next(iter(sizes.values()))
+
+
+def _per_set(name, value, n, dtype):
+    """A swept value as (B, 1) (one per set) or (B, N) (one per neuron and set)."""
+    arr = jnp.asarray(_convert.as_float(name, value, _UNITS[name]), dtype)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] not in (1, n):
+        raise ValueError(f"Swept `{name}` must have shape (B,) or (B, {n}); got {np.shape(value)}.")
+    _checks.check_now(name, arr)
+    return arr
+
+
+def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype):
+    """The core's pytrees: swept values with a leading batch axis, shared ones as the module holds them
+    (broadcast inside the step); the state is (B, N). Weights are (N_in, N), or (B, N_in, N) if swept."""
+    n = module.size_out
+    p = {"weights": module.params.weights.astype(dtype)}
+    for f in _NEURON:
+        p[f] = _per_set(f, params[f], n, dtype) if f in params else getattr(module.params, f).astype(dtype)
+    if "weights" in params:
+        w = jnp.asarray(params["weights"], dtype)
+        if w.shape[1:] != module.shape:
+            raise ValueError(f"Swept `weights` must have shape (B, {module.size_in}, {n}); got {w.shape}.")
+        p["weights"] = w
+    sim = {f: getattr(module.sim, f).astype(dtype) for f in ("dt", "noise_std", "refractory")}
+    for f in sim:
+        if f in params:
+            sim[f] = _per_set(f, params[f], n, dtype)
+    noisy = module.sim.noisy or ("noise_std" in params and _convert.is_noisy(params["noise_std"]))
+    if "key" in params and "seed" in params:
+        raise ValueError("Sweep either `key` or `seed`, not both.")
+    if "seed" in params:
+        keys = jax.vmap(jax.random.key)(jnp.asarray(params["seed"]))
+    elif "key" in params:
+        keys = params["key"]
+    else:
+        keys = jnp.broadcast_to(module.neuron_state.key, (batch,))
+    state = State(
+        v=jnp.broadcast_to(module.neuron_state.v.astype(dtype), (batch, n)),
+        since_spike=jnp.broadcast_to(module.neuron_state.since_spike, (batch, n)),
+        key=keys,
+        step=module.neuron_state.step,
+    )
+    sim = SimulationParameters(**sim, integrator_name=module.sim.integrator_name, noisy=noisy)
+    return Parameters(**p), sim, state
+
+
+@functools.lru_cache(maxsize=64)
+def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
+    """One reducer for all requested outputs: counts and first spikes in the carry, rasters stacked."""
+    summaries = bool({"counts", "rates", "first_spike_times"} & set(outputs))
+
+    def init(shape, dtype):
+        acc = {}
+        if summaries:
+            acc["counts"] = jnp.zeros(shape, jnp.int32)
+            acc["first"] = jnp.full(shape, -1, jnp.int32)
+        if user is not None:
+            acc["user"] = user.init(shape, dtype)
+        return acc
+
+    def update(acc, k, spike, v):
+        acc = dict(acc)
+        if summaries:
+            acc["counts"] = acc["counts"] + spike
+            acc["first"] = jnp.where((acc["first"] < 0) & spike, k.astype(jnp.int32), acc["first"])
+        ys = {}
+        if user is not None:
+            acc["user"], ys["user"] = user.update(acc["user"], k, spike, v)
+        if "spikes" in outputs:
+            ys["spikes"] = spike
+        if "v" in outputs:
+            ys["v"] = v
+        return acc, ys
+
+    return Reducer(init, update)
+
+
+@functools.partial(jax.jit, static_argnames="reducer")
+def _run_chunk(params: Parameters, sim: SimulationParameters, state: State, x, reducer: Reducer):
+    matmul = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
+    if params.weights.ndim == 3 or x.ndim == 3:
+        batched = jax.vmap(matmul, in_axes=(0 if x.ndim == 3 else None, 0 if params.weights.ndim == 3 else None))
+        currents = jnp.moveaxis(batched(x, params.weights), 0, 1)
+    else:
+        currents = matmul(x, params.weights)
+    (acc, ys), new_state, _ = evolve(params, sim, state, currents, reducer=reducer, check=False)
+    return acc, jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), ys), new_state
+
+
+def _mesh():
+    devices = jax.devices()
+    if len(devices) == 1:
+        return None
+    return jax.make_mesh((len(devices),), ("batch",), devices=devices, axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def _batched_mask(tree, swept):
+    """Which leaves of `(params, sim, state, x)` carry the batch axis: the swept ones, the state (but its
+    step count), and a (B, T, N_in) input."""
+    _, sim, _, x = tree
+    return (
+        Parameters(**{f: f in swept for f in Parameters.__annotations__}),
+        eqx.tree_at(lambda s: (s.dt, s.noise_std, s.refractory), sim,
+                    tuple(f in swept for f in ("dt", "noise_std", "refractory"))),
+        State(v=True, since_spike=True, key=True, step=False),
+        x.ndim == 3,
+    )
+
+
+def _take(tree, mask, start, size, batch):
+    """Rows start..start+size of every batched leaf, padding past the end with the last row."""
+    idx = np.minimum(np.arange(start, start + size), batch - 1)
+    return jax.tree.map(lambda a, b: a[idx] if b else a, tree, mask)
+
+
+def _place(tree, mask, mesh):
+    if mesh is None:
+        return tree
+    row, rep = NamedSharding(mesh, P("batch")), NamedSharding(mesh, P())
+    return jax.tree.map(lambda a, b: jax.device_put(a, row if b else rep), tree, mask)
+
+
+def sweep(
+    module: FFIAF,
+    params: dict,
+    x,
+    *,
+    outputs=("counts",),
+    reducer: Reducer | None = None,
+    dtype=jnp.float32,
+    chunk_size: int | None = None,
+    shard: bool = True,
+    progress: bool | None = None,
+) -> SweepResult:
+    """Evolve B parameter sets of `module` over the same (or a batched) input in one compiled loop.
+
+    The batch is a leading axis of the scan's carry (one (B, N) state updated per step), the input matmul
+    happens once outside the loop, and summaries are computed inside the scan, so a counts-only sweep
+    never stores a (B, T, N) raster. Each row equals evolving `module.set_attributes(row)` alone (bit for
+    bit in float64).
+
+    **Arguments:**
+
+    - `module`: the [`jaxiaf.FFIAF`][] whose other parameters and state every set shares.
+    - `params`: `{name: values}` with a leading batch axis B: neuron parameters (`bias`, `tau_mem`,
+      `v_thresh`, `v_reset`, `v_rest`) and `dt`, `noise_std`, `refractory` as (B,) or (B, N); `weights` as
+      (B, N_in, N); noise `seed` (B,) ints or `key` (B,) keys. [`jaxiaf.grid`][] builds a grid.
+    - `x`: (T, N_in) input shared by all sets, or (B, T, N_in) (A).
+    - `outputs`: any of `"counts"`, `"rates"`, `"first_spike_times"`, `"spikes"`, `"v"`.
+    - `reducer`: a [`jaxiaf.Reducer`][] computed inside the scan; its result is `result.reduced`.
+    - `dtype`: `jnp.float32` (default, fast) or `jnp.float64` (needs `jax_enable_x64`; Brian2-exact).
+    - `chunk_size`: sets per compiled call (default: all B); bounds memory. The last chunk is padded, so
+      every chunk reuses one compilation.
+    - `shard`: split each chunk over all devices (`jax.sharding`, 1-D mesh over the batch axis).
+    - `progress`: a tqdm bar over chunks (default: when there is more than one chunk).
+
+    **Returns:** a [`jaxiaf.SweepResult`][].
+    """
+    bad = sorted(set(outputs) - set(OUTPUTS))
+    if bad or isinstance(outputs, str):
+        raise ValueError(f"`outputs` must be a tuple of names from {list(OUTPUTS)}; got {outputs!r}.")
+    if jnp.dtype(dtype) == jnp.float64 and not jax.config.jax_enable_x64:
+        raise ValueError("`dtype=float64` needs jax.config.update('jax_enable_x64', True) first.")
+    if jnp.dtype(dtype) not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise ValueError(f"`dtype` must be float32 or float64; got {dtype}.")
+    batch = _batch_size(params)
+    x = jnp.asarray(x, dtype)
+    if x.ndim not in (2, 3) or x.shape[-1] != module.size_in or (x.ndim == 3 and x.shape[0] != batch):
+        raise ValueError(
+            f"`x` must have shape (T, {module.size_in}) or ({batch}, T, {module.size_in}); got {x.shape}."
+        )
+    _checks.check_input_now(x)
+    p, sim, state = _batched_inputs(module, params, batch, dtype)
+    tree = (p, sim, state, x)
+    mask = _batched_mask(tree, set(params))
+    mesh = _mesh() if shard else None
+    devices = 1 if mesh is None else mesh.size
+    size = batch if chunk_size is None else int(chunk_size)
+    if size < 1:
+        raise ValueError(f"`chunk_size` must be a positive integer; got {chunk_size!r}.")
+    size = min(math.ceil(size / devices) * devices, math.ceil(batch / devices) * devices)
+    starts = range(0, batch, size)
+    red = _reducer(tuple(sorted(set(outputs))), reducer)
+    show = len(starts) > 1 if progress is None else progress
+    parts = []
+    for start in _progress(starts, show):
+        chunk = _place(_take(tree, mask, start, size, batch), mask, mesh)
+        acc, ys, new_state = _run_chunk(*chunk, red)
+        keep = min(size, batch - start)
+        parts.append(jax.tree.map(lambda a: a[:keep] if a.ndim else a, (acc, ys, new_state)))
+    acc, ys, final = jax.tree.map(lambda *a: jnp.concatenate(a) if a[0].ndim else a[0], *parts)
+    dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
+    return _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
+
+
+def _progress(starts, show):
+    if not show:
+        return starts
+    from tqdm.auto import tqdm
+
+    return tqdm(starts, desc="sweep chunks", unit="chunk")
+
+
+def _result(params, acc, ys, final, dt, num_steps, outputs) -> SweepResult:
+    """`dt`: (B, N) time steps (s)."""
+    counts = acc.get("counts")
+    first = None
+    if "first_spike_times" in outputs:
+        first = jnp.where(acc["first"] >= 0, (acc["first"] + 0.5) * dt, jnp.inf)
+    return SweepResult(
+        params={k: jnp.asarray(v) if k != "key" else v for k, v in params.items()},
+        counts=counts if "counts" in outputs else None,
+        rates=counts / (num_steps * dt) if "rates" in outputs else None,
+        first_spike_times=first,
+        spikes=ys.get("spikes"),
+        v=ys.get("v"),
+        reduced=acc.get("user"),
+        final_state=final,
+        num_steps=num_steps,
+    )
+

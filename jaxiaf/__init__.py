@@ -1,5 +1,6 @@
 """jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
 
+from ._core import Reducer as Reducer
 from ._core import evolve as evolve
 from ._core import standard_normal_raster as standard_normal_raster
 from ._core import step_constants as step_constants
@@ -11,5 +12,8 @@ from ._pytrees import SimulationParameters as SimulationParameters
 from ._pytrees import State as State
 from ._pytrees import StepConstants as StepConstants
 from ._pytrees import float_dtype as float_dtype
+from ._sweep import SweepResult as SweepResult
+from ._sweep import grid as grid
+from ._sweep import sweep as sweep
 
 __version__ = "0.1.0"

@@ -13,4 +13,5 @@ def test_readme_python_snippets_run(capsys):
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
     assert namespace["counts"].shape == (8, 4)
+    assert namespace["result"].counts.shape == (48, 4)
     assert "(1000, 4)" in capsys.readouterr().out

@@ -1,9 +1,13 @@
 """jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
 
+from . import metrics as metrics
 from ._core import Reducer as Reducer
 from ._core import evolve as evolve
 from ._core import standard_normal_raster as standard_normal_raster
 from ._core import step_constants as step_constants
+from ._fit import FitResult as FitResult
+from ._fit import fit as fit
+from ._fit import spikes_to_raster as spikes_to_raster
 from ._integrators import INTEGRATORS as INTEGRATORS
 from ._module import FFIAF as FFIAF
 from ._pytrees import NEVER as NEVER

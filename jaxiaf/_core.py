@@ -166,7 +166,8 @@ def evolve(
       each broadcastable to the state's shape).
     - `sim`: [`jaxiaf.SimulationParameters`][].
     - `state`: [`jaxiaf.State`][] at the start.
-    - `currents`: (T, N) or (T, B..., N) input current of each step, `x @ weights` (A).
+    - `currents`: (T, N), or (T, ..., N) with trailing batch axes of the state, input current of each
+      step, `x @ weights` (A); broadcast over the state's leading axes.
     - `record`: static; if True, also return the per-step `v` (after reset) and the spike raster.
     - `reducer`: static; a [`jaxiaf.Reducer`][] to fold each step into a summary instead of returning
       the spike raster.
@@ -183,8 +184,12 @@ def evolve(
     `refractory < 0`), or if `currents` is not finite.
     """
     shape = state.v.shape
-    if currents.ndim < 1 or currents.shape[1:] not in (shape, shape[-1:]):
-        raise ValueError(f"`currents` must have shape (T, {shape[-1]}) or (T, *{shape}); got {currents.shape}.")
+    tail = currents.shape[1:]
+    if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail):] != tail:
+        raise ValueError(
+            f"`currents` must have shape (T, ...) with trailing axes of the state's {shape}, e.g. "
+            f"(T, {shape[-1]}); got {currents.shape}."
+        )
     if check:
         params, sim, currents = _checked(params, sim, currents)
     update = resolve_integrator(sim.integrator_name)

@@ -13,5 +13,7 @@ def test_readme_python_snippets_run(capsys):
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
     assert namespace["counts"].shape == (8, 4)
-    assert namespace["result"].counts.shape == (48, 4)
+    assert namespace["swept"].counts.shape == (48, 4)
+    fitted, truth = namespace["result"].best_params, {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052}
+    assert all(abs(fitted[k] / truth[k] - 1) < 0.05 for k in truth), fitted
     assert "(1000, 4)" in capsys.readouterr().out

@@ -17,7 +17,6 @@ from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
 
-
 def _host_constants(dt, tau, refractory):
     dt, tau, refractory = np.broadcast_arrays(dt, tau, refractory)
     decay = np.exp((-dt) / tau)
@@ -38,7 +37,9 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     **Returns:** a [`jaxiaf.StepConstants`][] with every leaf broadcast to the common shape of `tau_mem`,
     `dt`, `refractory` and `noise_std`.
     """
-    shape = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape, sim.refractory.shape, sim.noise_std.shape)
+    shape = jnp.broadcast_shapes(
+        params.tau_mem.shape, sim.dt.shape, sim.refractory.shape, sim.noise_std.shape
+    )
     tau = jnp.broadcast_to(params.tau_mem, shape)
     dt = jnp.broadcast_to(sim.dt, shape).astype(tau.dtype)
     refractory = jnp.broadcast_to(sim.refractory, shape).astype(tau.dtype)
@@ -185,7 +186,7 @@ def evolve(
     """
     shape = state.v.shape
     tail = currents.shape[1:]
-    if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail):] != tail:
+    if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail) :] != tail:
         raise ValueError(
             f"`currents` must have shape (T, ...) with trailing axes of the state's {shape}, e.g. "
             f"(T, {shape[-1]}); got {currents.shape}."

@@ -20,8 +20,15 @@ from ._module import FFIAF
 from ._pytrees import Parameters, SimulationParameters, State
 
 FITTABLE = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest", "refractory", "noise_std")
-_UNITS = {"bias": "A", "tau_mem": "s", "v_thresh": "V", "v_reset": "V", "v_rest": "V", "refractory": "s",
-          "noise_std": "V"}
+_UNITS = {
+    "bias": "A",
+    "tau_mem": "s",
+    "v_thresh": "V",
+    "v_reset": "V",
+    "v_rest": "V",
+    "refractory": "s",
+    "noise_std": "V",
+}
 OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
 
 
@@ -56,8 +63,13 @@ def _strategy(name: str, population_size: int, dim: int, std_init: float):
     """A small adapter over evosax 0.3: the strategy, its parameters, minimising by default."""
     from evosax import algorithms
 
-    classes = {"cma_es": algorithms.CMA_ES, "sep_cma_es": algorithms.Sep_CMA_ES,
-               "simple_es": algorithms.SimpleES, "snes": algorithms.SNES, "open_es": algorithms.Open_ES}
+    classes = {
+        "cma_es": algorithms.CMA_ES,
+        "sep_cma_es": algorithms.Sep_CMA_ES,
+        "simple_es": algorithms.SimpleES,
+        "snes": algorithms.SNES,
+        "open_es": algorithms.Open_ES,
+    }
     es = classes[name](population_size=population_size, solution=jnp.zeros(dim))
     params = es.default_params
     if hasattr(params, "std_init"):
@@ -82,8 +94,10 @@ def _as_trials(name, value, shape_tail, dtype):
     if arr.ndim == len(shape_tail) + 1:
         arr = arr[None]
     if arr.ndim != len(shape_tail) + 2 or arr.shape[2:] != shape_tail:
-        raise ValueError(f"`{name}` must have shape (K, T, {', '.join(map(str, shape_tail))}) or "
-                         f"(T, {', '.join(map(str, shape_tail))}); got {np.shape(value)}.")
+        raise ValueError(
+            f"`{name}` must have shape (K, T, {', '.join(map(str, shape_tail))}) or "
+            f"(T, {', '.join(map(str, shape_tail))}); got {np.shape(value)}."
+        )
     return arr
 
 
@@ -98,8 +112,10 @@ def _bounds(module: FFIAF, bounds: dict):
     for name in names:
         pair = np.asarray(bounds[name], float)
         if pair.shape != (2,) or not np.all(np.isfinite(pair)) or not pair[0] < pair[1]:
-            raise ValueError(f"`bounds['{name}']` must be (low, high) with finite low < high (in "
-                             f"{_UNITS[name]}); got {bounds[name]!r}.")
+            raise ValueError(
+                f"`bounds['{name}']` must be (low, high) with finite low < high (in "
+                f"{_UNITS[name]}); got {bounds[name]!r}."
+            )
         for value in pair:
             _checks.check_now(name, value)
         lo.append(pair[0])
@@ -142,8 +158,9 @@ def _population_loss(values, data, names, dt, metrics, need_v):
         step=state.step,
     )
     sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy)
-    (_, (spikes, v)), _, _ = evolve(Parameters(**p), sim, state, currents, reducer=_recorder(need_v),
-                                    check=False)
+    (_, (spikes, v)), _, _ = evolve(
+        Parameters(**p), sim, state, currents, reducer=_recorder(need_v), check=False
+    )
     total = jnp.zeros(num_pop, values.dtype)
     for weight, metric in metrics:
         ts = None if target_spikes is None else jnp.broadcast_to(target_spikes[:, None], spikes.shape)
@@ -242,8 +259,10 @@ def fit(
         target_v = jnp.moveaxis(_as_trials("v", v, (module.size_out,), dtype), 1, 0)
     for name, target in (("spikes", target_spikes), ("v", target_v)):
         if target is not None and target.shape[:2] != (num_steps, num_trials):
-            raise ValueError(f"`{name}` must cover the same K={num_trials} trials of T={num_steps} steps as `x`; "
-                             f"got {target.shape[1]} trials of {target.shape[0]} steps.")
+            raise ValueError(
+                f"`{name}` must cover the same K={num_trials} trials of T={num_steps} steps as `x`; "
+                f"got {target.shape[1]} trials of {target.shape[0]} steps."
+            )
     metrics = _metric_list(metric, target_spikes is not None)
     for _, m in metrics:
         if (m.needs == "spikes" and target_spikes is None) or (m.needs == "v" and target_v is None):
@@ -253,8 +272,10 @@ def fit(
     mod = module.reset_all()
     weights = mod.params.weights.astype(dtype)
     currents = jnp.moveaxis(jnp.matmul(x, weights, precision=jax.lax.Precision.HIGHEST), 1, 0)
-    tree = jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                        (mod.params, mod.sim, mod.neuron_state))
+    tree = jax.tree.map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+        (mod.params, mod.sim, mod.neuron_state),
+    )
     config = (optimizer, int(population_size), names, std_init, dt, tuple(metrics), need_v, jnp.dtype(dtype))
     try:
         generation, es, es_params = _generation(*config)
@@ -286,7 +307,7 @@ def fit(
             bar.update()
     if bar is not None:
         bar.close()
-    best = {name: float(val) for name, val in zip(names, best_values)}
+    best = {name: float(val) for name, val in zip(names, best_values, strict=True)}
     return FitResult(
         best_params=best,
         best_loss=best_loss,

@@ -45,13 +45,17 @@ def gamma_factor(model, target, dt: float, delta: float):
     norm = 1 - 2 * nu * delta
     expected = 2 * nu * delta * n_data
     total = 0.5 * (n_data + n_model)
-    gamma = (coincidences(model, target, dt, delta) - expected) / jnp.where(total * norm > 0, total * norm, 1.0)
+    gamma = (coincidences(model, target, dt, delta) - expected) / jnp.where(
+        total * norm > 0, total * norm, 1.0
+    )
     gamma = jnp.where(norm > 0, gamma, -1.0)
     return jnp.where(total == 0, 1.0, gamma)
 
 
 def van_rossum(model, target, dt: float, tau: float):
-    """The van Rossum distance: `D = sqrt((dt / tau) * sum_k d[k]^2)`, `d[k] = d[k-1] exp(-dt/tau) + m[k] - s[k]`.
+    """The van Rossum distance `D = sqrt((dt / tau) * sum_k d[k]^2)`.
+
+    `d[k] = d[k-1] exp(-dt/tau) + m[k] - s[k]` is the exponentially filtered difference of the trains.
 
     With this normalisation one unmatched spike contributes `D^2` of about 1/2 (exactly
     `(dt/tau) / (1 - exp(-2 dt/tau))`), and a spike shifted by `s` seconds about `1 - exp(-s/tau)`

@@ -17,7 +17,12 @@ PARAMETER_FAMILIES = {
     "v_reset": "voltages",
     "v_rest": "voltages",
 }
-SIMULATION_FAMILIES = {"dt": "time", "noise_std": "noise", "refractory": "time", "integrator_name": "integrator"}
+SIMULATION_FAMILIES = {
+    "dt": "time",
+    "noise_std": "noise",
+    "refractory": "time",
+    "integrator_name": "integrator",
+}
 STATE_FAMILIES = {"v": "voltages", "since_spike": "refractory", "key": "random", "step": "time"}
 _UNITS = {"bias": "A", "tau_mem": "s", "v_thresh": "V", "v_reset": "V", "v_rest": "V", "noise_std": "V"}
 
@@ -180,7 +185,8 @@ class FFIAF(eqx.Module):
         return _select(values, PARAMETER_FAMILIES, family)
 
     def simulation_parameters(self, family=None) -> dict:
-        """`dt`, `noise_std`, `refractory`, `integrator_name`; families `"time"`, `"noise"`, `"integrator"`."""
+        """`dt`, `noise_std`, `refractory`, `integrator_name`; families `"time"`, `"noise"`,
+        `"integrator"`."""
         values = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
         return _select(values, SIMULATION_FAMILIES, family)
 
@@ -215,7 +221,9 @@ class FFIAF(eqx.Module):
         known = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
         unknown = sorted(set(new_attributes) - set(known) - {"noisy"})
         if unknown:
-            raise ValueError(f"Unknown attribute(s) {unknown} for `set_attributes`; allowed: {sorted(known)}.")
+            raise ValueError(
+                f"Unknown attribute(s) {unknown} for `set_attributes`; allowed: {sorted(known)}."
+            )
         p = {k: getattr(self.params, k) for k in PARAMETER_FAMILIES}
         s = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
         st = _state_dict(self.neuron_state)

@@ -18,8 +18,16 @@ from ._pytrees import Parameters, SimulationParameters, State
 
 OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
 _NEURON = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
-_UNITS = {"bias": "A", "tau_mem": "s", "v_thresh": "V", "v_reset": "V", "v_rest": "V", "noise_std": "V",
-          "refractory": "s", "dt": "s"}
+_UNITS = {
+    "bias": "A",
+    "tau_mem": "s",
+    "v_thresh": "V",
+    "v_reset": "V",
+    "v_rest": "V",
+    "noise_std": "V",
+    "refractory": "s",
+    "dt": "s",
+}
 SWEEPABLE = (*PARAMETER_FAMILIES, "dt", "noise_std", "refractory", "key", "seed")
 
 
@@ -63,11 +71,11 @@ def grid(**values) -> dict:
         raise ValueError("`grid` needs at least one parameter, e.g. grid(bias=[0.01, 0.02]).")
     names = list(values)
     lists = [np.asarray(values[k]) for k in names]
-    for name, arr in zip(names, lists):
+    for name, arr in zip(names, lists, strict=True):
         if arr.ndim != 1 or arr.size == 0:
             raise ValueError(f"`{name}` must be a non-empty 1-D list of values; got shape {arr.shape}.")
     combos = list(itertools.product(*[range(len(a)) for a in lists]))
-    return {k: a[[c[i] for c in combos]] for i, (k, a) in enumerate(zip(names, lists))}
+    return {k: a[[c[i] for c in combos]] for i, (k, a) in enumerate(zip(names, lists, strict=True))}
 
 
 def _batch_size(params: dict) -> int:
@@ -164,7 +172,9 @@ def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
 def _run_chunk(params: Parameters, sim: SimulationParameters, state: State, x, reducer: Reducer):
     matmul = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
     if params.weights.ndim == 3 or x.ndim == 3:
-        batched = jax.vmap(matmul, in_axes=(0 if x.ndim == 3 else None, 0 if params.weights.ndim == 3 else None))
+        batched = jax.vmap(
+            matmul, in_axes=(0 if x.ndim == 3 else None, 0 if params.weights.ndim == 3 else None)
+        )
         currents = jnp.moveaxis(batched(x, params.weights), 0, 1)
     else:
         currents = matmul(x, params.weights)
@@ -176,7 +186,9 @@ def _mesh():
     devices = jax.devices()
     if len(devices) == 1:
         return None
-    return jax.make_mesh((len(devices),), ("batch",), devices=devices, axis_types=(jax.sharding.AxisType.Auto,))
+    return jax.make_mesh(
+        (len(devices),), ("batch",), devices=devices, axis_types=(jax.sharding.AxisType.Auto,)
+    )
 
 
 def _batched_mask(tree, swept):
@@ -185,8 +197,11 @@ def _batched_mask(tree, swept):
     _, sim, _, x = tree
     return (
         Parameters(**{f: f in swept for f in Parameters.__annotations__}),
-        eqx.tree_at(lambda s: (s.dt, s.noise_std, s.refractory), sim,
-                    tuple(f in swept for f in ("dt", "noise_std", "refractory"))),
+        eqx.tree_at(
+            lambda s: (s.dt, s.noise_std, s.refractory),
+            sim,
+            tuple(f in swept for f in ("dt", "noise_std", "refractory")),
+        ),
         State(v=True, since_spike=True, key=True, step=False),
         x.ndim == 3,
     )
@@ -271,11 +286,15 @@ def sweep(
     for start in _progress(starts, show):
         chunk = _place(_take(tree, mask, start, size, batch), mask, mesh)
         acc, ys, new_state = _run_chunk(*chunk, red)
-        keep = min(size, batch - start)
-        parts.append(jax.tree.map(lambda a: a[:keep] if a.ndim else a, (acc, ys, new_state)))
+        parts.append(_trim((acc, ys, new_state), min(size, batch - start)))
     acc, ys, final = jax.tree.map(lambda *a: jnp.concatenate(a) if a[0].ndim else a[0], *parts)
     dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
     return _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
+
+
+def _trim(tree, keep: int):
+    """The first `keep` rows of every batched leaf (the rest is padding)."""
+    return jax.tree.map(lambda a: a[:keep] if a.ndim else a, tree)
 
 
 def _progress(starts, show):
@@ -303,4 +322,3 @@ def _result(params, acc, ys, final, dt, num_steps, outputs) -> SweepResult:
         final_state=final,
         num_steps=num_steps,
     )
-

@@ -10,7 +10,9 @@ def _parser():
     demo = sub.add_parser("demo", help="run the default layer in JAX and Brian2 and compare them")
     demo.add_argument("--out", default="jaxiaf_demo.png", help="PNG to write (default: %(default)s)")
     demo.add_argument("--integrator", default="rk4", help="integrator name (default: %(default)s)")
-    demo.add_argument("--duration", type=float, default=0.5, help="seconds to simulate (default: %(default)s)")
+    demo.add_argument(
+        "--duration", type=float, default=0.5, help="seconds to simulate (default: %(default)s)"
+    )
     demo.add_argument("--neurons", type=int, default=16, help="number of neurons (default: %(default)s)")
     return parser
 
@@ -68,19 +70,29 @@ def run_demo(out: str, integrator: str, duration: float, num_neurons: int) -> di
         "jax_second_call_s": second_call,
         "brian_s": ref.wall_time,
     }
-    print(f"jaxiaf demo: {num_neurons} neurons, {num_steps} steps of {dt * 1e3:g} ms, integrator {integrator!r}, "
-          "float64")
+    print(
+        f"jaxiaf demo: {num_neurons} neurons, {num_steps} steps of {dt * 1e3:g} ms, "
+        f"integrator {integrator!r}, "
+        "float64"
+    )
     print(f"  spikes            JAX {figures['jax_spikes']}, Brian2 {figures['brian_spikes']}")
-    print(f"  identical spike trains: {same_neurons}/{num_neurons} neurons; max |v_jax - v_brian| = "
-          f"{figures['max_abs_dv']:.3g} V")
-    print(f"  wall time         JAX {first_call:.3f} s first call (compile included), {second_call * 1e3:.2f} ms "
-          f"after; Brian2 (numpy target) {ref.wall_time:.3f} s")
+    print(
+        f"  identical spike trains: {same_neurons}/{num_neurons} neurons; max |v_jax - v_brian| = "
+        f"{figures['max_abs_dv']:.3g} V"
+    )
+    print(
+        f"  wall time         JAX {first_call:.3f} s first call (compile included), "
+        f"{second_call * 1e3:.2f} ms "
+        f"after; Brian2 (numpy target) {ref.wall_time:.3f} s"
+    )
 
     t_ms = np.arange(num_steps) * dt * 1e3
     fig, (ax_raster, ax_v) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     k, n = np.nonzero(spikes)
     ax_raster.plot(t_ms[k], n, "|", color="C0", markersize=8, label="jaxiaf")
-    ax_raster.plot(t_ms[ref.spike_steps], ref.spike_neurons + 0.3, "|", color="C3", markersize=8, label="Brian2")
+    ax_raster.plot(
+        t_ms[ref.spike_steps], ref.spike_neurons + 0.3, "|", color="C3", markersize=8, label="Brian2"
+    )
     ax_raster.set_ylabel("neuron")
     ax_raster.yaxis.get_major_locator().set_params(integer=True)
     ax_raster.set_title(f"Spike raster: {same_neurons}/{num_neurons} neurons identical")

@@ -56,7 +56,9 @@ def random_scenarios(rng, num, num_steps, dt, num_in=3, num_neurons=4) -> Scenar
             x = rng.uniform(0.5, 2.0, num_in) * (t[:, None] > onset)
         elif kind == 1:
             freq = rng.uniform(2, 50, num_in)
-            x = rng.uniform(0.5, 2.0, num_in) * np.sin(2 * np.pi * freq * t[:, None] + rng.uniform(0, 6, num_in))
+            x = rng.uniform(0.5, 2.0, num_in) * np.sin(
+                2 * np.pi * freq * t[:, None] + rng.uniform(0, 6, num_in)
+            )
         else:
             x = rng.normal(0, 1.0, (num_steps, num_in))
         xs.append(x)
@@ -82,12 +84,22 @@ def batched_module(sc: Scenarios, integrator: str, **kwargs):
 
     def build(w, b, tau, vt, vreset, vrest, refr):
         return jaxiaf.FFIAF(
-            w, bias=b, tau_mem=tau, v_thresh=vt, v_reset=vreset, v_rest=vrest, refractory=refr,
-            dt=sc.dt, integrator_name=integrator, **kwargs,
+            w,
+            bias=b,
+            tau_mem=tau,
+            v_thresh=vt,
+            v_reset=vreset,
+            v_rest=vrest,
+            refractory=refr,
+            dt=sc.dt,
+            integrator_name=integrator,
+            **kwargs,
         )
 
-    args = [jnp.asarray(a) for a in (sc.weights, sc.bias, sc.tau_mem, sc.v_thresh, sc.v_reset, sc.v_rest,
-                                     sc.refractory)]
+    args = [
+        jnp.asarray(a)
+        for a in (sc.weights, sc.bias, sc.tau_mem, sc.v_thresh, sc.v_reset, sc.v_rest, sc.refractory)
+    ]
     return jax.vmap(build)(*args)
 
 
@@ -104,9 +116,16 @@ def brian_layer(sc: Scenarios, integrator: str, **kwargs):
 
     n = sc.weights.shape[0] * sc.weights.shape[2]
     return FFIAFBrian2(
-        np.zeros((1, n)), bias=sc.flat("bias"), tau_mem=sc.flat("tau_mem"), v_thresh=sc.flat("v_thresh"),
-        v_reset=sc.flat("v_reset"), v_rest=sc.flat("v_rest"), refractory=sc.flat("refractory"), dt=sc.dt,
-        integrator_name=integrator, **kwargs,
+        np.zeros((1, n)),
+        bias=sc.flat("bias"),
+        tau_mem=sc.flat("tau_mem"),
+        v_thresh=sc.flat("v_thresh"),
+        v_reset=sc.flat("v_reset"),
+        v_rest=sc.flat("v_rest"),
+        refractory=sc.flat("refractory"),
+        dt=sc.dt,
+        integrator_name=integrator,
+        **kwargs,
     )
 
 

@@ -11,8 +11,9 @@ ORDERS = {"euler": 1, "rk2": 2, "rk4": 4}
 
 
 def _relax(integrator, dt, num_steps, tau=0.02, current=0.004, v_rest=-0.065):
-    mod = jaxiaf.FFIAF(np.ones((1, 1)), bias=0.0, tau_mem=tau, v_thresh=1.0, v_rest=v_rest, dt=dt,
-                       integrator_name=integrator)
+    mod = jaxiaf.FFIAF(
+        np.ones((1, 1)), bias=0.0, tau_mem=tau, v_thresh=1.0, v_rest=v_rest, dt=dt, integrator_name=integrator
+    )
     _, _, rec = mod(np.full((num_steps, 1), current), record=True)
     t = dt * np.arange(1, num_steps + 1)
     exact = v_rest + current + (-current) * np.exp(-t / tau)
@@ -45,8 +46,16 @@ def test_constant_current_interspike_interval(integrator):
     dt, tau = 1e-4, np.array([0.005, 0.01, 0.02, 0.05])
     bias = np.array([0.012, 0.02, 0.015, 0.03])
     v_rest, v_reset, v_thresh = -0.065, -0.07, -0.055
-    mod = jaxiaf.FFIAF(np.zeros((1, 4)), bias=bias, tau_mem=tau, v_thresh=v_thresh, v_reset=v_reset,
-                       v_rest=v_rest, dt=dt, integrator_name=integrator)
+    mod = jaxiaf.FFIAF(
+        np.zeros((1, 4)),
+        bias=bias,
+        tau_mem=tau,
+        v_thresh=v_thresh,
+        v_reset=v_reset,
+        v_rest=v_rest,
+        dt=dt,
+        integrator_name=integrator,
+    )
     spikes, _, _ = mod(np.zeros((20000, 1)))
     predicted = np.floor(_isi_model(bias, tau, v_thresh, v_reset, v_rest) / dt) + 1
     for n in range(4):
@@ -64,8 +73,15 @@ def test_constant_current_interspike_interval(integrator):
 def test_refractory_interval_is_max_of_r_and_one(integrator, refractory_steps):
     dt = 1e-4
     # v_reset above threshold and a strong drive: the neuron fires whenever it is allowed to.
-    mod = jaxiaf.FFIAF(np.zeros((1, 1)), bias=1.0, v_reset=-0.05, v_thresh=-0.055, dt=dt,
-                       refractory=refractory_steps * dt, integrator_name=integrator)
+    mod = jaxiaf.FFIAF(
+        np.zeros((1, 1)),
+        bias=1.0,
+        v_reset=-0.05,
+        v_thresh=-0.055,
+        dt=dt,
+        refractory=refractory_steps * dt,
+        integrator_name=integrator,
+    )
     spikes, _, _ = mod(np.zeros((400, 1)))
     isi = np.diff(np.flatnonzero(np.asarray(spikes[:, 0])))
     # Brian2's timestep(): R = int(refractory / dt + 1e-3), so 2.9995 steps count as 3 and 2.99 as 2.
@@ -77,7 +93,7 @@ def test_refractory_neuron_holds_v_exactly():
     mod = jaxiaf.FFIAF(np.zeros((1, 1)), bias=0.05, v_reset=-0.07, refractory=2e-3, dt=1e-4)
     spikes, _, rec = mod(np.zeros((300, 1)), record=True)
     first = int(np.flatnonzero(np.asarray(spikes[:, 0]))[0])
-    held = np.asarray(rec["v"][first:first + 20, 0])
+    held = np.asarray(rec["v"][first : first + 20, 0])
     assert (held == -0.07).all()
     assert rec["v"][first + 20, 0] > -0.07
     assert jnp.asarray(spikes).dtype == jnp.bool_

@@ -11,7 +11,12 @@ from jaxiaf import metrics
 
 DT = 1e-4
 TRUTH = {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052, "refractory": 3e-3}
-BOUNDS = {"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02), "v_thresh": (-0.06, -0.045), "refractory": (0.0, 6e-3)}
+BOUNDS = {
+    "tau_mem": (5e-3, 50e-3),
+    "bias": (0.0, 0.02),
+    "v_thresh": (-0.06, -0.045),
+    "refractory": (0.0, 6e-3),
+}
 
 
 def _ou_currents(num_trials, num_steps, rng, mean=0.006, std=0.008, tau=5e-3):
@@ -45,8 +50,16 @@ def _check_parameters(best):
 def test_fit_to_spike_trains_recovers_the_truth(ground_truth):
     x, raster, _ = ground_truth
     assert raster[:5].sum() > 80
-    result = jaxiaf.fit(jaxiaf.FFIAF(np.ones((1, 1))), x[:5], spikes=raster[:5], bounds=BOUNDS,
-                        population_size=64, generations=150, key=jax.random.key(0), progress=False)
+    result = jaxiaf.fit(
+        jaxiaf.FFIAF(np.ones((1, 1))),
+        x[:5],
+        spikes=raster[:5],
+        bounds=BOUNDS,
+        population_size=64,
+        generations=150,
+        key=jax.random.key(0),
+        progress=False,
+    )
     _check_parameters(result.best_params)
     held_out, _, _ = result.module(x[5])
     gamma = float(metrics.gamma_factor(np.asarray(held_out)[:, 0], raster[5, :, 0], DT, 2e-3))
@@ -65,17 +78,32 @@ def test_fit_to_spike_times_list(ground_truth):
 @pytest.mark.brian
 def test_fit_to_voltage_traces_recovers_the_truth(ground_truth):
     x, _, v = ground_truth
-    result = jaxiaf.fit(jaxiaf.FFIAF(np.ones((1, 1))), x[:3, :5000], v=v[:3, :5000], bounds=BOUNDS,
-                        population_size=48, generations=120, key=jax.random.key(1), progress=False)
+    result = jaxiaf.fit(
+        jaxiaf.FFIAF(np.ones((1, 1))),
+        x[:3, :5000],
+        v=v[:3, :5000],
+        bounds=BOUNDS,
+        population_size=48,
+        generations=120,
+        key=jax.random.key(1),
+        progress=False,
+    )
     _check_parameters(result.best_params)
     assert result.best_loss < 1e-8  # V^2
 
 
 def test_seeded_fits_are_reproducible(ground_truth):
     x, raster, _ = ground_truth
-    run = lambda seed: jaxiaf.fit(jaxiaf.FFIAF(np.ones((1, 1))), x[:2, :2000], spikes=raster[:2, :2000],
-                                  bounds=BOUNDS, population_size=8, generations=6, key=jax.random.key(seed),
-                                  progress=False)
+    run = lambda seed: jaxiaf.fit(
+        jaxiaf.FFIAF(np.ones((1, 1))),
+        x[:2, :2000],
+        spikes=raster[:2, :2000],
+        bounds=BOUNDS,
+        population_size=8,
+        generations=6,
+        key=jax.random.key(seed),
+        progress=False,
+    )
     a, b, c = run(3), run(3), run(4)
     assert a.best_params == b.best_params
     np.testing.assert_array_equal(a.loss_history, b.loss_history)
@@ -85,8 +113,16 @@ def test_seeded_fits_are_reproducible(ground_truth):
 @pytest.mark.parametrize("optimizer", ["simple_es", "snes", "sep_cma_es", "open_es"])
 def test_other_optimizers_improve_the_loss(ground_truth, optimizer):
     x, raster, _ = ground_truth
-    result = jaxiaf.fit(jaxiaf.FFIAF(np.ones((1, 1))), x[:2, :3000], spikes=raster[:2, :3000], bounds=BOUNDS,
-                        optimizer=optimizer, population_size=16, generations=15, progress=False)
+    result = jaxiaf.fit(
+        jaxiaf.FFIAF(np.ones((1, 1))),
+        x[:2, :3000],
+        spikes=raster[:2, :3000],
+        bounds=BOUNDS,
+        optimizer=optimizer,
+        population_size=16,
+        generations=15,
+        progress=False,
+    )
     assert result.loss_history[-1] < result.generation_best[0]
     for name, (low, high) in BOUNDS.items():
         assert low <= result.best_params[name] <= high
@@ -95,8 +131,15 @@ def test_other_optimizers_improve_the_loss(ground_truth, optimizer):
 def test_fitted_module_carries_the_best_parameters(ground_truth):
     x, raster, _ = ground_truth
     module = jaxiaf.FFIAF(np.ones((1, 1)), v_reset=-0.07)
-    result = jaxiaf.fit(module, x[:1, :1000], spikes=raster[:1, :1000], bounds={"bias": (0.0, 0.02)},
-                        population_size=4, generations=2, progress=False)
+    result = jaxiaf.fit(
+        module,
+        x[:1, :1000],
+        spikes=raster[:1, :1000],
+        bounds={"bias": (0.0, 0.02)},
+        population_size=4,
+        generations=2,
+        progress=False,
+    )
     assert float(result.module.bias[0]) == pytest.approx(result.best_params["bias"])
     assert float(result.module.v_reset[0]) == -0.07
     assert result.params_history["bias"].shape == (2,) and result.elapsed.shape == (2,)
@@ -107,7 +150,10 @@ def test_fitted_module_carries_the_best_parameters(ground_truth):
     [
         (dict(bounds={"tau": (0.0, 1.0)}), "Cannot fit ['tau']"),
         (dict(bounds={}), "`bounds` must name at least one parameter"),
-        (dict(bounds={"tau_mem": (0.05, 0.01)}), "`bounds['tau_mem']` must be (low, high) with finite low < high"),
+        (
+            dict(bounds={"tau_mem": (0.05, 0.01)}),
+            "`bounds['tau_mem']` must be (low, high) with finite low < high",
+        ),
         (dict(bounds={"tau_mem": (-0.01, 0.01)}), "`tau_mem` must be finite and > 0 (in s)"),
         (dict(optimizer="adam"), "`optimizer` must be one of"),
         (dict(population_size=1), "`population_size` must be an integer >= 2"),
@@ -116,7 +162,10 @@ def test_fitted_module_carries_the_best_parameters(ground_truth):
         (dict(metric=metrics.TraceMSE()), "TraceMSE needs the target `v`"),
         (dict(metric=[metrics.VanRossum()]), "`metric` must be a Metric or a list of (weight, Metric) pairs"),
         (dict(spikes=np.zeros((2, 50, 1), bool)), "`spikes` must cover the same K=2 trials of T=100 steps"),
-        (dict(bounds={"noise_std": (0.0, 0.01)}), "Fitting `noise_std` needs a module built with `noise_std` > 0"),
+        (
+            dict(bounds={"noise_std": (0.0, 0.01)}),
+            "Fitting `noise_std` needs a module built with `noise_std` > 0",
+        ),
     ],
 )
 def test_fit_errors(kwargs, message):

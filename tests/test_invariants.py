@@ -13,8 +13,12 @@ INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
 
 def _layer(integrator="rk4", noise_std=0.002, **kwargs):
     rng = np.random.default_rng(3)
-    kw = dict(bias=rng.uniform(0.005, 0.02, 6), tau_mem=rng.uniform(0.005, 0.05, 6), refractory=7.5e-4,
-              v_reset=rng.uniform(-0.07, -0.06, 6))
+    kw = dict(
+        bias=rng.uniform(0.005, 0.02, 6),
+        tau_mem=rng.uniform(0.005, 0.05, 6),
+        refractory=7.5e-4,
+        v_reset=rng.uniform(-0.07, -0.06, 6),
+    )
     kw.update(kwargs)
     return jaxiaf.FFIAF(rng.normal(0, 0.01, (3, 6)), noise_std=noise_std, integrator_name=integrator, **kw)
 
@@ -24,7 +28,7 @@ def _input(num_steps=900, seed=4):
 
 
 def _assert_same(a, b):
-    for leaf_a, leaf_b in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for leaf_a, leaf_b in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         if jnp.issubdtype(jnp.asarray(leaf_a).dtype, jax.dtypes.prng_key):
             leaf_a, leaf_b = jax.random.key_data(leaf_a), jax.random.key_data(leaf_b)
         np.testing.assert_array_equal(np.asarray(leaf_a), np.asarray(leaf_b))
@@ -119,8 +123,11 @@ def test_float32_mode_runs_in_float32_and_mostly_agrees_with_float64(tmp_path):
         """
     )
     out = tmp_path / "spikes32.npy"
-    subprocess.run([sys.executable, "-c", script, str(out), str(__import__("pathlib").Path(__file__).parent)],
-                   check=True, env={**__import__("os").environ, "JAX_ENABLE_X64": "0"})
+    subprocess.run(
+        [sys.executable, "-c", script, str(out), str(__import__("pathlib").Path(__file__).parent)],
+        check=True,
+        env={**__import__("os").environ, "JAX_ENABLE_X64": "0"},
+    )
     from helpers import random_scenarios, run_jax
 
     sc = random_scenarios(np.random.default_rng(11), 100, 2000, 1e-4)

@@ -57,7 +57,8 @@ def test_trace_mse_and_count_error():
     target = jnp.zeros((11, 1))
     assert float(metrics.trace_mse(v, target, 0.1)[0]) == pytest.approx(np.mean(np.linspace(0, 1, 11) ** 2))
     assert float(metrics.trace_mse(v, target, 0.1, t_start=0.5)[0]) == pytest.approx(
-        np.mean(np.linspace(0.5, 1, 6) ** 2))
+        np.mean(np.linspace(0.5, 1, 6) ** 2)
+    )
     w = np.zeros(11)
     w[-1] = 1.0
     assert float(metrics.trace_mse(v, target, 0.1, weights=w)[0]) == pytest.approx(1.0)

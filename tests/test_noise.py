@@ -3,16 +3,23 @@
 import jax
 import numpy as np
 import pytest
+from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 import jaxiaf
-from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 
 @pytest.mark.parametrize("integrator", ["exact", "rk4"])
 def test_stationary_std_matches_noise_std(integrator):
     noise_std = 0.002
-    mod = jaxiaf.FFIAF(np.zeros((1, 200)), bias=0.0, v_thresh=1.0, tau_mem=0.01, noise_std=noise_std,
-                       integrator_name=integrator, key=jax.random.key(5))
+    mod = jaxiaf.FFIAF(
+        np.zeros((1, 200)),
+        bias=0.0,
+        v_thresh=1.0,
+        tau_mem=0.01,
+        noise_std=noise_std,
+        integrator_name=integrator,
+        key=jax.random.key(5),
+    )
     _, _, rec = mod(np.zeros((20000, 1)), record=True)
     v = np.asarray(rec["v"][2000:])
     assert abs(v.mean() - (-0.065)) < 0.05 * noise_std

@@ -5,7 +5,6 @@ Many scenarios are packed into one Brian2 NeuronGroup (neurons are independent) 
 
 import numpy as np
 import pytest
-
 from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]

@@ -89,9 +89,17 @@ def test_chunks_reuse_one_compilation_and_equal_one_call():
     np.testing.assert_array_equal(whole.counts, chunked.counts)
     after_chunks = _run_chunk._cache_size()
     for scale in (0.5, 2.0, 3.0):
-        sweep(mod, {k: v * scale for k, v in batch.items()}, X, chunk_size=4, dtype=jnp.float64, progress=False)
-        sweep(mod.set_attributes({"v_thresh": -0.05 * scale}), batch, X, chunk_size=4, dtype=jnp.float64,
-              progress=False)
+        sweep(
+            mod, {k: v * scale for k, v in batch.items()}, X, chunk_size=4, dtype=jnp.float64, progress=False
+        )
+        sweep(
+            mod.set_attributes({"v_thresh": -0.05 * scale}),
+            batch,
+            X,
+            chunk_size=4,
+            dtype=jnp.float64,
+            progress=False,
+        )
     assert after_chunks == before + 1  # the chunk shape is new once
     assert _run_chunk._cache_size() == after_chunks  # new values never recompile
 
@@ -154,7 +162,11 @@ def test_counts_only_sweep_runs_in_bounded_memory():
     "batch, kwargs, message",
     [
         ({"tau": [0.01]}, {}, "Cannot sweep ['tau']"),
-        ({"bias": [0.01, 0.02], "tau_mem": [0.01]}, {}, "Every swept value needs the same leading batch axis B"),
+        (
+            {"bias": [0.01, 0.02], "tau_mem": [0.01]},
+            {},
+            "Every swept value needs the same leading batch axis B",
+        ),
         ({}, {}, "`params` must name at least one parameter"),
         ({"bias": [0.01]}, {"outputs": ("raster",)}, "`outputs` must be a tuple of names from"),
         ({"bias": [0.01]}, {"outputs": "counts"}, "`outputs` must be a tuple of names from"),
@@ -162,7 +174,11 @@ def test_counts_only_sweep_runs_in_bounded_memory():
         ({"tau_mem": [0.01, -0.01]}, {}, "`tau_mem` must be finite and > 0 (in s)"),
         ({"bias": np.zeros((2, 3))}, {}, "Swept `bias` must have shape (B,) or (B, 5)"),
         ({"weights": np.zeros((2, 5, 3))}, {}, "Swept `weights` must have shape (B, 3, 5)"),
-        ({"seed": [1], "key": jax.random.split(jax.random.key(0), 1)}, {}, "Sweep either `key` or `seed`, not both."),
+        (
+            {"seed": [1], "key": jax.random.split(jax.random.key(0), 1)},
+            {},
+            "Sweep either `key` or `seed`, not both.",
+        ),
     ],
 )
 def test_sweep_errors(batch, kwargs, message):

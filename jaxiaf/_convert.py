@@ -7,6 +7,18 @@ import numpy as np
 from . import _checks
 from ._pytrees import float_dtype
 
+UNITS = {
+    "bias": "A",
+    "tau_mem": "s",
+    "v_thresh": "V",
+    "v_reset": "V",
+    "v_rest": "V",
+    "noise_std": "V",
+    "refractory": "s",
+    "dt": "s",
+}
+"""The SI unit of each scalar or per-neuron parameter."""
+
 _UNIT_DIMS = {"s": "s", "V": "m^2 kg s^-3 A^-1", "A": "A", "1": "1"}
 _UNIT_NAMES = {"s": "seconds (s)", "V": "volts (V)", "A": "amperes (A)", "1": "dimensionless"}
 

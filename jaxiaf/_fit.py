@@ -14,21 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _metrics
+from . import _checks, _convert, _metrics
 from ._core import Reducer, evolve
 from ._module import FFIAF
 from ._pytrees import Parameters, SimulationParameters, State
 
 FITTABLE = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest", "refractory", "noise_std")
-_UNITS = {
-    "bias": "A",
-    "tau_mem": "s",
-    "v_thresh": "V",
-    "v_reset": "V",
-    "v_rest": "V",
-    "refractory": "s",
-    "noise_std": "V",
-}
 OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
 
 
@@ -114,7 +105,7 @@ def _bounds(module: FFIAF, bounds: dict):
         if pair.shape != (2,) or not np.all(np.isfinite(pair)) or not pair[0] < pair[1]:
             raise ValueError(
                 f"`bounds['{name}']` must be (low, high) with finite low < high (in "
-                f"{_UNITS[name]}); got {bounds[name]!r}."
+                f"{_convert.UNITS[name]}); got {bounds[name]!r}."
             )
         for value in pair:
             _checks.check_now(name, value)

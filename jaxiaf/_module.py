@@ -24,7 +24,6 @@ SIMULATION_FAMILIES = {
     "integrator_name": "integrator",
 }
 STATE_FAMILIES = {"v": "voltages", "since_spike": "refractory", "key": "random", "step": "time"}
-_UNITS = {"bias": "A", "tau_mem": "s", "v_thresh": "V", "v_reset": "V", "v_rest": "V", "noise_std": "V"}
 
 
 def _select(values: dict, families: dict, family) -> dict:
@@ -121,7 +120,7 @@ class FFIAF(eqx.Module):
         n = w.shape[1]
         vectors = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)
         self.params = Parameters(
-            weights=w, **{k: _convert.per_neuron(k, val, _UNITS[k], n) for k, val in vectors.items()}
+            weights=w, **{k: _convert.per_neuron(k, val, _convert.UNITS[k], n) for k, val in vectors.items()}
         )
         self.initial_params = self.params
         self.sim = _make_sim(n, dt, noise_std, refractory, integrator_name)
@@ -236,8 +235,8 @@ class FFIAF(eqx.Module):
             p["weights"] = _convert.weights(p["weights"])
             if p["weights"].shape != self.shape:
                 raise ValueError(f"`weights` must keep shape {self.shape}; got {p['weights'].shape}.")
-        for k in set(new_attributes) & set(_UNITS) & set(PARAMETER_FAMILIES):
-            p[k] = _convert.per_neuron(k, p[k], _UNITS[k], n)
+        for k in set(new_attributes) & (set(PARAMETER_FAMILIES) - {"weights"}):
+            p[k] = _convert.per_neuron(k, p[k], _convert.UNITS[k], n)
         sim = self.sim
         if set(new_attributes) & set(SIMULATION_FAMILIES):
             sim = _make_sim(n, s["dt"], s["noise_std"], s["refractory"], s["integrator_name"])

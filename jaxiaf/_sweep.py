@@ -18,16 +18,6 @@ from ._pytrees import Parameters, SimulationParameters, State
 
 OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
 _NEURON = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
-_UNITS = {
-    "bias": "A",
-    "tau_mem": "s",
-    "v_thresh": "V",
-    "v_reset": "V",
-    "v_rest": "V",
-    "noise_std": "V",
-    "refractory": "s",
-    "dt": "s",
-}
 SWEEPABLE = (*PARAMETER_FAMILIES, "dt", "noise_std", "refractory", "key", "seed")
 
 
@@ -93,7 +83,7 @@ def _batch_size(params: dict) -> int:
 
 def _per_set(name, value, n, dtype):
     """A swept value as (B, 1) (one per set) or (B, N) (one per neuron and set)."""
-    arr = jnp.asarray(_convert.as_float(name, value, _UNITS[name]), dtype)
+    arr = jnp.asarray(_convert.as_float(name, value, _convert.UNITS[name]), dtype)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] not in (1, n):

@@ -5,9 +5,15 @@ from ._core import Reducer as Reducer
 from ._core import evolve as evolve
 from ._core import standard_normal_raster as standard_normal_raster
 from ._core import step_constants as step_constants
+from ._equations import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
 from ._fit import FitResult as FitResult
 from ._fit import fit as fit
 from ._fit import spikes_to_raster as spikes_to_raster
+from ._graph import GraphHolder as GraphHolder
+from ._graph import GraphModule as GraphModule
+from ._graph import GraphNode as GraphNode
+from ._graph import IAFNeurons as IAFNeurons
+from ._graph import LinearWeights as LinearWeights
 from ._integrators import INTEGRATORS as INTEGRATORS
 from ._module import FFIAF as FFIAF
 from ._pytrees import NEVER as NEVER
@@ -19,5 +25,8 @@ from ._pytrees import float_dtype as float_dtype
 from ._sweep import SweepResult as SweepResult
 from ._sweep import grid as grid
 from ._sweep import sweep as sweep
+from ._timed import FFIAFBrian as FFIAFBrian
+from ._timeseries import TSContinuous as TSContinuous
+from ._timeseries import TSEvent as TSEvent
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,11 +18,9 @@ from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
 
-def _host_constants(dt, tau, refractory):
-    dt, tau, refractory = np.broadcast_arrays(dt, tau, refractory)
-    decay = np.exp((-dt) / tau)
-    steps = np.asarray((refractory + 1e-3 * dt) / dt, dtype=np.int64).astype(np.int32)
-    return dt.copy(), tau.copy(), decay, steps
+def _host_constants(dt, tau, refractory, dt_of_refractory):
+    steps = (refractory + 1e-3 * dt_of_refractory) / dt_of_refractory
+    return dt, tau, np.exp((-dt) / tau), np.asarray(steps, dtype=np.int64).astype(np.int32)
 
 
 def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
@@ -34,30 +33,33 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     `x / tau_mem` into `x * (1 / tau_mem)` when a module is closed over by `jit`. In float32 everything
     stays on the device.
 
-    **Returns:** a [`jaxiaf.StepConstants`][] with every leaf broadcast to the common shape of `tau_mem`,
-    `dt`, `refractory` and `noise_std`.
+    Called outside `jit` (as [`jaxiaf.sweep`][] does before it shards a batch), the host computation runs
+    at once; the result can then be passed to [`jaxiaf.evolve`][] as `constants`.
+
+    **Returns:** a [`jaxiaf.StepConstants`][]; each leaf keeps the shape of the values it depends on
+    (`dt`, `tau_mem`, `decay`: their common shape; `refractory_steps`: that of `refractory` and `dt`;
+    `noise_scale`: that of `noise_std` and `decay`), so a batch of B sets that sweeps only `tau_mem` as
+    (B, 1) stores (B, 1) constants, not (B, N). The step broadcasts them to the state's shape.
     """
-    shape = jnp.broadcast_shapes(
-        params.tau_mem.shape, sim.dt.shape, sim.refractory.shape, sim.noise_std.shape
-    )
-    tau = jnp.broadcast_to(params.tau_mem, shape)
-    dt = jnp.broadcast_to(sim.dt, shape).astype(tau.dtype)
-    refractory = jnp.broadcast_to(sim.refractory, shape).astype(tau.dtype)
-    if tau.dtype == jnp.float64:
-        shapes = (
-            jax.ShapeDtypeStruct(tau.shape, tau.dtype),
-            jax.ShapeDtypeStruct(tau.shape, tau.dtype),
-            jax.ShapeDtypeStruct(tau.shape, tau.dtype),
-            jax.ShapeDtypeStruct(tau.shape, jnp.int32),
-        )
+    dtype = params.tau_mem.dtype
+    dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
+    tau = jnp.broadcast_to(params.tau_mem, dt_tau)
+    dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
+    r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
+    refractory = jnp.broadcast_to(sim.refractory, r_dt).astype(dtype)
+    dt_r = jnp.broadcast_to(sim.dt, r_dt).astype(dtype)
+    if dtype == jnp.float64:
+        like = jax.ShapeDtypeStruct(dt_tau, dtype)
+        shapes = (like, like, like, jax.ShapeDtypeStruct(r_dt, jnp.int32))
         dt, tau, decay, steps = jax.pure_callback(
-            _host_constants, shapes, dt, tau, refractory, vmap_method="expand_dims"
+            _host_constants, shapes, dt, tau, refractory, dt_r, vmap_method="broadcast_all"
         )
     else:
         decay = jnp.exp((-dt) / tau)
-        steps = jnp.floor((refractory + 1e-3 * dt) / dt).astype(jnp.int32)
-    noise_std = jnp.broadcast_to(sim.noise_std, tau.shape)
-    noise_scale = noise_std * jnp.sqrt((1 + decay) / (1 - decay))
+        steps = jnp.floor((refractory + 1e-3 * dt_r) / dt_r).astype(jnp.int32)
+    shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
+    gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / (1 - decay)), shape)
+    noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
     return StepConstants(dt, tau, decay, steps, noise_scale)
 
 
@@ -116,7 +118,8 @@ def _broadcast(params: Parameters, consts: StepConstants, shape):
     return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
 
 
-def _checked(params: Parameters, sim: SimulationParameters, currents):
+def checked(params: Parameters, sim: SimulationParameters):
+    """`params` and `sim` tied to runtime checks of every value (see `jaxiaf._checks`)."""
     params = Parameters(**{f: _checks.traced(f, getattr(params, f)) for f in Parameters.__annotations__})
     sim = SimulationParameters(
         dt=_checks.traced("dt", sim.dt),
@@ -125,7 +128,7 @@ def _checked(params: Parameters, sim: SimulationParameters, currents):
         integrator_name=sim.integrator_name,
         noisy=sim.noisy,
     )
-    return params, sim, _checks.traced_input(currents, "currents")
+    return params, sim
 
 
 @functools.partial(jax.jit, static_argnames=("record", "reducer", "check"))
@@ -138,6 +141,7 @@ def evolve(
     record: bool = False,
     reducer: Reducer | None = None,
     check: bool = True,
+    constants: StepConstants | None = None,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -174,6 +178,9 @@ def evolve(
       the spike raster.
     - `check`: static; runtime checks of the values (below). A caller that has checked them eagerly
       (as [`jaxiaf.sweep`][] does) may switch them off.
+    - `constants`: the [`jaxiaf.StepConstants`][] of `params` and `sim`, if already computed by
+      [`jaxiaf.step_constants`][] (default: computed here). [`jaxiaf.sweep`][] computes them before it
+      shards a batch, so that no host callback runs inside a sharded computation.
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) bool spike raster, or with a
     reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
@@ -192,9 +199,15 @@ def evolve(
             f"(T, {shape[-1]}); got {currents.shape}."
         )
     if check:
-        params, sim, currents = _checked(params, sim, currents)
+        params, sim = checked(params, sim)
+        currents = _checks.traced_input(currents, "currents")
     update = resolve_integrator(sim.integrator_name)
-    constants = step_constants(params, sim)
+    if constants is None:
+        constants = step_constants(params, sim)
+    if constants.tau_mem.dtype == jnp.float64:
+        # XLA turns a division by a broadcast operand into a multiplication by its reciprocal, one ulp
+        # away from Brian2's `x / tau_mem`: the divisor enters the loop at the state's full shape.
+        constants = eqx.tree_at(lambda c: c.tau_mem, constants, jnp.broadcast_to(constants.tau_mem, shape))
     num_steps = currents.shape[0]
 
     def body(carry, inputs):

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _checks, _convert
-from ._core import evolve
+from ._core import checked, evolve
 from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State
 
@@ -303,6 +303,8 @@ def _state_dict(state: State) -> dict:
 
 @eqx.filter_jit
 def _run(mod: FFIAF, x, record: bool):
+    """The module's evolve: `x` is checked here (the finite `x @ weights` needs no second check)."""
     x = _checks.traced_input(x.astype(mod.params.weights.dtype))
-    currents = jnp.matmul(x, mod.params.weights, precision=jax.lax.Precision.HIGHEST)
-    return evolve(mod.params, mod.sim, mod.neuron_state, currents, record=record)
+    params, sim = checked(mod.params, mod.sim)
+    currents = jnp.matmul(x, params.weights, precision=jax.lax.Precision.HIGHEST)
+    return evolve(params, sim, mod.neuron_state, currents, record=record, check=False)

@@ -73,7 +73,7 @@ class State(eqx.Module):
 
 
 class StepConstants(eqx.Module):
-    """Values computed once per evolve and read by every step (shapes broadcast to (N,)).
+    """Values computed once per evolve by [`jaxiaf.step_constants`][] and read by every step.
 
     **Fields:** `dt` (s), `tau_mem` (s), `decay` = `exp(-dt / tau_mem)`, `refractory_steps`
     = `int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), `noise_scale` (A per unit normal draw).

@@ -12,9 +12,9 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from . import _checks, _convert
-from ._core import Reducer, evolve
+from ._core import Reducer, evolve, step_constants
 from ._module import FFIAF, PARAMETER_FAMILIES
-from ._pytrees import Parameters, SimulationParameters, State
+from ._pytrees import Parameters, SimulationParameters, State, StepConstants
 
 OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
 _NEURON = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
@@ -129,13 +129,16 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype):
 
 @functools.lru_cache(maxsize=64)
 def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
-    """One reducer for all requested outputs: counts and first spikes in the carry, rasters stacked."""
-    summaries = bool({"counts", "rates", "first_spike_times"} & set(outputs))
+    """One reducer for all requested outputs: counts and first spikes in the carry (each only when asked
+    for: every carried array costs a pass over the (B, N) state per step), rasters stacked."""
+    counts = bool({"counts", "rates"} & set(outputs))
+    first = "first_spike_times" in outputs
 
     def init(shape, dtype):
         acc = {}
-        if summaries:
+        if counts:
             acc["counts"] = jnp.zeros(shape, jnp.int32)
+        if first:
             acc["first"] = jnp.full(shape, -1, jnp.int32)
         if user is not None:
             acc["user"] = user.init(shape, dtype)
@@ -143,8 +146,9 @@ def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
 
     def update(acc, k, spike, v):
         acc = dict(acc)
-        if summaries:
+        if counts:
             acc["counts"] = acc["counts"] + spike
+        if first:
             acc["first"] = jnp.where((acc["first"] < 0) & spike, k.astype(jnp.int32), acc["first"])
         ys = {}
         if user is not None:
@@ -159,7 +163,9 @@ def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
 
 
 @functools.partial(jax.jit, static_argnames="reducer")
-def _run_chunk(params: Parameters, sim: SimulationParameters, state: State, x, reducer: Reducer):
+def _run_chunk(
+    params: Parameters, sim: SimulationParameters, state: State, x, constants: StepConstants, reducer: Reducer
+):
     matmul = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
     if params.weights.ndim == 3 or x.ndim == 3:
         batched = jax.vmap(
@@ -168,7 +174,9 @@ def _run_chunk(params: Parameters, sim: SimulationParameters, state: State, x, r
         currents = jnp.moveaxis(batched(x, params.weights), 0, 1)
     else:
         currents = matmul(x, params.weights)
-    (acc, ys), new_state, _ = evolve(params, sim, state, currents, reducer=reducer, check=False)
+    (acc, ys), new_state, _ = evolve(
+        params, sim, state, currents, reducer=reducer, check=False, constants=constants
+    )
     return acc, jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), ys), new_state
 
 
@@ -182,9 +190,10 @@ def _mesh():
 
 
 def _batched_mask(tree, swept):
-    """Which leaves of `(params, sim, state, x)` carry the batch axis: the swept ones, the state (but its
-    step count), and a (B, T, N_in) input."""
-    _, sim, _, x = tree
+    """Which leaves of `(params, sim, state, x, constants)` carry the batch axis: the swept ones, the state
+    (but its step count), a (B, T, N_in) input, and the constants computed from swept values ((B, 1) or
+    (B, N); those of the module's own values are (N,) or ())."""
+    _, sim, _, x, constants = tree
     return (
         Parameters(**{f: f in swept for f in Parameters.__annotations__}),
         eqx.tree_at(
@@ -194,6 +203,7 @@ def _batched_mask(tree, swept):
         ),
         State(v=True, since_spike=True, key=True, step=False),
         x.ndim == 3,
+        jax.tree.map(lambda a: a.ndim == 2, constants),
     )
 
 
@@ -261,7 +271,7 @@ def sweep(
         )
     _checks.check_input_now(x)
     p, sim, state = _batched_inputs(module, params, batch, dtype)
-    tree = (p, sim, state, x)
+    tree = (p, sim, state, x, step_constants(p, sim))
     mask = _batched_mask(tree, set(params))
     mesh = _mesh() if shard else None
     devices = 1 if mesh is None else mesh.size

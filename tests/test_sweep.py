@@ -136,6 +136,38 @@ def test_sharded_equals_single_device(tmp_path):
     assert out[1]["counts"].shape == (30, 5)
 
 
+def test_sharded_float64_sweep_runs_no_host_callback_on_the_devices(tmp_path):
+    """128 sets per device in float64 once made the host callback of the constants run inside the sharded
+    loop, where its all-reduce never completed on 2 devices (XLA aborted after 40 s)."""
+    script = textwrap.dedent(
+        """
+        import sys, numpy as np, jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp, jaxiaf
+        rng = np.random.default_rng(0)
+        x = rng.normal(0.5, 1.0, (100, 100))
+        batch = {"bias": rng.uniform(0.005, 0.03, 256), "tau_mem": rng.uniform(0.005, 0.05, 256)}
+        counts = []
+        for integrator in ("exact", "rk4"):
+            mod = jaxiaf.FFIAF(rng.normal(0, 0.01, (100, 100)), integrator_name=integrator, refractory=1e-3)
+            counts.append(jaxiaf.sweep(mod, batch, x, dtype=jnp.float64, progress=False).counts)
+        np.save(sys.argv[1], np.stack(counts))
+        """
+    )
+    out = {}
+    for devices in (1, 2):
+        path = tmp_path / f"d{devices}.npy"
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "rematerialization" not in done.stderr
+        out[devices] = np.load(path)
+    np.testing.assert_array_equal(out[1], out[2])
+    assert out[1].sum() > 1000
+
+
 @pytest.mark.slow
 def test_counts_only_sweep_runs_in_bounded_memory():
     # A reduced stand-in for B=1e4 x N=100 x T=1e4: its raster would take 1.0 GB; counts take 1.6 MB.

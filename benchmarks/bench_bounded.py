@@ -45,8 +45,7 @@ def workload(num_sets, num_steps):
 
 
 def worker(precision, integrator, num_sets, num_steps, chunk):
-    shard = precision != "f64"  # float64 sweeps hang when sharded (see README); one device
-    setup_jax_env(devices=(os.cpu_count() or 1) if shard else 1, x64=precision == "f64")
+    setup_jax_env(devices=os.cpu_count() or 1, x64=precision == "f64")
     import jax
     import jax.numpy as jnp
 
@@ -57,9 +56,7 @@ def worker(precision, integrator, num_sets, num_steps, chunk):
     dtype = jnp.float64 if precision == "f64" else jnp.float32
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    res = jaxiaf.sweep(
-        mod, {"bias": bias, "tau_mem": tau}, x, dtype=dtype, chunk_size=chunk, shard=shard, progress=False
-    )
+    res = jaxiaf.sweep(mod, {"bias": bias, "tau_mem": tau}, x, dtype=dtype, chunk_size=chunk, progress=False)
     counts = np.asarray(jax.block_until_ready(res.counts))
     elapsed = time.perf_counter() - t0
     emit(

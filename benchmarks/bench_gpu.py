@@ -56,7 +56,7 @@ def worker(platform, precision, num_steps, outdir):
     if platform == "cpu":
         setup_jax_env(devices=os.cpu_count() or 1, x64=precision == "f64")
     else:
-        os.environ["JAX_PLATFORMS"] = platform
+        os.environ["JAX_PLATFORMS"] = f"{platform},cpu"  # float64 constants are computed on the host
         os.environ["JAX_ENABLE_X64"] = "1" if precision == "f64" else "0"
     import jax
     import jax.numpy as jnp

@@ -59,18 +59,15 @@ def worker(precision, num_steps, outdir):
     from jaxiaf._sweep import sweep
 
     dtype = jnp.float64 if precision == "f64" else jnp.float32
-    # float64 sweeps are not sharded: with >= 2 devices and >= 128 sets per chunk the float64 sweep hangs
-    # (see benchmarks/README.md, "Library issues found"); one device runs it on one core.
-    shard = precision != "f64"
     weights, x, bias, tau = workload(num_steps)
-    res = {"devices": len(jax.devices()) if shard else 1, "jax": jax.__version__, "cases": {}}
+    res = {"devices": len(jax.devices()), "jax": jax.__version__, "cases": {}}
     for integ in INTEGRATORS:
         mod = jaxiaf.FFIAF(weights, integrator_name=integ)
         for out in OUTPUTS:
             outputs = ("counts",) if out == "counts" else ("spikes",)
 
             def call():
-                r = sweep(mod, {"bias": bias, "tau_mem": tau}, x, outputs=outputs, dtype=dtype, shard=shard)
+                r = sweep(mod, {"bias": bias, "tau_mem": tau}, x, outputs=outputs, dtype=dtype)
                 return jax.block_until_ready(r)
 
             wait_for_quiet(log=lambda *a: None)
@@ -232,7 +229,7 @@ def report(rows, ref, ns, num_steps):
                 [
                     "case",
                     "jaxiaf f32 / cpp_standalone",
-                    "jaxiaf f64 (1 device) / cpp_standalone",
+                    "jaxiaf f64 / cpp_standalone",
                     "jaxiaf f32 neuron-steps/s",
                     "target",
                 ],

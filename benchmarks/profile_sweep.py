@@ -11,7 +11,7 @@
 4. Workloads (a) and (c): the input matmul, the core on precomputed currents, the module call, `jax.jit`.
 
     .venv/bin/python benchmarks/profile_sweep.py                # sections 1-5, about 2 minutes
-    .venv/bin/python benchmarks/profile_sweep.py --sections 6   # the float64 sharded-sweep hang, 1.5 min
+    .venv/bin/python benchmarks/profile_sweep.py --sections 6   # float64 sharded sweeps (they once hung)
 """
 
 import argparse
@@ -71,10 +71,11 @@ def loop_body_ops(hlo_text):
 def chunk_args(mod, params, x, dtype, shard=True):
     import jax.numpy as jnp
 
+    import jaxiaf
     from jaxiaf import _sweep
 
     p, sim, state = _sweep._batched_inputs(mod, params, B, dtype)
-    tree = (p, sim, state, jnp.asarray(x, dtype))
+    tree = (p, sim, state, jnp.asarray(x, dtype), jaxiaf.step_constants(p, sim))
     mask = _sweep._batched_mask(tree, set(params))
     mesh = _sweep._mesh() if shard else None
     return _sweep._place(_sweep._take(tree, mask, 0, B, B), mask, mesh)
@@ -276,7 +277,8 @@ print("ok", int(jax.block_until_ready(r.counts).sum()))
 
 
 def f64_hang():
-    """float64 sweeps sharded over 2 CPU devices: B=100 finishes, B=128 hangs until XLA aborts (~60 s)."""
+    """float64 sweeps sharded over 2 CPU devices at B=100 and B=128. Before the step constants were computed
+    outside the sharded loop, B=128 hung until XLA aborted (~60 s); `tests/test_sweep.py` guards it now."""
     import subprocess
 
     rows = []
@@ -337,7 +339,7 @@ def main():
     ap.add_argument(
         "--sections",
         default="1,2,3,4,5",
-        help="which sections to run; 6 reproduces the float64 sharded-sweep hang (about 1.5 minutes)",
+        help="which sections to run; 6 runs the float64 sharded sweeps that once hung",
     )
     args = ap.parse_args()
     sections = {int(k) for k in args.sections.split(",") if k.strip()}

@@ -169,6 +169,7 @@ def _generation(optimizer, population_size, names, std_init, dt, metrics, need_v
 
     @jax.jit
     def generation(key, es_state, data):
+        types = jax.tree.map(lambda a: a.dtype, es_state)
         sim_data, lo, hi = data
         k_ask, k_tell = jax.random.split(key)
         with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit broadcasting
@@ -178,7 +179,8 @@ def _generation(optimizer, population_size, names, std_init, dt, metrics, need_v
         losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
         with jax.numpy_rank_promotion("allow"):
             es_state, _ = es.tell(k_tell, z, losses, es_state, es_params)
-        return es_state, values, losses
+        # the state keeps its dtypes (evosax promotes some leaves to float64 under x64): no retrace
+        return jax.tree.map(lambda a, t: a.astype(t), es_state, types), values, losses
 
     return generation, es, es_params
 
@@ -278,6 +280,8 @@ def fit(
     key, k_init = jax.random.split(key)
     with jax.numpy_rank_promotion("allow"):
         es_state = es.init(k_init, jnp.zeros(len(names), dtype), es_params)
+    # strong dtypes, as the state that `generation` returns has: the second generation does not retrace
+    es_state = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), es_state)
     best_loss, best_values = np.inf, None
     history, per_generation, best_history, elapsed = [], [], [], []
     start = time.perf_counter()

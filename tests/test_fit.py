@@ -110,6 +110,22 @@ def test_seeded_fits_are_reproducible(ground_truth):
     assert a.best_params != c.best_params
 
 
+def test_a_fit_compiles_its_generation_once(ground_truth, caplog):
+    x, raster, _ = ground_truth
+    with jax.log_compiles(True), caplog.at_level("WARNING"):
+        jaxiaf.fit(
+            jaxiaf.FFIAF(np.ones((1, 1))),
+            x[:2, :1000],
+            spikes=raster[:2, :1000],
+            bounds=BOUNDS,
+            population_size=12,
+            generations=4,
+            progress=False,
+        )
+    compiles = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(generation)")]
+    assert len(compiles) == 1
+
+
 @pytest.mark.parametrize("optimizer", ["simple_es", "snes", "sep_cma_es", "open_es"])
 def test_other_optimizers_improve_the_loss(ground_truth, optimizer):
     x, raster, _ = ground_truth

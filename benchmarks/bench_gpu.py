@@ -9,7 +9,8 @@ Workloads (all `jaxiaf.sweep` counts only unless noted; input (T, N_in) shared b
 - (a) one layer, N=1000, N_in=100, T=10^4, `mod(x)` with its full raster.
 
 Each runs with `rk4` and `exact`, float32 and float64, on the GPU and on all CPU cores of the same host
-(one JAX CPU device per core, batch sharded), each configuration in its own worker process. Spike counts
+(one JAX CPU device per core, batch sharded), and on the GPU again with `unroll=16` (16 steps per
+iteration of the compiled loop), each configuration in its own worker process. Spike counts
 of every configuration are compared with the CPU float64 run (Brian2-exact, see `tests/test_parity.py`).
 Brian2 is not needed (the device machine has none); the Brian2 anchors are in `bench_sweep.py`.
 
@@ -52,7 +53,7 @@ def workload(sets, neurons, num_steps):
     return weights, x, bias, tau
 
 
-def worker(platform, precision, num_steps, outdir):
+def worker(platform, precision, num_steps, outdir, unroll):
     if platform == "cpu":
         setup_jax_env(devices=os.cpu_count() or 1, x64=precision == "f64")
     else:
@@ -70,24 +71,41 @@ def worker(platform, precision, num_steps, outdir):
         weights, x, bias, tau = workload(sets, neurons, steps)
         for integ in INTEGRATORS:
             mod = jaxiaf.FFIAF(weights, integrator_name=integ)
-            if out == "layer":
+            if out == "layer" and unroll == 1:
                 xs = jnp.asarray(x, dtype)
 
                 def call():
                     return jax.block_until_ready(mod(xs)[0])
 
+            elif out == "layer":  # the module's call has no `unroll`: the core on the same currents
+                run = jax.jit(
+                    lambda m, xs: jaxiaf.evolve(
+                        m.params, m.sim, m.neuron_state, xs @ m.params.weights, unroll=unroll
+                    )[0]
+                )
+                xs = jnp.asarray(x, dtype)
+
+                def call():
+                    return jax.block_until_ready(run(mod, xs))
+
             else:
 
                 def call():
-                    r = jaxiaf.sweep(mod, {"bias": bias, "tau_mem": tau}, x, outputs=(out,), dtype=dtype)
+                    batch = {"bias": bias, "tau_mem": tau}
+                    r = jaxiaf.sweep(mod, batch, x, outputs=(out,), dtype=dtype, unroll=unroll)
                     return jax.block_until_ready(r.counts if out == "counts" else r.spikes)
 
             repeats = 1 if sets * neurons * steps > 1e9 and platform == "cpu" else 3
             first, best, median, r = steady(call, repeats=repeats, min_total=0.5)
             counts = np.asarray(r).sum(axis=-2) if r.dtype == bool else np.asarray(r)
-            np.save(os.path.join(outdir, f"{platform}_{precision}_{name[:3]}{out}_{integ}.npy"), counts)
+            np.save(
+                os.path.join(outdir, f"{platform}{unroll}_{precision}_{name[:3]}{out}_{integ}.npy"), counts
+            )
             res["cases"][f"{name}/{integ}"] = {"first": first, "steady": best, "median": median}
-            print(f"  {platform} {precision} {name} {integ}: {best:.4f} s (first {first:.2f} s)", flush=True)
+            print(
+                f"  {platform} x{unroll} {precision} {name} {integ}: {best:.4f} s (first {first:.2f} s)",
+                flush=True,
+            )
             del r
     emit(res)
 
@@ -104,59 +122,65 @@ def has_gpu() -> bool:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="T = 1000 instead of 10^4")
+    ap.add_argument("--steps", type=int, default=None, help="T (default 10^4, 1000 with --quick)")
     ap.add_argument("--out", default=None, help="also write the report (Markdown) to this file")
     args = ap.parse_args()
-    num_steps = 1000 if args.quick else 10_000
-    platforms = (["cuda"] if has_gpu() else []) + ["cpu"]
+    num_steps = args.steps or (1000 if args.quick else 10_000)
+    gpu = has_gpu()
+    platforms = (["cuda"] if gpu else []) + ["cpu"]
+    # (platform, unroll): every platform as the library runs by default, and the GPU with an unrolled loop
+    configs = [(p, 1) for p in platforms] + [("cuda" if gpu else "cpu", 16)]
     t0 = time.perf_counter()
     results, counts = {}, {}
     with tempfile.TemporaryDirectory(prefix="jaxiaf_gpu_") as tmp:
-        for platform in platforms:
+        for platform, unroll in configs:
             for precision in ("f32", "f64"):
-                print(f"worker {platform} {precision} ...", flush=True)
-                r = run_worker("bench_gpu.py", [platform, precision, num_steps, tmp], timeout=1200)
-                results[(platform, precision)] = r
+                print(f"worker {platform} unroll={unroll} {precision} ...", flush=True)
+                args_ = [platform, precision, num_steps, tmp, unroll]
+                results[(platform, unroll, precision)] = run_worker("bench_gpu.py", args_, timeout=1200)
         for f in os.listdir(tmp):
             counts[f[:-4]] = np.load(os.path.join(tmp, f))
     lines = [f"## GPU vs CPU cores of one host, T={num_steps}\n"]
-    for (platform, precision), r in results.items():
-        lines.append(f"- {platform} {precision}: {r['devices']} x {r['kind']}, jax {r['jax']}")
+    for (platform, unroll, precision), r in results.items():
+        lines.append(
+            f"- {platform} unroll={unroll} {precision}: {r['devices']} x {r['kind']}, jax {r['jax']}"
+        )
     lines.append("")
+    label = lambda p, u, q: f"{'GPU' if p == 'cuda' else 'CPU'}{f' unroll={u}' if u > 1 else ''} {q}"
     header = ["workload", "integrator", "neuron-steps"]
-    for platform in platforms:
-        for precision in ("f32", "f64"):
-            header += [f"{platform} {precision}", f"{platform} {precision} n-steps/s"]
-    if "cuda" in platforms:
-        header += ["GPU f32 / CPU f32", "GPU f64 / CPU f64"]
-    header += ["counts = CPU f64"]
+    for p, u in configs:
+        for q in ("f32", "f64"):
+            header += [label(p, u, q), "n-steps/s"]
+    if gpu:
+        header += ["GPU f32 / CPU f32", "GPU unroll=16 f32 / CPU f32"]
+    header += ["spike counts = CPU f64"]
     rows = []
     for name, sets, neurons, steps, out in cases(num_steps):
         ns = sets * neurons * steps
         for integ in INTEGRATORS:
             key = f"{name}/{integ}"
             row = [name, integ, f"{ns:.1e}"]
-            for platform in platforms:
-                for precision in ("f32", "f64"):
-                    t = results[(platform, precision)]["cases"][key]["steady"]
+            for p, u in configs:
+                for q in ("f32", "f64"):
+                    t = results[(p, u, q)]["cases"][key]["steady"]
                     row += [fmt_s(t), f"{ns / t:.2e}"]
-            if "cuda" in platforms:
-                for precision in ("f32", "f64"):
-                    c = results[("cpu", precision)]["cases"][key]["steady"]
-                    g = results[("cuda", precision)]["cases"][key]["steady"]
-                    row.append(fmt_ratio(c / g))
-            ref = counts[f"cpu_f64_{name[:3]}{out}_{integ}"]
+            if gpu:
+                c = results[("cpu", 1, "f32")]["cases"][key]["steady"]
+                row.append(fmt_ratio(c / results[("cuda", 1, "f32")]["cases"][key]["steady"]))
+                row.append(fmt_ratio(c / results[("cuda", 16, "f32")]["cases"][key]["steady"]))
+            ref = counts[f"cpu1_f64_{name[:3]}{out}_{integ}"]
             same = []
-            for platform in platforms:
-                for precision in ("f32", "f64"):
-                    c = counts[f"{platform}_{precision}_{name[:3]}{out}_{integ}"]
-                    same.append(f"{platform} {precision} {np.mean(c == ref) * 100:.2f} %")
+            for p, u in configs:
+                for q in ("f32", "f64"):
+                    c = counts[f"{p}{u}_{q}_{name[:3]}{out}_{integ}"]
+                    same.append(f"{label(p, u, q)} {np.mean(c == ref) * 100:.2f} %")
             row.append("; ".join(same))
             rows.append(row)
     lines.append(table(header, rows))
     lines.append("")
     first = [
-        [f"{p} {q}", fmt_s(results[(p, q)]["cases"]["(b) counts/rk4"]["first"])]
-        for p in platforms
+        [label(p, u, q), fmt_s(results[(p, u, q)]["cases"]["(b) counts/rk4"]["first"])]
+        for p, u in configs
         for q in ("f32", "f64")
     ]
     lines.append(table(["configuration", "(b) counts rk4 first call (trace + compile + run)"], first))
@@ -167,11 +191,11 @@ def main():
         with open(args.out, "w") as fh:
             fh.write(report + "\n")
         with open(args.out + ".json", "w") as fh:
-            json.dump({f"{p}/{q}": r for (p, q), r in results.items()}, fh)
+            json.dump({f"{p}/{u}/{q}": r for (p, u, q), r in results.items()}, fh)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
     else:
         main()

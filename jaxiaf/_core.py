@@ -131,7 +131,7 @@ def checked(params: Parameters, sim: SimulationParameters):
     return params, sim
 
 
-@functools.partial(jax.jit, static_argnames=("record", "reducer", "check"))
+@functools.partial(jax.jit, static_argnames=("record", "reducer", "check", "unroll"))
 def evolve(
     params: Parameters,
     sim: SimulationParameters,
@@ -142,6 +142,7 @@ def evolve(
     reducer: Reducer | None = None,
     check: bool = True,
     constants: StepConstants | None = None,
+    unroll: int = 1,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -181,6 +182,10 @@ def evolve(
     - `constants`: the [`jaxiaf.StepConstants`][] of `params` and `sim`, if already computed by
       [`jaxiaf.step_constants`][] (default: computed here). [`jaxiaf.sweep`][] computes them before it
       shards a batch, so that no host callback runs inside a sharded computation.
+    - `unroll`: static; steps per iteration of the compiled loop (`lax.scan(unroll=...)`), same results.
+      On a GPU each loop iteration costs a few microseconds of launch and synchronisation, which
+      dominates small layers: `unroll=8` or more amortises it. On a CPU keep 1 (XLA:CPU then duplicates
+      the update into every fusion and runs slower; see `benchmarks/README.md`).
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) bool spike raster, or with a
     reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
@@ -198,6 +203,8 @@ def evolve(
             f"`currents` must have shape (T, ...) with trailing axes of the state's {shape}, e.g. "
             f"(T, {shape[-1]}); got {currents.shape}."
         )
+    if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
+        raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
     if check:
         params, sim = checked(params, sim)
         currents = _checks.traced_input(currents, "currents")
@@ -232,7 +239,7 @@ def evolve(
     acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
     steps = jnp.arange(num_steps)
     carry0 = (state.v, state.since_spike, acc0)
-    (v, since, acc), (kept, ys, raster) = jax.lax.scan(body, carry0, (currents, steps))
+    (v, since, acc), (kept, ys, raster) = jax.lax.scan(body, carry0, (currents, steps), unroll=unroll)
     new_state = State(v=v, since_spike=since, key=state.key, step=state.step + num_steps)
     rec = {"v": kept[1], "spikes": kept[0]} if record else {}
     if reducer is not None:

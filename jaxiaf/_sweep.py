@@ -162,9 +162,15 @@ def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
     return Reducer(init, update)
 
 
-@functools.partial(jax.jit, static_argnames="reducer")
+@functools.partial(jax.jit, static_argnames=("reducer", "unroll"))
 def _run_chunk(
-    params: Parameters, sim: SimulationParameters, state: State, x, constants: StepConstants, reducer: Reducer
+    params: Parameters,
+    sim: SimulationParameters,
+    state: State,
+    x,
+    constants: StepConstants,
+    reducer: Reducer,
+    unroll: int = 1,
 ):
     matmul = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
     if params.weights.ndim == 3 or x.ndim == 3:
@@ -175,7 +181,7 @@ def _run_chunk(
     else:
         currents = matmul(x, params.weights)
     (acc, ys), new_state, _ = evolve(
-        params, sim, state, currents, reducer=reducer, check=False, constants=constants
+        params, sim, state, currents, reducer=reducer, check=False, constants=constants, unroll=unroll
     )
     return acc, jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), ys), new_state
 
@@ -231,6 +237,7 @@ def sweep(
     chunk_size: int | None = None,
     shard: bool = True,
     progress: bool | None = None,
+    unroll: int = 1,
 ) -> SweepResult:
     """Evolve B parameter sets of `module` over the same (or a batched) input in one compiled loop.
 
@@ -253,6 +260,8 @@ def sweep(
       every chunk reuses one compilation.
     - `shard`: split each chunk over all devices (`jax.sharding`, 1-D mesh over the batch axis).
     - `progress`: a tqdm bar over chunks (default: when there is more than one chunk).
+    - `unroll`: steps per iteration of the compiled loop (see [`jaxiaf.evolve`][]): 8-32 on a GPU, 1 on
+      a CPU.
 
     **Returns:** a [`jaxiaf.SweepResult`][].
     """
@@ -285,7 +294,7 @@ def sweep(
     parts = []
     for start in _progress(starts, show):
         chunk = _place(_take(tree, mask, start, size, batch), mask, mesh)
-        acc, ys, new_state = _run_chunk(*chunk, red)
+        acc, ys, new_state = _run_chunk(*chunk, red, unroll)
         parts.append(_trim((acc, ys, new_state), min(size, batch - start)))
     acc, ys, final = jax.tree.map(lambda *a: jnp.concatenate(a) if a[0].ndim else a[0], *parts)
     dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))

@@ -46,6 +46,17 @@ def test_sweep_equals_a_loop_of_single_evolves_bit_for_bit(integrator):
     assert len(np.unique(np.asarray(res.counts).sum(1))) > 3
 
 
+@pytest.mark.parametrize("integrator", ["rk4", "exact", "euler"])
+def test_an_unrolled_loop_gives_the_same_bits(integrator):
+    mod = _module(noise_std=0.001, integrator_name=integrator)
+    batch = grid(bias=np.linspace(0.005, 0.03, 3), tau_mem=[0.01, 0.03])
+    run = lambda unroll: sweep(mod, batch, X[:301], outputs=("counts", "v"), dtype=jnp.float64, unroll=unroll)
+    one, eight = run(1), run(8)  # 301 steps: 37 unrolled iterations and a remainder
+    np.testing.assert_array_equal(one.v, eight.v)
+    np.testing.assert_array_equal(one.counts, eight.counts)
+    assert one.counts.sum() > 0
+
+
 def test_swept_weights_and_batched_input_equal_a_loop():
     mod = _module(bias=0.012)
     weights = RNG.normal(0, 0.01, (4, 3, 5))
@@ -203,6 +214,7 @@ def test_counts_only_sweep_runs_in_bounded_memory():
         ({"bias": [0.01]}, {"outputs": ("raster",)}, "`outputs` must be a tuple of names from"),
         ({"bias": [0.01]}, {"outputs": "counts"}, "`outputs` must be a tuple of names from"),
         ({"bias": [0.01]}, {"chunk_size": 0}, "`chunk_size` must be a positive integer"),
+        ({"bias": [0.01]}, {"unroll": 0}, "`unroll` must be a positive integer; got 0"),
         ({"tau_mem": [0.01, -0.01]}, {}, "`tau_mem` must be finite and > 0 (in s)"),
         ({"bias": np.zeros((2, 3))}, {}, "Swept `bias` must have shape (B,) or (B, 5)"),
         ({"weights": np.zeros((2, 5, 3))}, {}, "Swept `weights` must have shape (B, 3, 5)"),

@@ -19,6 +19,7 @@ Brian2 is not needed (the device machine has none); the Brian2 anchors are in `b
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -78,9 +79,10 @@ def worker(platform, precision, num_steps, outdir, unroll):
                     return jax.block_until_ready(mod(xs)[0])
 
             elif out == "layer":  # the module's call has no `unroll`: the core on the same currents
+                mm = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)  # as mod(x): no TF32
                 run = jax.jit(
                     lambda m, xs: jaxiaf.evolve(
-                        m.params, m.sim, m.neuron_state, xs @ m.params.weights, unroll=unroll
+                        m.params, m.sim, m.neuron_state, mm(xs, m.params.weights), unroll=unroll
                     )[0]
                 )
                 xs = jnp.asarray(x, dtype)

@@ -58,9 +58,15 @@ def traced(name: str, value):
     return eqx.error_if(value, jnp.any(_bad(jnp, value, _RULES[name][0])), message(name))
 
 
-def traced_input(value, name: str = "x"):
-    """`value`, tied to a runtime check that every entry of the input is finite."""
-    return eqx.error_if(value, jnp.any(~jnp.isfinite(value)), input_message(name))
+def tie_input_check(carrier, value, name: str = "x"):
+    """`carrier`, tied to a runtime check that every entry of the input `value` is finite.
+
+    The check rides on a small array that the computation uses (a state vector), not on the (T, ...)
+    input itself: `eqx.error_if` copies the array it returns, which cost 20 ms on a (10^4, 1000) input
+    against 1.6 ms for the test. `sum(value * 0)` is NaN exactly when an entry is NaN or inf, and cannot
+    overflow.
+    """
+    return eqx.error_if(carrier, ~jnp.isfinite(jnp.sum(value * 0)), input_message(name))
 
 
 def input_message(name: str = "x") -> str:

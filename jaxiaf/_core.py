@@ -206,7 +206,9 @@ def evolve(
         raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
     if check:
         params, sim = checked(params, sim)
-        currents = _checks.traced_input(currents, "currents")
+        state = State(
+            _checks.tie_input_check(state.v, currents, "currents"), state.since_spike, state.key, state.step
+        )
     update = resolve_integrator(sim.integrator_name)
     if constants is None:
         constants = step_constants(params, sim)

@@ -304,7 +304,8 @@ def _state_dict(state: State) -> dict:
 @eqx.filter_jit
 def _run(mod: FFIAF, x, record: bool):
     """The module's evolve: `x` is checked here (the finite `x @ weights` needs no second check)."""
-    x = _checks.traced_input(x.astype(mod.params.weights.dtype))
+    state = mod.neuron_state
+    state = State(_checks.tie_input_check(state.v, x, "x"), state.since_spike, state.key, state.step)
     params, sim = checked(mod.params, mod.sim)
-    currents = jnp.matmul(x, params.weights, precision=jax.lax.Precision.HIGHEST)
-    return evolve(params, sim, mod.neuron_state, currents, record=record, check=False)
+    currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
+    return evolve(params, sim, state, currents, record=record, check=False)

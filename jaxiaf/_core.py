@@ -38,7 +38,7 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     **Returns:** a [`jaxiaf.StepConstants`][]; each leaf keeps the shape of the values it depends on
     (`dt`, `tau_mem`, `decay`: their common shape; `refractory_steps`: that of `refractory` and `dt`;
     `noise_scale`: that of `noise_std` and `decay`), so a batch of B sets that sweeps only `tau_mem` as
-    (B, 1) stores (B, 1) constants, not (B, N). The step broadcasts them to the state's shape.
+    (B, 1) stores (B, 1) constants, not (B, N). `evolve` gives them their loop shapes (`_loop_shape`).
     """
     dtype = params.tau_mem.dtype
     dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)

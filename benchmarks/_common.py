@@ -123,6 +123,18 @@ def steady(fn, repeats=5, min_total=1.0):
     return first, min(times), float(np.median(times)), out
 
 
+# ------------------------------------------------------------------------------------------- workloads
+def sweep_workload(num_sets, num_neurons, num_inputs, num_steps, seed=0):
+    """Deterministic sweep workload: weights (N_in, N), input (T, N_in) shared by all sets, and per-set
+    `bias` (B,) in 5-30 mA and `tau_mem` (B,) log-uniform in 5-50 ms."""
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(0.0, 0.01, (num_inputs, num_neurons))
+    x = rng.normal(0.5, 1.0, (num_steps, num_inputs))
+    bias = rng.uniform(0.005, 0.03, num_sets)
+    tau = np.exp(rng.uniform(np.log(0.005), np.log(0.05), num_sets))
+    return weights, x, bias, tau
+
+
 # ----------------------------------------------------------------------------------------------- workers
 def setup_jax_env(devices: int, x64: bool):
     """Call before `import jax`: `devices` host CPU devices and the precision switch."""

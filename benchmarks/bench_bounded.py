@@ -28,6 +28,7 @@ from _common import (
     quiet_summary,
     run_worker,
     setup_jax_env,
+    sweep_workload,
     table,
     wait_for_quiet,
 )
@@ -36,12 +37,7 @@ B, N, N_IN, T = 10_000, 100, 10, 10_000
 
 
 def workload(num_sets, num_steps):
-    rng = np.random.default_rng(3)
-    weights = rng.normal(0.0, 0.01, (N_IN, N))
-    x = rng.normal(0.5, 1.0, (num_steps, N_IN))
-    bias = rng.uniform(0.005, 0.03, num_sets)
-    tau = np.exp(rng.uniform(np.log(0.005), np.log(0.05), num_sets))
-    return weights, x, bias, tau
+    return sweep_workload(num_sets, N, N_IN, num_steps, seed=3)
 
 
 def worker(precision, integrator, num_sets, num_steps, chunk):

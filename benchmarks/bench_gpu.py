@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
-from _common import emit, fmt_ratio, fmt_s, run_worker, setup_jax_env, steady, table
+from _common import emit, fmt_ratio, fmt_s, run_worker, setup_jax_env, steady, sweep_workload, table
 
 N, N_IN = 100, 100
 INTEGRATORS = ("rk4", "exact")
@@ -46,12 +46,7 @@ def cases(num_steps):
 
 
 def workload(sets, neurons, num_steps):
-    rng = np.random.default_rng(0)
-    weights = rng.normal(0.0, 0.01, (N_IN, neurons))
-    x = rng.normal(0.5, 1.0, (num_steps, N_IN))
-    bias = rng.uniform(0.005, 0.03, sets)
-    tau = np.exp(rng.uniform(np.log(0.005), np.log(0.05), sets))
-    return weights, x, bias, tau
+    return sweep_workload(sets, neurons, N_IN, num_steps)
 
 
 def worker(platform, precision, num_steps, outdir, unroll):

@@ -30,6 +30,7 @@ from _common import (
     run_worker,
     setup_jax_env,
     steady,
+    sweep_workload,
     table,
     wait_for_quiet,
 )
@@ -41,12 +42,7 @@ OUTPUTS = ("counts", "raster")
 
 def workload(num_steps):
     """Deterministic: weights (N_in, N), input (T, N_in), per-set bias (B,) and tau_mem (B,)."""
-    rng = np.random.default_rng(0)
-    weights = rng.normal(0.0, 0.01, (N_IN, N))
-    x = rng.normal(0.5, 1.0, (num_steps, N_IN))
-    bias = rng.uniform(0.005, 0.03, B)
-    tau = np.exp(rng.uniform(np.log(0.005), np.log(0.05), B))
-    return weights, x, bias, tau
+    return sweep_workload(B, N, N_IN, num_steps)
 
 
 # ------------------------------------------------------------------------------------------- JAX worker

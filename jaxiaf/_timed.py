@@ -224,10 +224,7 @@ class FFIAFBrian:
         """The name of this layer, or an empty string if it has none."""
         return self._module.name
 
-    @property
-    def _name(self) -> str:
-        """The name of this layer (as `name`)."""
-        return self._module.name
+    _name = name
 
     @property
     def full_name(self) -> str:
@@ -239,10 +236,7 @@ class FFIAFBrian:
         """`(N_in, N)`."""
         return self._module.shape
 
-    @property
-    def _shape(self) -> tuple:
-        """`(N_in, N)` (as `shape`)."""
-        return self._module.shape
+    _shape = shape
 
     @property
     def size(self) -> int:

@@ -10,17 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_RULES = {
-    "weights": ("finite", "dimensionless units: the input `x` is a current in A"),
-    "bias": ("finite", "A"),
-    "tau_mem": ("finite and > 0", "s"),
-    "v_thresh": ("finite", "V"),
-    "v_reset": ("finite", "V"),
-    "v_rest": ("finite", "V"),
-    "dt": ("finite and > 0", "s"),
-    "noise_std": ("finite and >= 0", "V"),
-    "refractory": ("finite and >= 0", "s"),
-}
+from ._defaults import SPECS
+
+_UNIT_TEXT = {"1": "dimensionless units: the input `x` is a current in A"}
 
 
 def _bad(xp, value, rule):
@@ -34,8 +26,8 @@ def _bad(xp, value, rule):
 
 def message(name: str) -> str:
     """The error message for a bad value of the parameter `name`."""
-    rule, unit = _RULES[name]
-    return f"`{name}` must be {rule} (in {unit}) for every neuron."
+    rule, unit = SPECS[name].rule, SPECS[name].unit
+    return f"`{name}` must be {rule} (in {_UNIT_TEXT.get(unit, unit)}) for every neuron."
 
 
 def is_concrete(value) -> bool:
@@ -48,14 +40,14 @@ def check_now(name: str, value) -> None:
     if not is_concrete(value):
         return
     arr = np.asarray(value)
-    bad = _bad(np, arr, _RULES[name][0])
+    bad = _bad(np, arr, SPECS[name].rule)
     if np.any(bad):
         raise ValueError(f"{message(name)} Got {arr[bad].ravel()[:5].tolist()}.")
 
 
 def traced(name: str, value):
     """`value`, tied to a runtime check of the rule for `name` (works under jit and vmap)."""
-    return eqx.error_if(value, jnp.any(_bad(jnp, value, _RULES[name][0])), message(name))
+    return eqx.error_if(value, jnp.any(_bad(jnp, value, SPECS[name].rule)), message(name))
 
 
 def tie_input_check(carrier, value, name: str = "x"):
@@ -78,3 +70,16 @@ def check_input_now(value, name: str = "x") -> None:
     """Raise `ValueError` if a concrete input holds NaN or inf."""
     if is_concrete(value) and not np.all(np.isfinite(np.asarray(value))):
         raise ValueError(input_message(name))
+
+
+def ensure(name: str, value, rule: str, unit: str):
+    """`value`, checked against `rule` (`"finite"`, `"finite and > 0"`, `"finite and >= 0"`): a concrete
+    value now (`ValueError`), a tracer at run time (`eqx.error_if`)."""
+    text = f"`{name}` must be {rule} (in {unit})."
+    if is_concrete(value):
+        arr = np.asarray(value)
+        bad = _bad(np, arr, rule)
+        if np.any(bad):
+            raise ValueError(f"{text} Got {arr[bad].ravel()[:5].tolist()}.")
+        return value
+    return eqx.error_if(value, jnp.any(_bad(jnp, value, rule)), text)

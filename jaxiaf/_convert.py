@@ -1,45 +1,64 @@
-"""Turning user values (floats, arrays, Brian2 quantities) into validated float arrays of the layer."""
+"""Turning user values (floats, arrays, Brian2 quantities) into validated float arrays of the layer.
+
+[`strip_unit`][] is the one place where a Brian2 quantity's dimension is checked; every value that enters
+the library in SI units (constructor arguments, state, sweep values, fit bounds, time series times) goes
+through it, directly or through [`as_float`][].
+"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
+from ._defaults import UNIT_DIMS, UNIT_NAMES
+from ._defaults import UNITS as UNITS
 from ._pytrees import float_dtype
 
-UNITS = {
-    "bias": "A",
-    "tau_mem": "s",
-    "v_thresh": "V",
-    "v_reset": "V",
-    "v_rest": "V",
-    "noise_std": "V",
-    "refractory": "s",
-    "dt": "s",
-}
-"""The SI unit of each scalar or per-neuron parameter."""
 
-_UNIT_DIMS = {"s": "s", "V": "m^2 kg s^-3 A^-1", "A": "A", "1": "1"}
-_UNIT_NAMES = {"s": "seconds (s)", "V": "volts (V)", "A": "amperes (A)", "1": "dimensionless"}
+def strip_unit(name: str, value, unit: str):
+    """`value` without its Brian2 unit; `ValueError` naming `name` if a quantity's dimension is not `unit`'s.
 
+    **Arguments:** `name`: the argument, for the message; `value`: a number, an array, a Brian2 quantity or
+    a list of them; `unit`: `"s"`, `"V"`, `"A"` or `"1"` (dimensionless).
 
-def _strip_unit(name: str, value, unit: str):
+    **Returns:** `value` unchanged if it carries no unit, else its SI value as a NumPy array.
+    """
+    if isinstance(value, (list, tuple)) and any(hasattr(item, "dim") for item in value):
+        return np.asarray([strip_unit(name, item, unit) for item in value])
     dim = getattr(value, "dim", None)
     if dim is None:
         return value
-    if str(dim) != _UNIT_DIMS[unit]:
-        raise ValueError(f"`{name}` must be in {_UNIT_NAMES[unit]}; got a quantity of dimension {dim}.")
+    if str(dim) != UNIT_DIMS[unit]:
+        raise ValueError(f"`{name}` must be in {UNIT_NAMES[unit]}; got a quantity of dimension {dim}.")
     return np.asarray(value)
+
+
+def _numeric(name: str, value, what: str):
+    """`value` as a NumPy or JAX array of real numbers; `TypeError` naming `name` otherwise."""
+    if not isinstance(value, jax.Array):
+        value = np.asarray(value)
+    if np.issubdtype(value.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be real; got complex values (dtype {value.dtype}).")
+    if not (np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.bool_)):
+        raise TypeError(f"`{name}` must be a number or an array of numbers ({what}); got {value.dtype}.")
+    if isinstance(value, np.ndarray) and not np.issubdtype(value.dtype, np.floating):
+        value = value.astype(np.float64)  # integers above 2**31 would wrap through JAX's int32
+    return value
 
 
 def as_float(name: str, value, unit: str):
     """`value` as an array of the layer's float dtype; a Brian2 quantity must carry `unit`."""
-    value = _strip_unit(name, value, unit)
-    if not isinstance(value, jax.Array):
-        value = np.asarray(value)
-    if not (np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.bool_)):
-        raise TypeError(f"`{name}` must be a number or an array of numbers (in {_UNIT_NAMES[unit]}).")
+    value = _numeric(name, strip_unit(name, value, unit), f"in {UNIT_NAMES[unit]}")
     return jnp.asarray(value, dtype=float_dtype())
+
+
+def input_array(name: str, value):
+    """An input array (currents in A, or unit-less input) as a JAX array: real numbers, integers and
+    bools converted to the layer's float dtype without wrapping; `TypeError` naming `name` otherwise."""
+    value = _numeric(name, strip_unit(name, value, "A"), "in A")
+    if not jnp.issubdtype(value.dtype, jnp.floating):
+        return jnp.asarray(value, dtype=float_dtype())
+    return jnp.asarray(value)
 
 
 def per_neuron(name: str, value, unit: str, num_neurons: int):
@@ -78,3 +97,6 @@ def weights(value):
 def is_noisy(noise_std) -> bool:
     """Whether a layer must draw noise: always for traced values, else if any `noise_std` is non-zero."""
     return not _checks.is_concrete(noise_std) or bool(np.any(np.asarray(noise_std) != 0))
+
+
+_strip_unit = strip_unit  # the name `jaxiaf._timed` imports until it calls `strip_unit`

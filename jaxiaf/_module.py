@@ -3,9 +3,11 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _checks, _convert
 from ._core import checked, evolve
+from ._defaults import DEFAULTS
 from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State
 
@@ -30,6 +32,9 @@ def _select(values: dict, families: dict, family) -> dict:
     if family is None:
         return dict(values)
     wanted = {family} if isinstance(family, str) else set(family)
+    known = sorted(set(families.values()))
+    if not wanted <= set(known):
+        raise ValueError(f"`family` must be one of {known} (or a list of them); got {family!r}.")
     return {k: v for k, v in values.items() if families[k] in wanted}
 
 
@@ -76,7 +81,14 @@ class FFIAF(eqx.Module):
     - `integrator_name`: `"rk4"` (default), `"rk2"`, `"euler"`, `"exponential_euler"`, `"exact"` (alias
       `"linear"`).
     - `name`: a name for the layer.
-    - `key`: keyword-only PRNG key of the noise (default `jax.random.key(0)`).
+    - `key`: keyword-only PRNG key of the noise: one typed key (`jax.random.key`) or one raw `uint32[2]`
+      key. Default `jax.random.key(0)`: two layers built without a key draw the same noise, and a run
+      is reproducible; give each layer its own key for independent noise.
+
+    With every default, `v` settles at `v_rest + bias * 1 ohm` = -55 mV, exactly the threshold; the spike
+    condition `v > v_thresh` is strict and `v` approaches from below, so the default layer is silent
+    without input and fires with any positive input. `dt` may change only at `t = 0` (see
+    `set_attributes`).
 
     **Raises:** `ValueError` naming the argument for a wrong shape, a non-finite value, `tau_mem <= 0`,
     `dt <= 0`, `noise_std < 0`, `refractory < 0` or an unknown integrator; `TypeError` for a non-number.
@@ -103,16 +115,16 @@ class FFIAF(eqx.Module):
     def __init__(
         self,
         weights,
-        bias=0.01,
-        dt=1e-4,
-        noise_std=0.0,
-        tau_mem=0.02,
-        v_thresh=-0.055,
-        v_reset=-0.065,
-        v_rest=-0.065,
-        refractory=0.0,
-        integrator_name: str = "rk4",
-        name: str = "unnamed",
+        bias=DEFAULTS["bias"],
+        dt=DEFAULTS["dt"],
+        noise_std=DEFAULTS["noise_std"],
+        tau_mem=DEFAULTS["tau_mem"],
+        v_thresh=DEFAULTS["v_thresh"],
+        v_reset=DEFAULTS["v_reset"],
+        v_rest=DEFAULTS["v_rest"],
+        refractory=DEFAULTS["refractory"],
+        integrator_name: str = DEFAULTS["integrator_name"],
+        name: str = DEFAULTS["name"],
         *,
         key=None,
     ):
@@ -127,7 +139,7 @@ class FFIAF(eqx.Module):
         self.neuron_state = State(
             v=self.params.v_rest,
             since_spike=jnp.full((n,), NEVER, jnp.int32),
-            key=jax.random.key(0) if key is None else key,
+            key=jax.random.key(0) if key is None else _key(key),
             step=jnp.asarray(0),
         )
         self.name = "" if name is None else str(name)
@@ -152,27 +164,40 @@ class FFIAF(eqx.Module):
         """Time evolved so far, `step * dt` (s)."""
         return self.neuron_state.step * self.sim.dt
 
-    def __call__(self, x, record: bool = False):
+    def __call__(self, x, record: bool = False, unroll: int = 1):
         """Evolve over the T steps of `x`.
 
         **Arguments:**
 
         - `x`: (T, N_in) input currents (A), time-major; step k receives `x[k]`, held over the step.
-        - `record`: if True, also return the per-step `v` and spike raster.
+        - `record`: static bool; if True, also return the per-step `v` and spike raster.
+        - `unroll`: static int; steps per iteration of the compiled loop, same results (see
+          [`jaxiaf.evolve`][]: 8 or more on a GPU, 1 on a CPU).
 
         **Returns:** `(spikes, new_state, record)`: `spikes` (T, N) bool; `new_state` a dict as
         [`FFIAF.state`][] (give it to `set_attributes`); `record` `{"v": (T, N), "spikes": (T, N)}` or `{}`.
 
-        **Raises:** `ValueError` for a wrong shape or a non-finite `x` (`EquinoxRuntimeError` under jit/vmap).
+        **Raises:** `ValueError` for a wrong shape or a non-finite `x` (`EquinoxRuntimeError` under jit/vmap),
+        for a module that carries a batch axis (built under `jax.vmap`: call it under `jax.vmap` too) or
+        a bad `unroll`; `TypeError` for a non-bool `record` or a non-numeric `x`.
         """
-        x = jnp.asarray(x)
+        if self.params.weights.ndim != 2:
+            raise ValueError(
+                f"This module carries batch axes (weights of shape {self.params.weights.shape}): it was "
+                "built or changed under `jax.vmap`; call it under `jax.vmap` as well."
+            )
+        if not isinstance(record, (bool, np.bool_)):
+            raise TypeError(f"`record` must be a bool; got {type(record).__name__}.")
+        if isinstance(unroll, np.integer):
+            unroll = int(unroll)
+        x = _convert.input_array("x", x)
         if x.ndim != 2 or x.shape[1] != self.size_in:
             raise ValueError(
                 f"`x` must have shape (T, N_in={self.size_in}): time-major, one column per input channel; "
                 f"got shape {x.shape}."
             )
         _checks.check_input_now(x)
-        spikes, new_state, rec = _run(self, x, record)
+        spikes, new_state, rec = _run(self, x, bool(record), unroll)
         return spikes, _state_dict(new_state), rec
 
     evolve = __call__
@@ -211,7 +236,12 @@ class FFIAF(eqx.Module):
         `simulation_parameters()` and `state()` (e.g. the `new_state` of a call), or a
         [`jaxiaf.Parameters`][] / [`jaxiaf.SimulationParameters`][] / [`jaxiaf.State`][].
 
-        **Raises:** `ValueError` for an unknown name, a wrong shape or a bad value.
+        `dt` can change only while the state's `step` is 0 (`t = step * dt` would jump otherwise): call
+        `reset_time()` first. State values are checked: `v` finite, `since_spike` and `step` non-negative
+        integers, `key` one PRNG key.
+
+        **Raises:** `ValueError` for an unknown name, a wrong shape or a bad value (`EquinoxRuntimeError`
+        for a traced value, when the module is evolved); `TypeError` for a wrong type.
         """
         if isinstance(new_attributes, (Parameters, SimulationParameters, State)):
             new_attributes = {k: getattr(new_attributes, k) for k in type(new_attributes).__annotations__}
@@ -238,12 +268,14 @@ class FFIAF(eqx.Module):
         for k in set(new_attributes) & (set(PARAMETER_FAMILIES) - {"weights"}):
             p[k] = _convert.per_neuron(k, p[k], _convert.UNITS[k], n)
         sim = self.sim
+        state = _make_state(st, n) if set(new_attributes) & set(STATE_FAMILIES) else self.neuron_state
         if set(new_attributes) & set(SIMULATION_FAMILIES):
             sim = _make_sim(n, s["dt"], s["noise_std"], s["refractory"], s["integrator_name"])
+            sim = eqx.tree_at(lambda q: q.dt, sim, _dt_change(self.sim.dt, sim.dt, state.step))
         return eqx.tree_at(
             lambda m: (m.params, m.sim, m.neuron_state),
             self,
-            (Parameters(**p), sim, _make_state(st, n)),
+            (Parameters(**p), sim, state),
         )
 
     def reset_state(self) -> "FFIAF":
@@ -284,17 +316,57 @@ def _make_sim(n, dt, noise_std, refractory, integrator_name) -> SimulationParame
     )
 
 
+def _key(key):
+    """One PRNG key (typed, shape (), or raw `uint32[2]`); `ValueError`/`TypeError` naming `key` otherwise."""
+    if not isinstance(key, jax.Array | np.ndarray):
+        raise TypeError(f"`key` must be a JAX PRNG key (`jax.random.key(seed)`); got {type(key).__name__}.")
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(
+                f"`key` must be one PRNG key (shape ()); got a key array of shape {key.shape}, e.g. from "
+                "`jax.random.split`: give one of its keys, or build the layers under `jax.vmap`."
+            )
+        return key
+    if key.dtype != jnp.uint32 or key.shape != (2,):
+        raise ValueError(
+            f"`key` must be one PRNG key: `jax.random.key(seed)`, or a raw uint32 key of shape (2,); "
+            f"got dtype {key.dtype} and shape {key.shape}."
+        )
+    return jnp.asarray(key)
+
+
+def _integers(name: str, value, shape: tuple):
+    """Non-negative integers of `shape` (steps), checked now or, for a tracer, at run time."""
+    arr = jnp.asarray(value)
+    if arr.shape != shape:
+        raise ValueError(f"`{name}` must have shape {shape}; got {arr.shape}.")
+    if not jnp.issubdtype(arr.dtype, jnp.integer):
+        raise TypeError(f"`{name}` must hold integers (steps); got dtype {arr.dtype}.")
+    return _checks.ensure(name, arr, "finite and >= 0", "steps")
+
+
 def _make_state(values: dict, n: int) -> State:
     v = _convert.as_float("v", values["v"], "V")
-    since = jnp.asarray(values["since_spike"])
-    if v.shape != (n,) or since.shape != (n,):
-        raise ValueError(f"`v` and `since_spike` must have shape ({n},); got {v.shape} and {since.shape}.")
-    if not jnp.issubdtype(since.dtype, jnp.integer):
-        raise TypeError(f"`since_spike` must hold integers (steps); got dtype {since.dtype}.")
-    step = jnp.asarray(values["step"])
-    if step.shape != ():
-        raise ValueError(f"`step` must be a scalar integer; got shape {step.shape}.")
-    return State(v=v, since_spike=since.astype(jnp.int32), key=values["key"], step=step)
+    if v.shape != (n,):
+        raise ValueError(f"`v` must have shape ({n},); got {v.shape}.")
+    since = _integers("since_spike", values["since_spike"], (n,)).astype(jnp.int32)
+    step = _integers("step", values["step"], ())
+    return State(
+        v=_checks.ensure("v", v, "finite", "V"), since_spike=since, key=_key(values["key"]), step=step
+    )
+
+
+def _dt_change(old, new, step):
+    """`new` dt, refused (now, or at run time if traced) if it differs from `old` while `step` != 0."""
+    message = (
+        "`dt` can change only at t = 0 (else `t = step * dt` would jump): call `reset_time()` first, "
+        "or set `step` to 0 together with `dt`."
+    )
+    if all(map(_checks.is_concrete, (old, new, step))):
+        if bool(np.any(np.asarray(old) != np.asarray(new))) and int(step) != 0:
+            raise ValueError(f"{message} The state's step is {int(step)}.")
+        return new
+    return eqx.error_if(new, jnp.any(old != new) & (step != 0), message)
 
 
 def _state_dict(state: State) -> dict:
@@ -302,10 +374,10 @@ def _state_dict(state: State) -> dict:
 
 
 @eqx.filter_jit
-def _run(mod: FFIAF, x, record: bool):
+def _run(mod: FFIAF, x, record: bool, unroll: int):
     """The module's evolve: `x` is checked here (the finite `x @ weights` needs no second check)."""
     state = mod.neuron_state
     state = State(_checks.tie_input_check(state.v, x, "x"), state.since_spike, state.key, state.step)
     params, sim = checked(mod.params, mod.sim)
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
-    return evolve(params, sim, state, currents, record=record, check=False)
+    return evolve(params, sim, state, currents, record=record, check=False, unroll=unroll)

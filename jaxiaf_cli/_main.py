@@ -1,7 +1,33 @@
 """`jaxiaf demo`: the default layer in JAX and in Brian2, side by side."""
 
 import argparse
+import math
 import time
+
+DT = 1e-4
+"""The demo's time step (s)."""
+
+
+def _neurons(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of neurons >= 1; got {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and round(value / DT) >= 1):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds, at least one step ({DT:g} s); got {text!r}"
+        )
+    return value
 
 
 def _parser():
@@ -11,9 +37,9 @@ def _parser():
     demo.add_argument("--out", default="jaxiaf_demo.png", help="PNG to write (default: %(default)s)")
     demo.add_argument("--integrator", default="rk4", help="integrator name (default: %(default)s)")
     demo.add_argument(
-        "--duration", type=float, default=0.5, help="seconds to simulate (default: %(default)s)"
+        "--duration", type=_duration, default=0.5, help="seconds to simulate (default: %(default)s)"
     )
-    demo.add_argument("--neurons", type=int, default=16, help="number of neurons (default: %(default)s)")
+    demo.add_argument("--neurons", type=_neurons, default=16, help="number of neurons (default: %(default)s)")
     return parser
 
 
@@ -42,7 +68,7 @@ def run_demo(out: str, integrator: str, duration: float, num_neurons: int) -> di
     import jaxiaf
     from brian_ref import FFIAFBrian2
 
-    dt = 1e-4
+    dt = DT
     num_steps = int(round(duration / dt))
     x, weights = demo_input(num_steps, dt, num_neurons)
     rng = np.random.default_rng(1)
@@ -97,7 +123,7 @@ def run_demo(out: str, integrator: str, duration: float, num_neurons: int) -> di
     ax_raster.yaxis.get_major_locator().set_params(integer=True)
     ax_raster.set_title(f"Spike raster: {same_neurons}/{num_neurons} neurons identical")
     ax_raster.legend(loc="upper right")
-    for i in range(3):
+    for i in range(min(3, num_neurons)):
         ax_v.plot(t_ms, v[:, i] * 1e3, color=f"C{i}", label=f"neuron {i} (jaxiaf)")
         ax_v.plot(t_ms, ref.v[:, i] * 1e3, "--", color="k", linewidth=0.7)
     ax_v.set_xlabel("time (ms)")
@@ -112,7 +138,14 @@ def run_demo(out: str, integrator: str, duration: float, num_neurons: int) -> di
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
+        from jaxiaf._integrators import resolve_integrator
+
+        try:
+            resolve_integrator(args.integrator)
+        except ValueError as error:
+            parser.error(f"argument --integrator: {error}")
         run_demo(args.out, args.integrator, args.duration, args.neurons)
     return 0

@@ -1,7 +1,7 @@
 """Helpers shared by the tests: random parity scenarios and comparisons.
 
-Tolerances: parity with Brian2 is asserted bit for bit on spikes and within 1e-12 V on `v` (the issue's
-bound; in practice the traces are bit-identical). Invariants of the JAX core (chunking, jit, vmap) are
+Tolerances: parity with Brian2 is asserted bit for bit, on spikes and on `v` (the README's claim).
+Invariants of the JAX core (chunking, jit, vmap) are
 asserted bit for bit: they run the same compiled arithmetic.
 """
 

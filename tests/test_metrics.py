@@ -1,5 +1,8 @@
 """The metrics against hand-made spike trains with known values."""
 
+import re
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,3 +77,95 @@ def test_metrics_vmap_and_jit_over_columns():
     np.testing.assert_allclose(by_column, jitted)
     np.testing.assert_allclose(by_column, vmapped)
     assert by_column[0] == pytest.approx(1.0) and by_column[2] <= 0.0
+
+
+PAIRS = {
+    "coincidences": lambda m, t, dt: metrics.coincidences(m, t, dt, 2e-3),
+    "gamma_factor": lambda m, t, dt: metrics.gamma_factor(m, t, dt, 2e-3),
+    "van_rossum": lambda m, t, dt: metrics.van_rossum(m, t, dt, 5e-3),
+    "trace_mse": lambda m, t, dt: metrics.trace_mse(m * 1.0, t * 1.0, dt),
+    "spike_count_error": lambda m, t, dt: metrics.spike_count_error(m, t),
+}
+TRAINS = jnp.stack([A, _train([1010, 5000]), _train([])], axis=1)
+TARGET = jnp.stack([A, A, _train([2000])], axis=1)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_every_metric_under_jit_and_vmap(name):
+    f = PAIRS[name]
+    eager = f(TRAINS, TARGET, DT)
+    assert eager.shape == (3,)
+    np.testing.assert_allclose(jax.jit(f)(TRAINS, TARGET, DT), eager, rtol=1e-12)  # dt traced
+    vmapped = jax.vmap(lambda m, t: f(m, t, DT), in_axes=1)(TRAINS, TARGET)
+    np.testing.assert_allclose(vmapped, eager, rtol=1e-12)
+    # Float 0/1 rasters give what bool rasters give.
+    np.testing.assert_allclose(f(TRAINS.astype(float), TARGET.astype(jnp.float32), DT), eager, rtol=1e-12)
+
+
+def test_gamma_factor_is_jit_able_with_every_argument_traced():
+    jitted = jax.jit(metrics.gamma_factor)(TRAINS, TARGET, DT, 2e-3)
+    np.testing.assert_allclose(jitted, metrics.gamma_factor(TRAINS, TARGET, DT, 2e-3), rtol=1e-12)
+    assert float(jitted[0]) == pytest.approx(1.0)
+
+
+def test_empty_trains():
+    empty = jnp.zeros((0, 2), bool)
+    np.testing.assert_array_equal(metrics.van_rossum(empty, empty, DT, 5e-3), [0.0, 0.0])
+    np.testing.assert_array_equal(metrics.gamma_factor(empty, empty, DT, 2e-3), [1.0, 1.0])
+    np.testing.assert_array_equal(metrics.coincidences(empty, empty, DT, 2e-3), [0, 0])
+    np.testing.assert_array_equal(metrics.spike_count_error(empty, empty), [0.0, 0.0])
+    with pytest.raises(ValueError, match="no step to average"):
+        metrics.trace_mse(empty * 1.0, empty * 1.0, DT)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: metrics.gamma_factor(A, A, 0.0, 2e-3), "`dt` must be finite and > 0 (in s)"),
+        (lambda: metrics.coincidences(A, A, DT, -1e-3), "`delta` must be finite and >= 0 (in s)"),
+        (lambda: metrics.van_rossum(A, A, DT, 0.0), "`tau` must be finite and > 0 (in s)"),
+        (lambda: metrics.van_rossum(A, A, np.nan, 1e-3), "`dt` must be finite and > 0 (in s)"),
+        (lambda: metrics.trace_mse(A * 1.0, A * 1.0, 0.0), "`dt` must be finite and > 0 (in s)"),
+        (lambda: metrics.trace_mse(A * 1.0, A * 1.0, DT, t_start=2.0), "no step to average"),
+        (lambda: metrics.trace_mse(A * 1.0, A * 1.0, DT, weights=np.zeros(10000)), "no step to average"),
+        (lambda: metrics.trace_mse(A * 1.0, A * 1.0, DT, weights=np.ones(3)), "`weights` must have shape"),
+        (lambda: metrics.trace_mse(A * 1.0, A * 1.0, DT, weights=-np.ones(10000)), "`weights` must be"),
+        (lambda: metrics.trace_mse(A * jnp.nan, A * 1.0, DT), "`v` (the input) must be finite"),
+        (lambda: metrics.gamma_factor(A, A[:-1], DT, 2e-3), "`model` and `target` must have one shape"),
+        (lambda: metrics.van_rossum(A * jnp.inf, A, DT, 1e-3), "`model` (the input) must be finite"),
+        (lambda: metrics.VanRossum(tau=0.0), "`tau` must be finite and > 0"),
+        (lambda: metrics.GammaFactor(delta=np.inf), "`delta` must be finite and >= 0"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+
+
+def test_bad_values_under_jit():
+    jitted = eqx.filter_jit(metrics.van_rossum)
+    with pytest.raises(eqx.EquinoxRuntimeError, match=re.escape("`tau` must be finite and > 0")):
+        jax.block_until_ready(jitted(A, A, DT, jnp.asarray(0.0)))
+    with pytest.raises(eqx.EquinoxRuntimeError, match=re.escape("`target` (the input) must be finite")):
+        jax.block_until_ready(jitted(A, jnp.where(A, jnp.nan, 0.0), DT, 1e-3))
+    mse = eqx.filter_jit(metrics.trace_mse)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="no step to average"):
+        jax.block_until_ready(mse(A * 1.0, A * 1.0, DT, jnp.asarray(2.0)))
+
+
+def test_trace_mse_metric_with_weights():
+    v = jnp.linspace(0.0, 1.0, 11)[:, None] * jnp.ones((1, 2))
+    target = jnp.zeros((11, 2))
+    weights = np.zeros(11)
+    weights[[2, 10]] = [3.0, 1.0]  # a weighted mean of the squared errors 0.04 and 1
+    loss = metrics.TraceMSE(weights=weights).loss(None, v, None, target, 0.1)
+    np.testing.assert_allclose(loss, [(3 * 0.04 + 1.0) / 4] * 2, rtol=1e-12)
+    late = metrics.TraceMSE(t_start=0.55, weights=weights).loss(None, v, None, target, 0.1)
+    np.testing.assert_allclose(late, [1.0, 1.0], rtol=1e-12)
+
+
+def test_van_rossum_loss_defaults_to_10_ms():
+    b = _train([1050, 3000, 5000, 7000])  # one spike shifted by 5 ms, one missing
+    loss = float(metrics.VanRossum().loss(b, None, A, None, DT))
+    assert loss == pytest.approx(float(metrics.van_rossum(b, A, DT, 10e-3)), rel=1e-12)
+    assert loss != pytest.approx(float(metrics.van_rossum(b, A, DT, 2e-3)), rel=1e-3)

@@ -1,8 +1,10 @@
 """The functional module's interface: defaults, families, set_attributes, resets, immutability."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxiaf
 
@@ -90,3 +92,68 @@ def test_per_neuron_refractory_and_noise_are_accepted():
     # The integrator name and the noise switch are static: every leaf is an array.
     assert len(jax.tree.leaves(mod.sim)) == 3
     assert all(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(mod.sim))
+
+
+def test_default_layer_rests_exactly_at_the_threshold():
+    # With every default, v_rest + bias * 1 ohm = -55 mV = v_thresh: v approaches the threshold from below
+    # and never exceeds it (strict `v > v_thresh`), so the layer is silent without input ...
+    for integrator in ("rk4", "exact"):
+        mod = jaxiaf.FFIAF(np.ones((1, 3)), integrator_name=integrator)
+        spikes, _, rec = mod(np.zeros((20000, 1)), record=True)
+        assert not spikes.any()
+        v = np.asarray(rec["v"])
+        assert (v <= -0.055).all() and np.abs(v[-1] + 0.055).max() < 1e-14
+        # ... and any positive input, here 1 nA, fires it.
+        assert mod(np.full((20000, 1), 1e-9))[0].any(axis=0).all()
+
+
+def test_default_float32_layer(key):
+    x = np.linspace(0.0, 2.0, 2000)[:, None] * np.ones((1, 2))
+    with jax.enable_x64(False):
+        mod = jaxiaf.FFIAF(W, noise_std=0.0)
+        assert mod.bias.dtype == jnp.float32 and mod.neuron_state.step.dtype == jnp.int32
+        spikes, state, rec = mod(x, record=True)
+        assert rec["v"].dtype == jnp.float32 and state["v"].dtype == jnp.float32
+        # Integers beyond 2**31 are converted, not wrapped through int32.
+        big = mod(np.full((3, 2), 2**40, dtype=np.int64), record=True)[2]["v"]
+        np.testing.assert_array_equal(big, mod(np.full((3, 2), 2.0**40), record=True)[2]["v"])
+    f64 = jaxiaf.FFIAF(W)(x, record=True)
+    assert int(spikes.sum()) == int(f64[0].sum()) > 0
+    np.testing.assert_allclose(rec["v"], f64[2]["v"], atol=1e-5)
+
+
+def test_unroll_gives_the_same_results():
+    mod = jaxiaf.FFIAF(W, bias=0.03, noise_std=1e-3)
+    x = np.ones((301, 2))
+    one, state_one, rec_one = mod(x, record=True)
+    many, state_many, rec_many = mod(x, record=True, unroll=np.int64(8))
+    np.testing.assert_array_equal(one, many)
+    np.testing.assert_array_equal(rec_one["v"], rec_many["v"])
+    np.testing.assert_array_equal(state_one["v"], state_many["v"])
+    with pytest.raises(ValueError, match=r"`unroll` must be a positive integer"):
+        mod(x, unroll=0)
+
+
+def test_evolve_with_precomputed_constants_equals_evolve():
+    mod = jaxiaf.FFIAF(W, bias=0.03, refractory=[0.0, 1e-3, 2.5e-3], noise_std=1e-3, integrator_name="rk2")
+    currents = jnp.asarray(np.ones((400, 2)) @ np.asarray(mod.weights))
+    args = (mod.params, mod.sim, mod.neuron_state, currents)
+    constants = jaxiaf.step_constants(mod.params, mod.sim)
+    given, given_state, _ = jaxiaf.evolve(*args, constants=constants)
+    computed, computed_state, _ = jaxiaf.evolve(*args)
+    np.testing.assert_array_equal(given, computed)
+    np.testing.assert_array_equal(given_state.v, computed_state.v)
+    assert int(given.sum()) > 0
+    # The constants are used, not recomputed: doubling the refractory steps changes the spikes.
+    longer = eqx.tree_at(lambda c: c.refractory_steps, constants, constants.refractory_steps * 2 + 5)
+    assert (np.asarray(jaxiaf.evolve(*args, constants=longer)[0]) != np.asarray(given)).any()
+
+
+def test_noise_key_default_is_fixed_and_documented():
+    # The default key is jax.random.key(0): two layers built without a key draw the same noise.
+    x = np.ones((200, 2))
+    a = jaxiaf.FFIAF(W, noise_std=1e-3)(x, record=True)[2]["v"]
+    b = jaxiaf.FFIAF(W, noise_std=1e-3, key=jax.random.key(0))(x, record=True)[2]["v"]
+    c = jaxiaf.FFIAF(W, noise_std=1e-3, key=jax.random.key(1))(x, record=True)[2]["v"]
+    np.testing.assert_array_equal(a, b)
+    assert (np.asarray(a) != np.asarray(c)).any()

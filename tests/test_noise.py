@@ -32,11 +32,9 @@ def test_noisy_run_equals_brian_with_the_same_draws(integrator, key):
     sc = random_scenarios(np.random.default_rng(21), 30, 1500, 1e-4)
     noise_std = 0.001
     spikes, v = run_jax(sc, integrator, noise_std=noise_std, key=key)
-    num_neurons = sc.bias.size
     per_scenario = jaxiaf.standard_normal_raster(key, 0, 1500, sc.shape[1])
     xi = np.tile(np.asarray(per_scenario), (1, sc.shape[0]))
     ref = brian_layer(sc, integrator, noise_std=noise_std).evolve(currents=sc.currents(), xi=xi)
-    assert xi.shape == (1500, num_neurons)
     same = spike_sets_equal(spikes, ref.raster(), sc.shape[0])
     assert same.all(), f"{(~same).sum()} noisy scenarios differ"
     np.testing.assert_array_equal(v, ref.v)
@@ -49,3 +47,14 @@ def test_noise_draws_depend_only_on_key_and_global_step(key):
     tail = jaxiaf.standard_normal_raster(key, 20, 30, 3)
     np.testing.assert_array_equal(np.asarray(whole[20:]), np.asarray(tail))
     assert abs(float(jaxiaf.standard_normal_raster(key, 0, 4000, 50).std()) - 1) < 0.02
+
+
+def test_per_neuron_noise_std_sets_each_neurons_stationary_std():
+    noise_std = np.repeat([0.0, 0.001, 0.003], 20)
+    mod = jaxiaf.FFIAF(
+        np.zeros((1, 60)), bias=0.0, v_thresh=1.0, tau_mem=0.01, noise_std=noise_std, key=jax.random.key(8)
+    )
+    _, _, rec = mod(np.zeros((20000, 1)), record=True)
+    v = np.asarray(rec["v"][2000:]).reshape(-1, 3, 20)
+    assert (v[:, 0] == -0.065).all()  # no noise: v stays exactly at rest
+    np.testing.assert_allclose(v[:, 1:].std(axis=(0, 2)) / [0.001, 0.003], 1, atol=0.05)

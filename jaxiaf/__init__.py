@@ -15,7 +15,13 @@ from ._graph import GraphNode as GraphNode
 from ._graph import IAFNeurons as IAFNeurons
 from ._graph import LinearWeights as LinearWeights
 from ._integrators import INTEGRATORS as INTEGRATORS
+from ._io import load as load
+from ._io import save as save
+from ._io import spikes_from_neo as spikes_from_neo
+from ._io import traces_from_neo as traces_from_neo
 from ._module import FFIAF as FFIAF
+from ._nir import from_nir as from_nir
+from ._nir import to_nir as to_nir
 from ._pytrees import NEVER as NEVER
 from ._pytrees import Parameters as Parameters
 from ._pytrees import SimulationParameters as SimulationParameters

@@ -63,7 +63,7 @@ def to_nir(layer, *, for_norse: bool = False):
     """
     nir = _nir()
     module = _functional(layer)
-    p = {k: np.asarray(v) for k, v in module.parameters().items()}
+    p = {k: np.array(v) for k, v in module.parameters().items()}  # writable copies (torch warns otherwise)
     sim = module.simulation_parameters()
     dt = np.asarray(sim["dt"])
     for name in ("refractory", "noise_std"):

@@ -97,6 +97,10 @@ def save(layer, path) -> None:
 def _read(path) -> tuple[dict, dict]:
     """`(header, arrays)` of a layer file, everything read into memory; `ValueError` naming the file."""
     try:
+        with zipfile.ZipFile(path) as archive:  # np.load reads entries without checking their CRC
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for entry {damaged!r}")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
@@ -161,7 +165,7 @@ def _trials(neo, data, kind, name: str, select=None) -> list:
 
     def of_segment(segment):
         found = list(getattr(segment, attribute))
-        return found if select is None else [s for s in found if s.name == select]
+        return found if select is None else [s for s in found if _named(s.name, select)]
 
     if isinstance(data, neo.Block):
         return [of_segment(s) for s in data.segments]
@@ -187,6 +191,12 @@ def _trials(neo, data, kind, name: str, select=None) -> list:
                 f"`{name}`: a trial must be a neo.Segment or neo.{kind.__name__}(s); got {trial!r}."
             )
     return trials
+
+
+def _named(name, wanted: str) -> bool:
+    """Whether a signal called `name` is the one `wanted`: Neo's NWB reader renames signal `v` of segment
+    `trial0` to `"trial0 v 1"`, so a whole word of the name counts too."""
+    return name == wanted or wanted in str(name).split()
 
 
 def _seconds(quantity) -> float:
@@ -268,7 +278,8 @@ def traces_from_neo(signals, dt, unit: str = "V", *, name=None, t_start=None) ->
       are the trials; `name` picks one signal per segment); or a list of trials (signals or Segments).
     - `dt`: the layer's time step (s).
     - `unit`: `"V"` or `"A"`; the signals are rescaled to it.
-    - `name`: the signal's `name` to pick in Segments holding several.
+    - `name`: the signal's `name` to pick in Segments holding several (a whole word of the name also
+      matches: Neo's NWB reader renames signal `v` of segment `trial0` to `"trial0 v 1"`).
     - `t_start`: optional time (s or quantity) that every signal's `t_start` must equal.
 
     **Raises:** `ValueError` naming `signals` for a unit of another dimension, a sampling period other than

@@ -1,0 +1,178 @@
+"""Saving and loading layers (bit-exact, every bad file refused with its reason) and recorded data from Neo
+objects and from an NWB file written by Neo's own writer, fitted exactly as the same arrays."""
+
+import datetime
+import json
+import zipfile
+
+import jax
+import numpy as np
+import pytest
+from test_nir import _layer, assert_same_module, require
+
+import jaxiaf
+
+DT = 1e-4
+
+
+def _advanced(layer, steps=300, seed=0):
+    """`layer` after evolving `steps` steps of random input: a state mid-run."""
+    x = np.random.default_rng(seed).normal(0.0, 0.5, (steps, layer.size_in))
+    _, state, _ = layer(x)
+    return layer.set_attributes(state), x
+
+
+def test_ffiaf_round_trip_continues_bit_identically(tmp_path):
+    layer = _layer(
+        "exact", refractory=np.linspace(0, 2e-3, 5), noise_std=1e-3, bias=0.02, key=jax.random.key(11)
+    )
+    layer = layer.set_attributes({"tau_mem": 0.015})  # differs from the initial parameters
+    layer, x = _advanced(layer)
+    jaxiaf.save(layer, tmp_path / "layer.jaxiaf")
+    loaded = jaxiaf.load(tmp_path / "layer.jaxiaf")
+    assert_same_module(layer, loaded)
+    (s1, _, r1), (s2, _, r2) = layer(x), loaded(x)
+    assert np.array_equal(s1, s2) and s1.sum() > 10
+    assert_same_module(layer.reset_parameters(), loaded.reset_parameters())
+
+
+def test_raw_key_and_timed_layer(tmp_path):
+    raw = _layer(key=jax.random.PRNGKey(4))
+    jaxiaf.save(raw, tmp_path / "raw")
+    assert_same_module(raw, jaxiaf.load(tmp_path / "raw"))
+    timed = jaxiaf.FFIAFBrian(np.full((2, 3), 0.02), dt=DT, refractory=1e-3, name="timed", record=True)
+    timed.set_attributes({"bias": 0.015, "integrator_name": "euler"})
+    timed.set_attributes(_advanced(timed.module)[0].state())
+    jaxiaf.save(timed, tmp_path / "timed")
+    loaded = jaxiaf.load(tmp_path / "timed")
+    assert isinstance(loaded, jaxiaf.FFIAFBrian) and loaded._record and loaded.t == timed.t
+    assert_same_module(timed.module, loaded.module)
+    assert loaded.reset_parameters().bias.tolist() == [0.01] * 3 and loaded._initial["integrator_name"] == "rk4"
+
+
+def _flip_a_data_byte(path):
+    data = bytearray(path.read_bytes())
+    data[data.index(b"\x93NUMPY") + 200] ^= 0xFF  # past the first entry's 128-byte .npy header
+    path.write_bytes(bytes(data))
+
+
+def _rewrite(path, header=None, drop=()):
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files if k not in drop}
+    if header is not None:
+        arrays["header"] = np.array(json.dumps(header))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:200]), r"is not a readable jaxiaf layer file \("),
+        (_flip_a_data_byte, r"is not a readable jaxiaf layer file \(Bad CRC-32"),
+        (lambda p: p.write_text("weights,bias\n1,2\n"), r"is not a readable jaxiaf layer file \("),
+        (lambda p: _rewrite(p, drop=("header",)), r"is not a jaxiaf layer file: it has no `header` entry"),
+        (lambda p: _rewrite(p, header={"format": "other"}), r"is not a jaxiaf layer file \(its header names"),
+        (
+            lambda p: _rewrite(p, header={"format": "jaxiaf-layer", "version": 2}),
+            r"has jaxiaf layer format version 2; this jaxiaf reads version 1 only",
+        ),
+        (lambda p: _rewrite(p, drop=("v",)), r"invalid jaxiaf layer file \('v'\)"),
+    ],
+    ids=["truncated", "corrupted", "foreign", "no-header", "other-format", "version", "missing-entry"],
+)
+def test_bad_files_name_the_file_and_the_problem(tmp_path, damage, message):
+    path = tmp_path / "layer.npz"
+    jaxiaf.save(_layer(), path)
+    damage(path)
+    with pytest.raises(ValueError, match=message) as err:
+        jaxiaf.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_save_refuses_other_objects(tmp_path):
+    with pytest.raises(TypeError, match="`layer` must be an FFIAF or an FFIAFBrian; got list"):
+        jaxiaf.save([], tmp_path / "x")
+    with pytest.raises(FileNotFoundError):
+        jaxiaf.load(tmp_path / "missing")
+
+
+# ------------------------------------------------------------------------------------------------- Neo
+neo = require("neo")
+pq = require("quantities")
+
+
+def test_spikes_from_neo_units_and_trials():
+    a = neo.SpikeTrain([0.25, 1.0, 3.05], units="ms", t_start=0.0, t_stop=5.0)
+    b = neo.SpikeTrain([0.0001, 0.004], units="s", t_start=0.0, t_stop=0.005)
+    raster = jaxiaf.spikes_from_neo([a, b], DT)
+    assert raster.shape == (1, 50, 2) and raster.dtype == bool
+    assert np.flatnonzero(raster[0, :, 0]).tolist() == [2, 10, 30] and np.flatnonzero(raster[0, :, 1]).tolist() == [1, 40]
+    segments = [neo.Segment(), neo.Segment()]
+    for seg, train in zip(segments, (a, b), strict=True):
+        seg.spiketrains.append(train)
+    block = neo.Block()
+    block.segments.extend(segments)
+    assert np.array_equal(jaxiaf.spikes_from_neo(block, DT)[:, :, 0], raster[0].T)
+    assert np.array_equal(jaxiaf.spikes_from_neo(segments, DT), jaxiaf.spikes_from_neo([[a], [b]], DT))
+
+
+def test_spikes_from_neo_errors():
+    a = neo.SpikeTrain([1.0], units="ms", t_start=0.0, t_stop=5.0)
+    with pytest.raises(ValueError, match=r"`spiketrains`: t_stop differ: \[0.005\] \(expected 0.006\) s"):
+        jaxiaf.spikes_from_neo(a, DT, t_stop=6 * pq.ms)
+    with pytest.raises(ValueError, match=r"`spiketrains`: t_start differ"):
+        jaxiaf.spikes_from_neo([a, neo.SpikeTrain([2.0], units="ms", t_start=1.0, t_stop=5.0)], DT)
+    with pytest.raises(ValueError, match=r"its duration 0.005 s is not a whole number of steps of dt=0.0003 s"):
+        jaxiaf.spikes_from_neo(a, 3e-4)
+    with pytest.raises(ValueError, match=r"two spikes of one train fall in one step of dt=0.001 s"):
+        jaxiaf.spikes_from_neo(neo.SpikeTrain([1.0, 1.5], units="ms", t_stop=5.0), 1e-3)
+    with pytest.raises(ValueError, match=r"every trial needs the same number \(>= 1\) of trains; got \[1, 2\]"):
+        jaxiaf.spikes_from_neo([[a], [a, a]], DT)
+    with pytest.raises(TypeError, match=r"`spiketrains` must be a neo.SpikeTrain, a neo.Segment, a neo.Block"):
+        jaxiaf.spikes_from_neo(np.zeros(3), DT)
+
+
+def test_traces_from_neo():
+    v = neo.AnalogSignal(np.arange(6.0).reshape(3, 2), units="mV", sampling_period=0.1 * pq.ms, name="v")
+    assert np.array_equal(jaxiaf.traces_from_neo(v, DT), np.arange(6.0).reshape(1, 3, 2) * 1e-3)
+    current = neo.AnalogSignal(np.ones((3, 1)), units="nA", sampling_rate=10 * pq.kHz, name="current")
+    seg = neo.Segment()
+    seg.analogsignals.extend([v, current])
+    assert np.array_equal(jaxiaf.traces_from_neo(seg, DT, "A", name="current"), np.full((1, 3, 1), 1e-9))
+    with pytest.raises(ValueError, match=r"`signals` must be in units convertible to A"):
+        jaxiaf.traces_from_neo(v, DT, "A")
+    with pytest.raises(ValueError, match=r"`signals`: sampling periods differ: \[0.0001\] \(expected 0.0002\)"):
+        jaxiaf.traces_from_neo(v, 2e-4)
+    with pytest.raises(ValueError, match=r"need exactly one signal per trial \(pick with `name`\); got \[\['v', 'current'\]\]"):
+        jaxiaf.traces_from_neo(seg, DT)
+    with pytest.raises(ValueError, match=r"`unit` must be 'V' or 'A'; got 's'"):
+        jaxiaf.traces_from_neo(v, DT, "s")
+
+
+@pytest.mark.filterwarnings("ignore:validate. Using positional arguments:FutureWarning")  # neo's NWBIO
+def test_fit_from_an_nwb_file_equals_fit_from_arrays(tmp_path):
+    """A ground truth's input currents and spikes, written to NWB by Neo's writer and read back, give the
+    same arrays and so the same fit."""
+    require("pynwb")
+    truth = jaxiaf.FFIAF(np.ones((1, 1)), bias=0.0, tau_mem=0.02, dt=DT, integrator_name="exact")
+    rng = np.random.default_rng(3)
+    x = 0.02 + 0.004 * rng.standard_normal((2, 2000, 1))
+    spikes = np.stack([np.asarray(truth(trial)[0]) for trial in x])
+    block = neo.Block(session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC))
+    for k in range(2):
+        seg = neo.Segment(name=f"trial{k}")
+        seg.analogsignals.append(neo.AnalogSignal(x[k], units="A", sampling_period=DT * pq.s, name="current"))
+        times = np.flatnonzero(spikes[k, :, 0]) * DT
+        seg.spiketrains.append(neo.SpikeTrain(times, units="s", t_start=0.0, t_stop=2000 * DT))
+        block.segments.append(seg)
+    neo.io.NWBIO(str(tmp_path / "trials.nwb"), mode="w").write_all_blocks([block])
+    (read,) = neo.io.NWBIO(str(tmp_path / "trials.nwb"), mode="r").read_all_blocks()
+    x_nwb = jaxiaf.traces_from_neo(read, DT, "A", name="current", t_start=0.0)
+    spikes_nwb = jaxiaf.spikes_from_neo(read, DT, t_start=0.0, t_stop=0.2)
+    assert np.array_equal(x_nwb, x) and np.array_equal(spikes_nwb, spikes) and spikes.sum() > 10
+    start = truth.set_attributes({"tau_mem": 0.01})
+    kwargs = dict(bounds={"tau_mem": (5e-3, 50e-3)}, population_size=8, generations=4, progress=False)
+    from_nwb = jaxiaf.fit(start, x_nwb, spikes=spikes_nwb, **kwargs)
+    from_arrays = jaxiaf.fit(start, x, spikes=spikes, **kwargs)
+    assert from_nwb.best_params == from_arrays.best_params

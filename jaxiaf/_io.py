@@ -294,7 +294,12 @@ def traces_from_neo(signals, dt, unit: str = "V", *, name=None, t_start=None) ->
         found = [[s.name for s in trial] for trial in trials]
         raise ValueError(f"`signals`: need exactly one signal per trial (pick with `name`); got {found}.")
     picked = [trial[0] for trial in trials]
-    _same("signals", "sampling periods", [_seconds(s.sampling_period) for s in picked], dt)
+    periods = [_seconds(s.sampling_period) for s in picked]
+    if any(abs(period - dt) > 1e-9 * dt for period in periods):
+        raise ValueError(
+            f"`signals`: sampled every {sorted(set(periods))} s, not every dt={dt!r} s; jaxiaf does not "
+            "resample: resample the signals to dt first (e.g. with neo's AnalogSignal.downsample)."
+        )
     _same("signals", "t_start", [_seconds(s.t_start) for s in picked], _time(t_start))
     try:
         arrays = [np.asarray(s.rescale(unit).magnitude, float) for s in picked]

@@ -3,7 +3,6 @@ objects and from an NWB file written by Neo's own writer, fitted exactly as the 
 
 import datetime
 import json
-import zipfile
 
 import jax
 import numpy as np
@@ -31,7 +30,7 @@ def test_ffiaf_round_trip_continues_bit_identically(tmp_path):
     jaxiaf.save(layer, tmp_path / "layer.jaxiaf")
     loaded = jaxiaf.load(tmp_path / "layer.jaxiaf")
     assert_same_module(layer, loaded)
-    (s1, _, r1), (s2, _, r2) = layer(x), loaded(x)
+    s1, s2 = layer(x)[0], loaded(x)[0]
     assert np.array_equal(s1, s2) and s1.sum() > 10
     assert_same_module(layer.reset_parameters(), loaded.reset_parameters())
 
@@ -47,7 +46,8 @@ def test_raw_key_and_timed_layer(tmp_path):
     loaded = jaxiaf.load(tmp_path / "timed")
     assert isinstance(loaded, jaxiaf.FFIAFBrian) and loaded._record and loaded.t == timed.t
     assert_same_module(timed.module, loaded.module)
-    assert loaded.reset_parameters().bias.tolist() == [0.01] * 3 and loaded._initial["integrator_name"] == "rk4"
+    assert loaded.reset_parameters().bias.tolist() == [0.01] * 3
+    assert loaded._initial["integrator_name"] == "rk4"
 
 
 def _flip_a_data_byte(path):
@@ -107,7 +107,8 @@ def test_spikes_from_neo_units_and_trials():
     b = neo.SpikeTrain([0.0001, 0.004], units="s", t_start=0.0, t_stop=0.005)
     raster = jaxiaf.spikes_from_neo([a, b], DT)
     assert raster.shape == (1, 50, 2) and raster.dtype == bool
-    assert np.flatnonzero(raster[0, :, 0]).tolist() == [2, 10, 30] and np.flatnonzero(raster[0, :, 1]).tolist() == [1, 40]
+    assert np.flatnonzero(raster[0, :, 0]).tolist() == [2, 10, 30]
+    assert np.flatnonzero(raster[0, :, 1]).tolist() == [1, 40]
     segments = [neo.Segment(), neo.Segment()]
     for seg, train in zip(segments, (a, b), strict=True):
         seg.spiketrains.append(train)
@@ -123,13 +124,13 @@ def test_spikes_from_neo_errors():
         jaxiaf.spikes_from_neo(a, DT, t_stop=6 * pq.ms)
     with pytest.raises(ValueError, match=r"`spiketrains`: t_start differ"):
         jaxiaf.spikes_from_neo([a, neo.SpikeTrain([2.0], units="ms", t_start=1.0, t_stop=5.0)], DT)
-    with pytest.raises(ValueError, match=r"its duration 0.005 s is not a whole number of steps of dt=0.0003 s"):
+    with pytest.raises(ValueError, match=r"duration 0.005 s is not a whole number of steps of dt=0.0003 s"):
         jaxiaf.spikes_from_neo(a, 3e-4)
     with pytest.raises(ValueError, match=r"two spikes of one train fall in one step of dt=0.001 s"):
         jaxiaf.spikes_from_neo(neo.SpikeTrain([1.0, 1.5], units="ms", t_stop=5.0), 1e-3)
-    with pytest.raises(ValueError, match=r"every trial needs the same number \(>= 1\) of trains; got \[1, 2\]"):
+    with pytest.raises(ValueError, match=r"the same number \(>= 1\) of trains; got \[1, 2\]"):
         jaxiaf.spikes_from_neo([[a], [a, a]], DT)
-    with pytest.raises(TypeError, match=r"`spiketrains` must be a neo.SpikeTrain, a neo.Segment, a neo.Block"):
+    with pytest.raises(TypeError, match=r"`spiketrains` must be a neo.SpikeTrain, a neo.Segment"):
         jaxiaf.spikes_from_neo(np.zeros(3), DT)
 
 
@@ -142,9 +143,9 @@ def test_traces_from_neo():
     assert np.array_equal(jaxiaf.traces_from_neo(seg, DT, "A", name="current"), np.full((1, 3, 1), 1e-9))
     with pytest.raises(ValueError, match=r"`signals` must be in units convertible to A"):
         jaxiaf.traces_from_neo(v, DT, "A")
-    with pytest.raises(ValueError, match=r"`signals`: sampling periods differ: \[0.0001\] \(expected 0.0002\)"):
+    with pytest.raises(ValueError, match=r"\[0.0001\] s, not every dt=0.0002 s; jaxiaf does not resample"):
         jaxiaf.traces_from_neo(v, 2e-4)
-    with pytest.raises(ValueError, match=r"need exactly one signal per trial \(pick with `name`\); got \[\['v', 'current'\]\]"):
+    with pytest.raises(ValueError, match=r"per trial \(pick with `name`\); got \[\['v', 'current'\]\]"):
         jaxiaf.traces_from_neo(seg, DT)
     with pytest.raises(ValueError, match=r"`unit` must be 'V' or 'A'; got 's'"):
         jaxiaf.traces_from_neo(v, DT, "s")

@@ -11,7 +11,6 @@ import warnings
 
 import numpy as np
 
-from ._integrators import coefficient
 from ._io import state_from_record, state_record
 from ._module import FFIAF
 from ._timed import FFIAFBrian
@@ -38,6 +37,17 @@ def _functional(layer) -> FFIAF:
     if isinstance(layer, FFIAF):
         return layer
     raise TypeError(f"`layer` must be an FFIAF or an FFIAFBrian; got {type(layer).__name__}.")
+
+
+def _step_fraction(module: FFIAF) -> np.ndarray:
+    """(N,) the fraction `c` of the way from `v` to its target that one step of the layer covers:
+    `1 - v` after one step from `v = 1` towards 0 (no input, bias, noise or refractoriness)."""
+    probe = module.set_attributes(
+        {"bias": 0.0, "v_rest": 0.0, "v_reset": 0.0, "v_thresh": 2.0, "noise_std": 0.0, "refractory": 0.0}
+    ).reset_state()
+    probe = probe.set_attributes({"v": np.ones(module.size_out)})
+    _, _, record = probe(np.zeros((1, module.size_in)), record=True)
+    return 1.0 - np.asarray(record["v"][0], float)
 
 
 def to_nir(layer, *, for_norse: bool = False):
@@ -77,7 +87,7 @@ def to_nir(layer, *, for_norse: bool = False):
     tau, v_leak, v_threshold, v_reset = p["tau_mem"], p["v_rest"], p["v_thresh"], p["v_reset"]
     metadata = {}
     if for_norse:
-        tau = dt / np.asarray(coefficient(sim["integrator_name"], dt / tau))
+        tau = dt / _step_fraction(module)
         v_leak, v_threshold, v_reset = v_leak - v_reset, v_threshold - v_reset, np.zeros_like(v_reset)
     else:
         state, key_impl = state_record(module)

@@ -207,6 +207,29 @@ def test_bad_input():
 
 
 # ------------------------------------------------------------------------------------------------ Norse
+@pytest.mark.parametrize(
+    "integrator, fraction",
+    [
+        ("euler", lambda h: h),
+        ("rk2", lambda h: h - h**2 / 2),
+        ("rk4", lambda h: h - h**2 / 2 + h**3 / 6 - h**4 / 24),
+        ("exact", lambda h: -np.expm1(-h)),
+        ("exponential_euler", lambda h: -np.expm1(-h)),
+    ],
+)
+def test_graph_for_norse_maps_tau_and_voltages(integrator, fraction):
+    """Norse's Euler step covers `dt/tau` of the way to its target: `tau = dt / c(dt/tau_mem)`, with `c` the
+    fraction one step of the integrator covers; voltages shifted so that `v_reset` is 0."""
+    layer = _layer(integrator, refractory=1e-3)
+    with pytest.warns(UserWarning, match="`refractory` is not zero"):
+        graph = jaxiaf.to_nir(layer, for_norse=True)
+    lif, dt, tau = graph.nodes["lif"], float(layer.dt), np.asarray(layer.tau_mem)
+    np.testing.assert_allclose(lif.tau, dt / fraction(dt / tau), rtol=1e-12, atol=0)
+    assert np.array_equal(lif.v_leak, np.asarray(layer.v_rest - layer.v_reset))
+    assert np.array_equal(lif.v_threshold, np.asarray(layer.v_thresh - layer.v_reset))
+    assert np.array_equal(lif.v_reset, np.zeros(5)) and lif.metadata == {}
+
+
 def _run_norse(graph, x, dt):
     """Spikes (T, N) and `v` (T, N) of Norse's module for `graph`, one step at a time."""
     torch = require("torch")

@@ -129,12 +129,17 @@ def _import_b2mf():
     return brian2modelfitting, nevergrad
 
 
-def b2mf_fit(x, raster, seed, rounds, max_seconds, target="cython", method="rk4"):
-    """One brian2modelfitting fit; returns per-round times, the best-so-far trains and parameters."""
+def b2mf_fit(
+    x, raster, seed, rounds, max_seconds, target="cython", method="rk4", bounds=BOUNDS, num_train=NUM_TRAIN
+):
+    """One brian2modelfitting fit on the first `num_train` trials of `x` (K, T) and `raster` (K, T), in
+    the boxes `bounds`; returns per-round times, the best-so-far trains and parameters."""
     import brian2 as b2
     from brian2 import amp, mV, ohm, second
     from brian2modelfitting import GammaFactor, NevergradOptimizer, SpikeFitter
     from brian2modelfitting.metric import get_gamma_factor
+
+    num_steps = x.shape[1]
 
     b2.set_device("runtime")
     b2.prefs.codegen.target = target
@@ -149,10 +154,10 @@ def b2mf_fit(x, raster, seed, rounds, max_seconds, target="cython", method="rk4"
         v_rest=-65 * mV,
         r_m=1 * ohm,
     )
-    data_spikes = [np.flatnonzero(raster[k]) * DT * second for k in range(NUM_TRAIN)]
+    data_spikes = [np.flatnonzero(raster[k]) * DT * second for k in range(num_train)]
     fitter = SpikeFitter(
         model=model,
-        input=x[:NUM_TRAIN] * amp,
+        input=x[:num_train] * amp,
         output=data_spikes,
         dt=DT * second,
         threshold="v > v_thresh",
@@ -175,7 +180,7 @@ def b2mf_fit(x, raster, seed, rounds, max_seconds, target="cython", method="rk4"
             self.optim.instrumentation.random_state = np.random.RandomState(seed)
 
     optimizer = SeededNevergrad(method="CMA")
-    metric = GammaFactor(delta=DELTA * second, time=NUM_STEPS * DT * second)
+    metric = GammaFactor(delta=DELTA * second, time=num_steps * DT * second)
 
     rec = {
         "round_end": [],
@@ -198,9 +203,9 @@ def b2mf_fit(x, raster, seed, rounds, max_seconds, target="cython", method="rk4"
             mon = fitter.simulator.networks["fit"]["spikemonitor"]
             idx = np.asarray(mon.i[:])
             steps = np.rint(np.asarray(mon.t_[:]) / DT).astype(np.int64)
-            trains = np.zeros((NUM_TRAIN, NUM_STEPS), bool)
-            for k in range(NUM_TRAIN):  # neuron j * n_traces + k ran parameter set j on trial k
-                trains[k, steps[idx == j * NUM_TRAIN + k]] = True
+            trains = np.zeros((num_train, num_steps), bool)
+            for k in range(num_train):  # neuron j * n_traces + k ran parameter set j on trial k
+                trains[k, steps[idx == j * num_train + k]] = True
             if rec["checked"] < 3:  # the trains are the ones its metric scored
                 mine = np.mean(
                     [
@@ -208,10 +213,10 @@ def b2mf_fit(x, raster, seed, rounds, max_seconds, target="cython", method="rk4"
                             np.flatnonzero(trains[k]) * DT,
                             np.flatnonzero(raster[k]) * DT,
                             DELTA,
-                            NUM_STEPS * DT,
+                            num_steps * DT,
                             DT,
                         )
-                        for k in range(NUM_TRAIN)
+                        for k in range(num_train)
                     ]
                 )
                 assert abs(mine - errs[j]) < 1e-9, (mine, errs[j])
@@ -230,10 +235,10 @@ def b2mf_fit(x, raster, seed, rounds, max_seconds, target="cython", method="rk4"
             metric=metric,
             n_rounds=rounds,
             callback=callback,
-            tau_mem=[BOUNDS["tau_mem"][0] * second, BOUNDS["tau_mem"][1] * second],
-            bias=[BOUNDS["bias"][0] * amp, BOUNDS["bias"][1] * amp],
-            v_thresh=[BOUNDS["v_thresh"][0] * b2.volt, BOUNDS["v_thresh"][1] * b2.volt],
-            t_ref=[BOUNDS["refractory"][0] * second, BOUNDS["refractory"][1] * second],
+            tau_mem=[bounds["tau_mem"][0] * second, bounds["tau_mem"][1] * second],
+            bias=[bounds["bias"][0] * amp, bounds["bias"][1] * amp],
+            v_thresh=[bounds["v_thresh"][0] * b2.volt, bounds["v_thresh"][1] * b2.volt],
+            t_ref=[bounds["refractory"][0] * second, bounds["refractory"][1] * second],
         )
     rec["total"] = time.perf_counter() - state["start"] - state["overhead"]
     assert rec["best_error"][-1] == float(fitter.best_error), (rec["best_error"][-1], fitter.best_error)

@@ -1,12 +1,15 @@
 """jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
 
 from . import metrics as metrics
+from ._cache import enable_default_cache as _enable_default_cache
+from ._cache import set_compilation_cache as set_compilation_cache
 from ._core import Reducer as Reducer
 from ._core import evolve as evolve
 from ._core import standard_normal_raster as standard_normal_raster
 from ._core import step_constants as step_constants
 from ._equations import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
 from ._fit import FitResult as FitResult
+from ._fit import FitWarning as FitWarning
 from ._fit import fit as fit
 from ._fit import spikes_to_raster as spikes_to_raster
 from ._graph import GraphHolder as GraphHolder
@@ -36,3 +39,5 @@ from ._timeseries import TSContinuous as TSContinuous
 from ._timeseries import TSEvent as TSEvent
 
 __version__ = "0.1.0"
+
+_enable_default_cache()

@@ -1,26 +1,32 @@
 """`fit`: gradient-free fitting of neuron parameters to spike trains or voltage traces.
 
 A population of candidate parameter sets is evaluated over all trials in one compiled call (the
-population and the trials are batch axes of the core's scan carry); an evolution strategy from evosax
-proposes the next population. Bounds are enforced by a transform, never by clipping: the strategy works
-on an unconstrained `z`, and a parameter is `low + (high - low) * sigmoid(z)`.
+population, the parallel searches and the trials are batch axes of the core's scan carry); an evolution
+strategy from evosax proposes the next population, and searches that stall are restarted (see
+`jaxiaf._search`). Bounds are enforced by a transform, never by clipping: the strategy works on an
+unconstrained `z`, and a parameter is `low + (high - low) * sigmoid(z)`.
 """
 
 import functools
-import time
+import math
+import warnings
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert, _metrics
+from . import _checks, _convert, _metrics, _search
 from ._core import Reducer, evolve
 from ._module import FFIAF
 from ._pytrees import Parameters, SimulationParameters, State
 
 FITTABLE = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest", "refractory", "noise_std")
-OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
+OPTIMIZERS = _search.OPTIMIZERS
+
+
+class FitWarning(UserWarning):
+    """Issued by [`jaxiaf.fit`][] when its answer may be wrong (see `FitResult.flags`)."""
 
 
 class FitResult(eqx.Module):
@@ -30,44 +36,51 @@ class FitResult(eqx.Module):
 
     - `best_params`: `{name: float}` the best parameters found (SI units).
     - `best_loss`: the loss of `best_params`.
+    - `runs`: one `(loss, params, local)` per search run (a search from its start or restart to its
+      end), in the order they ended: `params` is `{name: float}`; `local` is True for a refinement
+      restarted around the best point so far, False for a search from a random point of the box.
+    - `restarts`: how many times a stalled or finished search was restarted.
+    - `tolerance_reached`: whether `best_loss <= tol` (always False with `tol=None`).
+    - `stop_reason`: `"tolerance"` (`confirm` runs reached `tol`), `"patience"` (no improvement for
+      `patience` generations), `"evaluations"`, `"time"` or `"generations"` (a budget was spent).
+    - `spread`: `{name: float}` the range (max - min) of each parameter over the runs that ended at the
+      best loss (within `tol`, or within 5 % of it when `tol` is None): 0 when only one did.
+    - `relative_loss`: `best_loss` divided by the loss of a silent model (spikes) or of the target's
+      mean trace (`v`): about 0 for a fit that explains the data, near 1 for one that explains nothing.
+    - `flags`: the reasons to doubt the answer, empty when there are none:
+      `"tolerance_not_reached"` (a `tol` was set and no run reached it), `"unconfirmed"` (fewer than two
+      runs started from random points ended at the best loss; local refinements do not count),
+      `"runs_disagree"` (runs at the best loss differ by more than 2 % in a parameter, or by more than
+      2 steps in `refractory`: the data do not pin the parameters),
+      `"high_loss"` (`relative_loss > 0.1`). Each flag also issues a [`jaxiaf.FitWarning`][].
     - `loss_history`: (G,) the best loss found up to each generation.
     - `generation_best`: (G,) the best loss within each generation.
     - `params_history`: `{name: (G,) array}` the best parameters found up to each generation.
     - `elapsed`: (G,) wall time (s) from the start of the fit to the end of each generation.
+    - `evaluations`: parameter sets evaluated (each over all trials).
     - `module`: the fitted [`jaxiaf.FFIAF`][] (`module.set_attributes(best_params)`, state reset).
-    - `optimizer`, `population_size`, `generations`: as run.
+    - `optimizer`, `population_size`, `parallel`, `generations`: as run (`generations` = G).
     """
 
     best_params: dict
     best_loss: float
+    runs: list
+    restarts: int
+    tolerance_reached: bool
+    stop_reason: str
+    spread: dict
+    relative_loss: float
+    flags: tuple
     loss_history: np.ndarray
     generation_best: np.ndarray
     params_history: dict
     elapsed: np.ndarray
+    evaluations: int
     module: FFIAF
     optimizer: str = eqx.field(static=True)
     population_size: int = eqx.field(static=True)
+    parallel: int = eqx.field(static=True)
     generations: int = eqx.field(static=True)
-
-
-def _strategy(name: str, population_size: int, dim: int, std_init: float):
-    """A small adapter over evosax 0.3: the strategy, its parameters, minimising by default."""
-    from evosax import algorithms
-
-    classes = {
-        "cma_es": algorithms.CMA_ES,
-        "sep_cma_es": algorithms.Sep_CMA_ES,
-        "simple_es": algorithms.SimpleES,
-        "snes": algorithms.SNES,
-        "open_es": algorithms.Open_ES,
-    }
-    es = classes[name](population_size=population_size, solution=jnp.zeros(dim))
-    # evosax computes its defaults op by op; one compiled call instead of ~40 small ones saves ~1 s of a
-    # cold fit
-    params = jax.jit(lambda: es.default_params)()
-    if hasattr(params, "std_init"):
-        params = params.replace(std_init=std_init)
-    return es, params
 
 
 def spikes_to_raster(spike_times, num_steps: int, dt: float, t_start: float = 0.0) -> np.ndarray:
@@ -83,7 +96,10 @@ def spikes_to_raster(spike_times, num_steps: int, dt: float, t_start: float = 0.
 
 
 def _as_trials(name, value, shape_tail, dtype):
-    arr = jnp.asarray(value, dtype)
+    value = _convert.strip_unit(name, value, "V" if name == "v" else "A") if name != "spikes" else value
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"`{name}` must be an array of real numbers; got dtype {arr.dtype}.")
     if arr.ndim == len(shape_tail) + 1:
         arr = arr[None]
     if arr.ndim != len(shape_tail) + 2 or arr.shape[2:] != shape_tail:
@@ -91,11 +107,20 @@ def _as_trials(name, value, shape_tail, dtype):
             f"`{name}` must have shape (K, T, {', '.join(map(str, shape_tail))}) or "
             f"(T, {', '.join(map(str, shape_tail))}); got {np.shape(value)}."
         )
-    return arr
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(
+            f"`{name}` must hold at least one trial of at least one step; got shape {arr.shape}."
+        )
+    if name == "spikes" and arr.dtype != bool:
+        if not np.all((arr == 0) | (arr == 1)):
+            raise ValueError("`spikes` must be a bool raster (or 0/1 values); got counts or fractions.")
+    elif not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite; got NaN or inf.")
+    return jnp.asarray(arr, dtype)
 
 
 def _bounds(module: FFIAF, bounds: dict):
-    if not bounds:
+    if not isinstance(bounds, dict) or not bounds:
         raise ValueError("`bounds` must name at least one parameter, e.g. {'tau_mem': (5e-3, 50e-3)}.")
     unknown = sorted(set(bounds) - set(FITTABLE))
     if unknown:
@@ -103,11 +128,12 @@ def _bounds(module: FFIAF, bounds: dict):
     names = tuple(bounds)
     lo, hi = [], []
     for name in names:
-        pair = np.asarray(bounds[name], float)
+        unit = _convert.UNITS[name]
+        pair = np.asarray(_convert.strip_unit(f"bounds['{name}']", bounds[name], unit), float)
         if pair.shape != (2,) or not np.all(np.isfinite(pair)) or not pair[0] < pair[1]:
             raise ValueError(
-                f"`bounds['{name}']` must be (low, high) with finite low < high (in "
-                f"{_convert.UNITS[name]}); got {bounds[name]!r}."
+                f"`bounds['{name}']` must be (low, high) with finite low < high (in {unit}); "
+                f"got {bounds[name]!r}."
             )
         for value in pair:
             _checks.check_now(name, value)
@@ -118,11 +144,6 @@ def _bounds(module: FFIAF, bounds: dict):
     return names, np.array(lo), np.array(hi)
 
 
-def _transform(z, lo, hi):
-    """(P, D) parameter values from (P, D) unconstrained `z`, inside the (D,) boxes `lo`..`hi`."""
-    return lo[None, :] + (hi - lo)[None, :] * jax.nn.sigmoid(z)
-
-
 @functools.lru_cache(maxsize=16)
 def _recorder(need_v: bool) -> Reducer:
     return Reducer(
@@ -131,10 +152,11 @@ def _recorder(need_v: bool) -> Reducer:
     )
 
 
-def _population_loss(values, data, names, dt, metrics, need_v):
+def _population_loss(values, data, names, dt, metrics, need_v, unroll):
     """(P,) loss of P parameter sets `values` (P, D), every trial evolved in one scan.
 
-    `data` is `((params, sim, state), currents (T, K, N), target_spikes (T, K, N), target_v (T, K, N))`."""
+    `data` is `((params, sim, state), currents (T, K, N), target_spikes (T, K, N), target_v (T, K, N))`;
+    the state's key is one per trial (common to all candidates: common random numbers)."""
     (params, sim, state), currents, target_spikes, target_v = data
     num_pop = values.shape[0]
     num_trials, num_neurons = currents.shape[1], currents.shape[2]
@@ -152,7 +174,7 @@ def _population_loss(values, data, names, dt, metrics, need_v):
     )
     sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy)
     (_, (spikes, v)), _, _ = evolve(
-        Parameters(**p), sim, state, currents, reducer=_recorder(need_v), check=False
+        Parameters(**p), sim, state, currents, reducer=_recorder(need_v), check=False, unroll=unroll
     )
     total = jnp.zeros(num_pop, values.dtype)
     for weight, metric in metrics:
@@ -164,27 +186,22 @@ def _population_loss(values, data, names, dt, metrics, need_v):
 
 
 @functools.lru_cache(maxsize=16)
-def _generation(optimizer, population_size, names, std_init, dt, metrics, need_v, dtype):
-    """One jitted generation (ask, evaluate, tell), cached so that fits of the same shape compile once."""
-    es, es_params = _strategy(optimizer, population_size, len(names), std_init)
-    loss_fn = functools.partial(_population_loss, names=names, dt=dt, metrics=metrics, need_v=need_v)
+def _loss_fn(names, dt, metrics, need_v, unroll):
+    """One function object per configuration, so that the compiled generation's cache key repeats."""
+    return functools.partial(
+        _population_loss, names=names, dt=dt, metrics=metrics, need_v=need_v, unroll=unroll
+    )
 
-    @jax.jit
-    def generation(key, es_state, data):
-        types = jax.tree.map(lambda a: a.dtype, es_state)
-        sim_data, lo, hi = data
-        k_ask, k_tell = jax.random.split(key)
-        with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit broadcasting
-            z, es_state = es.ask(k_ask, es_state, es_params)
-        values = _transform(z, lo, hi).astype(dtype)
-        losses = loss_fn(values, sim_data)
-        losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
-        with jax.numpy_rank_promotion("allow"):
-            es_state, _ = es.tell(k_tell, z, losses, es_state, es_params)
-        # the state keeps its dtypes (evosax promotes some leaves to float64 under x64): no retrace
-        return jax.tree.map(lambda a, t: a.astype(t), es_state, types), values, losses
 
-    return generation, es, es_params
+def _null_loss(metrics, target_spikes, target_v, dt):
+    """The loss of a model that explains nothing: no spikes, and the target's mean trace."""
+    ts = target_spikes
+    tv = None if target_v is None else jnp.broadcast_to(jnp.mean(target_v, axis=0), target_v.shape)
+    spikes = None if ts is None else jnp.zeros_like(ts)
+    total = 0.0
+    for weight, metric in metrics:
+        total += weight * float(jnp.mean(metric.loss(spikes, tv, ts, target_v, dt)))
+    return total
 
 
 def fit(
@@ -196,60 +213,104 @@ def fit(
     v=None,
     metric=None,
     optimizer: str = "cma_es",
-    population_size: int = 32,
-    generations: int = 100,
+    population_size: int = 16,
+    parallel: int = 4,
+    max_evaluations: int = 40_000,
+    max_time: float = math.inf,
+    generations: int | None = None,
+    tol: float | None = None,
+    confirm: int = 2,
+    patience: int = 100,
+    run_patience: int = 25,
     key=None,
     std_init: float = 1.0,
-    dtype=jnp.float32,
-    progress: bool = True,
+    dtype=None,
+    progress: bool | None = None,
+    unroll: int = 1,
 ) -> FitResult:
     """Fit neuron parameters of `module` to recorded (or simulated) spike trains or voltage traces.
 
-    Each generation, the optimizer proposes `population_size` parameter sets; all of them are evolved over
-    all trials in one compiled call, scored by `metric` (averaged over trials and neurons), and the scores
-    are told back. A tqdm bar shows the generations and the best loss so far.
+    `parallel` independent searches (an evolution strategy each, `population_size` candidates per
+    generation) run side by side in one compiled call per generation: every candidate of every search is
+    evolved over all trials and scored by `metric` (averaged over trials and neurons). A search whose best
+    loss has not improved by 0.1 % for `run_patience` generations, or that has reached `tol`, is
+    restarted from a random point of the box; what it reached is kept as a *run*. The fit ends when
+    `confirm` runs have reached `tol`, when the best loss has not improved by 0.1 % for `patience`
+    generations, or when `max_evaluations`, `max_time` or `generations` is spent. The runs that end at the
+    best loss are compared, and the result flags an answer that may be wrong (`FitResult.flags`, each
+    also a [`jaxiaf.FitWarning`][]). A tqdm bar shows the generations, the best loss and the runs.
 
     **Arguments:**
 
-    - `module`: the [`jaxiaf.FFIAF`][] to fit; parameters not in `bounds` keep its values.
+    - `module`: the [`jaxiaf.FFIAF`][] (or `FFIAFBrian`) to fit; parameters not in `bounds` keep its values.
     - `x`: (K, T, N_in) inputs of K trials (or (T, N_in) for one), in A.
-    - `bounds`: `{name: (low, high)}` in SI units for any of `bias`, `tau_mem`, `v_thresh`, `v_reset`,
-      `v_rest`, `refractory`, `noise_std`; one value per layer (shared by its neurons).
-    - `spikes`: target spikes: a (K, T, N) bool raster, or K arrays of spike times (s) for N = 1.
+    - `bounds`: `{name: (low, high)}` in SI units (or Brian2 quantities) for any of `bias`, `tau_mem`,
+      `v_thresh`, `v_reset`, `v_rest`, `refractory`, `noise_std`; one value per layer (shared by its
+      neurons).
+    - `spikes`: target spikes: a (K, T, N) bool (or 0/1) raster, or K arrays of spike times (s) for N = 1.
     - `v`: target membrane potentials (K, T, N) (V).
     - `metric`: a [`jaxiaf.metrics.Metric`][] or a list of `(weight, Metric)` summed. Default: for spikes
       `VanRossum(10e-3)`, for traces `TraceMSE()`. The van Rossum distance is zero only for identical
       trains and grows smoothly with each spike's shift (up to ~tau), so it pins the parameters where the
       gamma factor (1 for any trains matching within +-delta) leaves them loose; see the README.
     - `optimizer`: an evosax strategy: `"cma_es"` (default), `"sep_cma_es"`, `"simple_es"`, `"snes"`,
-      `"open_es"`.
-    - `population_size`, `generations`: ints >= 2 and >= 1.
+      `"open_es"` (even `population_size`).
+    - `population_size`: candidates per search and generation (int >= 2); `parallel`: searches side by
+      side (int >= 1). A generation evaluates `parallel * population_size` parameter sets.
+    - `max_evaluations`: budget in evaluated parameter sets (default 40 000: about 2-5 s for 5 trials
+      of 1 s on 2 cores); `max_time`: budget in seconds (checked after each generation); `generations`:
+      budget in generations (default: as many as the other budgets allow).
+    - `tol`: the loss at which a run counts as an exact fit. Default: 0 when every metric compares spikes
+      (noise-free data reproduced spike for spike), None (no tolerance) when a metric compares traces.
+    - `confirm`: runs that must reach `tol` before the fit stops (default 2: a second, independent search
+      confirms the first, or shows that the data do not pin the parameters).
+    - `patience`, `run_patience`: generations without improvement before the fit stops / a search restarts.
     - `key`: PRNG key of the optimizer (default `jax.random.key(0)`): a seeded fit is reproducible.
+      The noise of a noisy module is drawn from its own key, one realisation per trial, common to all
+      candidates (common random numbers make the candidates comparable).
     - `std_init`: initial search width in the transformed space (1.0 spans most of each box).
-    - `dtype`: float32 (default, fast) or float64.
-    - `progress`: show the tqdm bar.
+    - `dtype`: float32 or float64; default: the module's (float64 needs `jax_enable_x64`).
+    - `progress`: show the tqdm bar (default: yes, as `sweep` shows one when there is more than one step
+      to wait for).
+    - `unroll`: steps per iteration of the compiled loop (see [`jaxiaf.evolve`][]; 1 on CPUs).
 
     **Returns:** a [`jaxiaf.FitResult`][].
     """
+    module = _functional(module)
+    dtype = _dtype(module, dtype)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"`optimizer` must be one of {list(OPTIMIZERS)}; got {optimizer!r}.")
-    if int(population_size) != population_size or population_size < 2:
-        raise ValueError(f"`population_size` must be an integer >= 2; got {population_size!r}.")
-    if int(generations) != generations or generations < 1:
-        raise ValueError(f"`generations` must be an integer >= 1; got {generations!r}.")
+    _positive_int("population_size", population_size, 2)
+    _positive_int("parallel", parallel, 1)
+    _positive_int("confirm", confirm, 1)
+    _positive_int("patience", patience, 1)
+    _positive_int("run_patience", run_patience, 1)
+    if generations is not None:
+        _positive_int("generations", generations, 1)
+    if optimizer == "open_es" and population_size % 2:
+        raise ValueError(
+            f"`population_size` must be even for 'open_es' (antithetic pairs); got {population_size}."
+        )
+    if not (isinstance(max_evaluations, int | np.integer) and max_evaluations >= population_size * parallel):
+        raise ValueError(
+            f"`max_evaluations` must be an integer >= population_size * parallel = "
+            f"{population_size * parallel}; got {max_evaluations!r}."
+        )
+    if not max_time > 0:
+        raise ValueError(f"`max_time` must be > 0 seconds; got {max_time!r}.")
+    if not (np.isscalar(std_init) and np.isfinite(std_init) and std_init > 0):
+        raise ValueError(f"`std_init` must be a finite number > 0; got {std_init!r}.")
     if spikes is None and v is None:
         raise ValueError("Give a target: `spikes` (a raster or spike times per trial) and/or `v` (traces).")
     names, lo, hi = _bounds(module, bounds)
     x = _as_trials("x", x, (module.size_in,), dtype)
-    _checks.check_input_now(x)
     num_trials, num_steps = x.shape[:2]
     dt = float(module.dt)
     target_spikes = target_v = None
     if spikes is not None:
         if isinstance(spikes, (list, tuple)):
             spikes = spikes_to_raster(spikes, num_steps, dt)
-        target_spikes = _as_trials("spikes", spikes, (module.size_out,), jnp.bool_)
-        target_spikes = jnp.moveaxis(target_spikes, 1, 0)
+        target_spikes = jnp.moveaxis(_as_trials("spikes", spikes, (module.size_out,), jnp.bool_), 1, 0)
     if v is not None:
         target_v = jnp.moveaxis(_as_trials("v", v, (module.size_out,), dtype), 1, 0)
     for name, target in (("spikes", target_spikes), ("v", target_v)):
@@ -262,61 +323,155 @@ def fit(
     for _, m in metrics:
         if (m.needs == "spikes" and target_spikes is None) or (m.needs == "v" and target_v is None):
             raise ValueError(f"{type(m).__name__} needs the target `{m.needs}`.")
+        if getattr(m, "t_start", 0.0) >= num_steps * dt:
+            raise ValueError(
+                f"`{type(m).__name__}.t_start` must be before the end of `x` ({num_steps * dt} s)."
+            )
     need_v = any(m.needs == "v" for _, m in metrics)
+    if tol is None and all(m.needs == "spikes" for _, m in metrics):
+        tol = 0.0
+    if tol is not None and not (np.isscalar(tol) and np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"`tol` must be a finite number >= 0 or None; got {tol!r}.")
 
     mod = module.reset_all()
     weights = mod.params.weights.astype(dtype)
     currents = jnp.moveaxis(jnp.matmul(x, weights, precision=jax.lax.Precision.HIGHEST), 1, 0)
-    tree = jax.tree.map(
+    params, sim, state = jax.tree.map(
         lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
         (mod.params, mod.sim, mod.neuron_state),
     )
-    config = (optimizer, int(population_size), names, std_init, dt, tuple(metrics), need_v, jnp.dtype(dtype))
+    key0 = (
+        state.key
+        if jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key)
+        else jax.random.wrap_key_data(state.key)
+    )
+    trial_keys = jax.vmap(jax.random.fold_in, (None, 0))(key0, jnp.arange(num_trials))
+    state = State(v=state.v, since_spike=state.since_spike, key=trial_keys, step=state.step)
+    config = (names, dt, tuple(metrics), need_v, unroll)
+    options = (optimizer, int(population_size), int(parallel), len(names), float(std_init))
     try:
-        generation, es, es_params = _generation(*config)
-    except TypeError:  # a metric holding an array is not hashable: build without the cache
-        generation, es, es_params = _generation.__wrapped__(*config)
-    data = ((tree, currents, target_spikes, target_v), jnp.asarray(lo, dtype), jnp.asarray(hi, dtype))
-
+        loss_fn = _loss_fn(*config)
+        generation, first_states = _search.compiled_generation(*options, loss_fn, jnp.dtype(dtype))
+    except TypeError:  # a metric holding an array is not hashable: build without the caches
+        loss_fn = _loss_fn.__wrapped__(*config)
+        generation, first_states = _search.compiled_generation.__wrapped__(
+            *options, loss_fn, jnp.dtype(dtype)
+        )
+    sim_data = ((params, sim, state), currents, target_spikes, target_v)
+    data = (sim_data, jnp.asarray(lo, dtype), jnp.asarray(hi, dtype))
+    max_generations = max_evaluations // (population_size * parallel)
+    budget = _search.Budget(
+        max_evaluations=int(max_evaluations),
+        max_time=float(max_time),
+        generations=int(max_generations if generations is None else min(generations, max_generations)),
+        tol=None if tol is None else float(tol),
+        confirm=int(confirm),
+        patience=int(patience),
+        run_patience=int(run_patience),
+    )
     key = jax.random.key(0) if key is None else key
-    key, k_init = jax.random.split(key)
-    with jax.numpy_rank_promotion("allow"):
-        es_state = es.init(k_init, jnp.zeros(len(names), dtype), es_params)
-    # strong dtypes, as the state that `generation` returns has: the second generation does not retrace
-    es_state = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), es_state)
-    best_loss, best_values = np.inf, None
-    history, per_generation, best_history, elapsed = [], [], [], []
-    start = time.perf_counter()
-    bar = _bar(int(generations), progress)
-    for _ in range(int(generations)):
-        key, k_gen = jax.random.split(key)
-        es_state, values, losses = generation(k_gen, es_state, data)
-        losses = np.asarray(losses)
-        i = int(np.argmin(losses))
-        per_generation.append(float(losses[i]))
-        if losses[i] < best_loss:
-            best_loss, best_values = float(losses[i]), np.asarray(values[i], float)
-        history.append(best_loss)
-        best_history.append(best_values)
-        elapsed.append(time.perf_counter() - start)
-        if bar is not None:
-            bar.set_postfix(best_loss=f"{best_loss:.4g}")
-            bar.update()
-    if bar is not None:
-        bar.close()
-    best = {name: float(val) for name, val in zip(names, best_values, strict=True)}
+    trace = _search.search(generation, first_states, data, budget, key, parallel, population_size, progress)
+    return _result(
+        module,
+        names,
+        lo,
+        hi,
+        trace,
+        budget,
+        _null_loss(metrics, target_spikes, target_v, dt),
+        (optimizer, int(population_size), int(parallel)),
+    )
+
+
+def _result(module, names, lo, hi, trace, budget, null_loss, config) -> FitResult:
+    """The [`jaxiaf.FitResult`][] of a search, with its flags (and a warning per flag)."""
+    as_dict = lambda values: {name: float(val) for name, val in zip(names, values, strict=True)}
+    best = as_dict(trace.best_values)
+    if budget.tol is not None:
+        at_best = [run for run in trace.runs if run.loss <= budget.tol]
+    else:
+        at_best = [run for run in trace.runs if run.loss <= trace.best_loss * 1.05 + 1e-30]
+    values = np.array([run.values for run in at_best]) if at_best else trace.best_values[None]
+    spread = as_dict(values.max(axis=0) - values.min(axis=0))
+    relative = trace.best_loss / null_loss if null_loss > 0 else (0.0 if trace.best_loss == 0 else np.inf)
+    reached = budget.tol is not None and trace.best_loss <= budget.tol
+    flags = []
+    if budget.tol is not None and not reached:
+        flags.append("tolerance_not_reached")
+    if sum(not run.local for run in at_best) < 2:
+        flags.append("unconfirmed")
+    elif any(_disagree(name, spread[name], best[name], module.dt) for name in names):
+        flags.append("runs_disagree")
+    if relative > 0.1:
+        flags.append("high_loss")
+    for flag in flags:
+        warnings.warn(_MESSAGES[flag].format(r=relative, s=spread, n=len(at_best)), FitWarning, stacklevel=3)
+    optimizer, population_size, parallel = config
     return FitResult(
         best_params=best,
-        best_loss=best_loss,
-        loss_history=np.array(history),
-        generation_best=np.array(per_generation),
-        params_history={name: np.array([b[i] for b in best_history]) for i, name in enumerate(names)},
-        elapsed=np.array(elapsed),
+        best_loss=trace.best_loss,
+        runs=[(run.loss, as_dict(run.values), run.local) for run in trace.runs],
+        restarts=max(len(trace.runs) - parallel, 0),
+        tolerance_reached=bool(reached),
+        stop_reason=trace.stop_reason,
+        spread=spread,
+        relative_loss=float(relative),
+        flags=tuple(flags),
+        loss_history=trace.loss_history,
+        generation_best=trace.generation_best,
+        params_history={name: trace.values_history[:, i] for i, name in enumerate(names)},
+        elapsed=trace.elapsed,
+        evaluations=trace.evaluations,
         module=module.set_attributes(best).reset_all(),
         optimizer=optimizer,
-        population_size=int(population_size),
-        generations=int(generations),
+        population_size=population_size,
+        parallel=parallel,
+        generations=len(trace.loss_history),
     )
+
+
+_MESSAGES = {
+    "tolerance_not_reached": "No run reached the loss tolerance: the fit may have stopped in a local minimum "
+    "(raise `max_evaluations` or `parallel`), or the data hold noise the model lacks.",
+    "unconfirmed": "Only one run ended at the best loss: nothing confirms that it is the global minimum "
+    "(raise `max_evaluations` or `parallel`).",
+    "runs_disagree": "{n} runs ended at the best loss with different parameters (spread {s}): the data do "
+    "not pin them down.",
+    "high_loss": "The best loss is {r:.2f} of the loss of a model that explains nothing: the fit explains "
+    "little of the data.",
+}
+
+
+def _disagree(name, spread, value, dt):
+    if name == "refractory":
+        return spread > 2 * dt
+    return spread > 0.02 * max(abs(value), 1e-30)
+
+
+def _functional(module):
+    """The functional module of a layer: an [`jaxiaf.FFIAF`][] as is, an `FFIAFBrian`'s `.module`."""
+    if isinstance(module, FFIAF):
+        return module
+    inner = getattr(module, "module", None)
+    if isinstance(inner, FFIAF):
+        return inner
+    raise TypeError(f"`module` must be a jaxiaf.FFIAF or jaxiaf.FFIAFBrian; got {type(module).__name__}.")
+
+
+def _dtype(module, dtype):
+    dtype = module.params.tau_mem.dtype if dtype is None else jnp.dtype(dtype)
+    if dtype not in (jnp.float32, jnp.float64):
+        raise ValueError(f"`dtype` must be float32 or float64; got {dtype}.")
+    if dtype == jnp.float64 and not jax.config.read("jax_enable_x64"):
+        raise ValueError(
+            "`dtype=float64` needs `jax.config.update('jax_enable_x64', True)` before the layer is built."
+        )
+    return dtype
+
+
+def _positive_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
 
 
 def _metric_list(metric, spikes: bool):
@@ -332,11 +487,3 @@ def _metric_list(metric, spikes: bool):
     ):
         raise ValueError("`metric` must be a Metric or a list of (weight, Metric) pairs.")
     return [(float(w), m) for w, m in pairs]
-
-
-def _bar(total: int, show: bool):
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="fit generations", unit="gen")

@@ -1,0 +1,236 @@
+"""Restarted evolution strategies for [`jaxiaf.fit`][]: several independent searches side by side.
+
+`runs` searches of `population_size` candidates each are one batch of the same compiled generation (the
+candidates of every search and every trial are batch axes of the core's scan carry). A search that stops
+improving, or reaches the loss tolerance, is restarted inside the same compiled call; restarts alternate
+between a random point of the box and a narrow refinement around the best point so far. Each search, from
+its (re)start to its end, is kept as one *run*.
+
+The fit ends when `confirm` runs started from random points have reached the loss tolerance, when the
+best loss has not improved for `patience` generations (with a tolerance: only once the best loss is within
+it; a fit that has not reached it keeps searching), or when the budget (evaluations, seconds,
+generations) is spent. `jaxiaf._fit` then compares the runs that ended at the best loss.
+"""
+
+import functools
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._progress import bar as progress_bar
+
+OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
+LOCAL_STD = 0.1
+"""Initial width (in the transformed space) of a local restart around the best point so far."""
+
+
+class Run(NamedTuple):
+    """One search from its (re)start to its end: the best loss it reached, its parameters, the
+    generations it ran, and whether it was a local refinement of an earlier best."""
+
+    loss: float
+    values: np.ndarray
+    generations: int
+    local: bool
+
+
+class Budget(NamedTuple):
+    """When to stop: evaluations (one parameter set over all trials), wall seconds, generations, a loss
+    tolerance (None: none), the number of runs that must reach it, and the patience of the whole fit and
+    of one search (generations without an improvement of more than `rtol`)."""
+
+    max_evaluations: int
+    max_time: float
+    generations: int
+    tol: float | None
+    confirm: int
+    patience: int
+    run_patience: int
+    rtol: float = 1e-3
+
+
+class Trace(NamedTuple):
+    """What the loop saw: per generation the best loss so far, the best of the generation, the best
+    parameters so far and the elapsed time; all runs; why it stopped; evaluations spent."""
+
+    best_loss: float
+    best_values: np.ndarray
+    loss_history: np.ndarray
+    generation_best: np.ndarray
+    values_history: np.ndarray
+    elapsed: np.ndarray
+    runs: list
+    stop_reason: str
+    evaluations: int
+
+
+def _strategy(name: str, population_size: int, dim: int, std_init: float):
+    """A small adapter over evosax 0.3: the strategy and its parameters, minimising by default."""
+    from evosax import algorithms
+
+    classes = {
+        "cma_es": algorithms.CMA_ES,
+        "sep_cma_es": algorithms.Sep_CMA_ES,
+        "simple_es": algorithms.SimpleES,
+        "snes": algorithms.SNES,
+        "open_es": algorithms.Open_ES,
+    }
+    es = classes[name](population_size=population_size, solution=jnp.zeros(dim))
+    # evosax computes its defaults op by op; one compiled call instead of ~40 small ones saves ~1 s of a
+    # cold fit
+    params = jax.jit(lambda: es.default_params)()
+    if hasattr(params, "std_init"):
+        params = params.replace(std_init=std_init)
+    return es, params
+
+
+def transform(z, lo, hi):
+    """Parameter values from unconstrained `z` (..., D), inside the (D,) boxes `lo`..`hi`."""
+    shape = (1,) * (z.ndim - 1) + (-1,)
+    return lo.reshape(shape) + (hi - lo).reshape(shape) * jax.nn.sigmoid(z)
+
+
+@functools.lru_cache(maxsize=16)
+def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn, dtype):
+    """One jitted generation of all runs (restart the flagged ones, ask, evaluate, tell), cached so that
+    fits of the same shape compile once. `loss_fn(values (P, D), data) -> (P,)`."""
+    es, es_params = _strategy(optimizer, population_size, dim, std_init)
+    lanes = lambda key: jax.random.split(key, runs)
+
+    def init(key, local, centre, std):
+        """A fresh search: from a random point of the box, or (`local`) from `centre` with width `std`."""
+        k_mean, k_init = jax.random.split(key)
+        mean = jax.scipy.special.logit(jax.random.uniform(k_mean, (dim,), dtype, 0.1, 0.9))
+        state = es.init(k_init, jnp.where(local, centre, mean), es_params)
+        if hasattr(state, "std"):
+            state = state.replace(std=jnp.where(local, std, state.std).astype(state.std.dtype))
+        return state
+
+    def generation(key, states, restart, local, centre, std, data):
+        types = jax.tree.map(lambda a: a.dtype, states)
+        sim_data, lo, hi = data
+        k_init, k_ask, k_tell = jax.random.split(key, 3)
+        with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit broadcasting
+            fresh = jax.vmap(init, (0, 0, None, 0))(
+                lanes(k_init), local, centre.astype(dtype), std.astype(dtype)
+            )
+            pick = lambda f, s: jnp.where(restart.reshape((runs,) + (1,) * (s.ndim - 1)), f, s)
+            states = jax.tree.map(pick, fresh, states)
+            z, states = jax.vmap(es.ask, (0, 0, None))(lanes(k_ask), states, es_params)
+        values = transform(z, lo, hi).astype(dtype)
+        losses = loss_fn(values.reshape(runs * population_size, dim), sim_data).reshape(runs, -1)
+        losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
+        with jax.numpy_rank_promotion("allow"):
+            states, _ = jax.vmap(es.tell, (0, 0, 0, 0, None))(lanes(k_tell), z, losses, states, es_params)
+        # the state keeps its dtypes (evosax promotes some leaves to float64 under x64): no retrace
+        return jax.tree.map(lambda a, t: a.astype(t), states, types), z, values, losses
+
+    def first_states(key):
+        with jax.numpy_rank_promotion("allow"):
+            return jax.vmap(init, (0, None, None, None))(lanes(key), False, jnp.zeros(dim, dtype), 1.0)
+
+    return jax.jit(generation), jax.jit(first_states)
+
+
+def search(generation, first_states, data, budget: Budget, key, runs: int, population_size: int, progress):
+    """Run the generations until a stopping rule holds; see the module docstring.
+
+    Restarts alternate between a random point of the box (an independent run, which alone can confirm
+    a result) and the best point so far with a narrow width (`LOCAL_STD`: a local refinement, which
+    polishes a near-fit that a wide search keeps missing)."""
+    key, k_init = jax.random.split(key)
+    states = first_states(k_init)
+    restart = np.zeros(runs, bool)
+    local = np.zeros(runs, bool)
+    run_best = np.full(runs, np.inf)
+    run_values = [None] * runs
+    run_stale = np.zeros(runs, int)
+    run_age = np.zeros(runs, int)
+    finished = []
+    best_loss, best_values, best_z, stale, restarts = np.inf, None, None, 0, 0
+    history, per_generation, values_history, elapsed = [], [], [], []
+    evaluations, reason = 0, "generations"
+    std = np.full(runs, LOCAL_STD)
+    start = time.perf_counter()
+    bar = progress_bar(budget.generations, progress, "fit generations", "gen")
+    for _ in range(budget.generations):
+        key, k_gen = jax.random.split(key)
+        centre = np.zeros(np.shape(data[1])) if best_z is None else best_z
+        states, z, values, losses = generation(
+            k_gen,
+            states,
+            jnp.asarray(restart),
+            jnp.asarray(local & restart),
+            jnp.asarray(centre),
+            jnp.asarray(std),
+            data,
+        )
+        losses, values = np.asarray(losses), np.asarray(values, float)
+        evaluations += losses.size
+        restart[:] = False
+        run_age += 1
+        for r in range(runs):
+            i = int(np.argmin(losses[r]))
+            run_stale[r] = 0 if _improves(losses[r, i], run_best[r], budget.rtol) else run_stale[r] + 1
+            if losses[r, i] < run_best[r]:
+                run_best[r], run_values[r] = float(losses[r, i]), values[r, i]
+                if run_best[r] < best_loss:
+                    best_z = np.asarray(z[r, i])
+        r = int(np.argmin(run_best))
+        stale = 0 if _improves(run_best[r], best_loss, budget.rtol) else stale + 1
+        if run_best[r] < best_loss:
+            best_loss, best_values = float(run_best[r]), run_values[r]
+        per_generation.append(float(losses.min()))
+        history.append(best_loss)
+        values_history.append(best_values)
+        elapsed.append(time.perf_counter() - start)
+        reached = np.zeros(runs, bool) if budget.tol is None else run_best <= budget.tol
+        for r in np.flatnonzero(reached | (run_stale >= budget.run_patience)):
+            finished.append(Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r])))
+            restarts += 1
+            polish = budget.tol is None or best_loss > budget.tol
+            restart[r], local[r] = True, restarts % 2 == 1 and polish
+            run_best[r], run_stale[r], run_age[r] = np.inf, 0, 0
+        if bar is not None:
+            bar.set_postfix(best_loss=f"{best_loss:.4g}", runs=len(finished))
+            bar.update()
+        confirmed = budget.tol is not None and sum(
+            run.loss <= budget.tol and not run.local for run in finished
+        )
+        if budget.tol is not None and confirmed >= budget.confirm:
+            reason = "tolerance"
+        elif stale >= budget.patience and (budget.tol is None or best_loss <= budget.tol):
+            reason = "patience"
+        elif evaluations >= budget.max_evaluations:
+            reason = "evaluations"
+        elif elapsed[-1] >= budget.max_time:
+            reason = "time"
+        else:
+            continue
+        break
+    if bar is not None:
+        bar.close()
+    finished += [
+        Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]))
+        for r in range(runs)
+        if not restart[r]
+    ]
+    return Trace(
+        best_loss,
+        best_values,
+        np.array(history),
+        np.array(per_generation),
+        np.array(values_history),
+        np.array(elapsed),
+        finished,
+        reason,
+        evaluations,
+    )
+
+
+def _improves(new, old, rtol):
+    """`new` is a real improvement on `old`: lower by more than `rtol` of `old` (any drop to 0 counts)."""
+    return new < old - rtol * abs(old) if np.isfinite(old) else np.isfinite(new)

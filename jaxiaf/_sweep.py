@@ -8,10 +8,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
-from . import _checks, _convert
+from . import _checks, _convert, _progress, _sharding
 from ._core import Reducer, evolve, step_constants
 from ._module import FFIAF, PARAMETER_FAMILIES
 from ._pytrees import Parameters, SimulationParameters, State, StepConstants
@@ -60,12 +58,19 @@ def grid(**values) -> dict:
     if not values:
         raise ValueError("`grid` needs at least one parameter, e.g. grid(bias=[0.01, 0.02]).")
     names = list(values)
-    lists = [np.asarray(values[k]) for k in names]
+    lists = [_grid_values(k, values[k]) for k in names]
     for name, arr in zip(names, lists, strict=True):
         if arr.ndim != 1 or arr.size == 0:
             raise ValueError(f"`{name}` must be a non-empty 1-D list of values; got shape {arr.shape}.")
     combos = list(itertools.product(*[range(len(a)) for a in lists]))
     return {k: a[[c[i] for c in combos]] for i, (k, a) in enumerate(zip(names, lists, strict=True))}
+
+
+def _grid_values(name, values):
+    """One name's values as an array; Brian2 quantities must carry the parameter's unit."""
+    if name in _convert.UNITS:
+        return np.asarray(_convert.as_float(name, values, _convert.UNITS[name]))
+    return np.asarray(values)
 
 
 def _batch_size(params: dict) -> int:
@@ -78,7 +83,10 @@ def _batch_size(params: dict) -> int:
     sizes = {k: (shape[0] if len(shape) else None) for k, shape in shapes.items()}
     if None in sizes.values() or len(set(sizes.values())) != 1:
         raise ValueError(f"Every swept value needs the same leading batch axis B; got lengths {sizes}.")
-    return next(iter(sizes.values()))
+    batch = next(iter(sizes.values()))
+    if batch == 0:
+        raise ValueError(f"`params` holds no parameter set (B = 0; shapes {shapes}); sweep at least one.")
+    return batch
 
 
 def _per_set(name, value, n, dtype):
@@ -86,13 +94,50 @@ def _per_set(name, value, n, dtype):
     arr = jnp.asarray(_convert.as_float(name, value, _convert.UNITS[name]), dtype)
     if arr.ndim == 1:
         arr = arr[:, None]
+    if name == "dt" and arr.shape[1:] != (1,):
+        raise ValueError(f"Swept `dt` must have shape (B,) (one time step per set); got {np.shape(value)}.")
     if arr.ndim != 2 or arr.shape[1] not in (1, n):
         raise ValueError(f"Swept `{name}` must have shape (B,) or (B, {n}); got {np.shape(value)}.")
     _checks.check_now(name, arr)
     return arr
 
 
-def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype):
+def _as_keys(name: str, value, shape: tuple):
+    """Typed PRNG keys of `shape` from typed keys or raw uint32 keys of `shape + (2,)`."""
+    arr = value if isinstance(value, jax.Array) else np.asarray(value)
+    if (
+        not jnp.issubdtype(arr.dtype, jax.dtypes.prng_key)
+        and arr.dtype == np.uint32
+        and arr.shape[-1:] == (2,)
+    ):
+        arr = jax.random.wrap_key_data(arr)
+    if not jnp.issubdtype(arr.dtype, jax.dtypes.prng_key) or arr.shape != shape:
+        raise ValueError(
+            f"`{name}` must be {shape} typed PRNG keys (e.g. jax.random.split(jax.random.key(0), B)) or "
+            f"{shape + (2,)} raw uint32 keys; got shape {np.shape(arr)} of dtype {arr.dtype}."
+        )
+    return arr
+
+
+def _noise_keys(module: FFIAF, params: dict, batch: int, common_noise: bool):
+    """One noise key per set: the swept `key`s or `seed`s; else `fold_in(module key, b)` for set b, or the
+    module's key for every set with `common_noise=True`."""
+    if "key" in params and "seed" in params:
+        raise ValueError("Sweep either `key` or `seed`, not both.")
+    if "seed" in params:
+        seeds = np.asarray(params["seed"])
+        if seeds.shape != (batch,) or not np.issubdtype(seeds.dtype, np.integer):
+            raise ValueError(f"Swept `seed` must be ({batch},) integers; got {seeds.shape} of {seeds.dtype}.")
+        return jax.vmap(jax.random.key)(jnp.asarray(seeds))
+    if "key" in params:
+        return _as_keys("key", params["key"], (batch,))
+    key = _as_keys("the module's key", module.neuron_state.key, ())
+    if common_noise:
+        return jnp.broadcast_to(key, (batch,))
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(batch, dtype=jnp.uint32))
+
+
+def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise: bool):
     """The core's pytrees: swept values with a leading batch axis, shared ones as the module holds them
     (broadcast inside the step); the state is (B, N). Weights are (N_in, N), or (B, N_in, N) if swept."""
     n = module.size_out
@@ -100,27 +145,20 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype):
     for f in _NEURON:
         p[f] = _per_set(f, params[f], n, dtype) if f in params else getattr(module.params, f).astype(dtype)
     if "weights" in params:
-        w = jnp.asarray(params["weights"], dtype)
+        w = jnp.asarray(_convert.as_float("weights", params["weights"], "1"), dtype)
         if w.shape[1:] != module.shape:
             raise ValueError(f"Swept `weights` must have shape (B, {module.size_in}, {n}); got {w.shape}.")
+        _checks.check_now("weights", w)
         p["weights"] = w
     sim = {f: getattr(module.sim, f).astype(dtype) for f in ("dt", "noise_std", "refractory")}
     for f in sim:
         if f in params:
             sim[f] = _per_set(f, params[f], n, dtype)
     noisy = module.sim.noisy or ("noise_std" in params and _convert.is_noisy(params["noise_std"]))
-    if "key" in params and "seed" in params:
-        raise ValueError("Sweep either `key` or `seed`, not both.")
-    if "seed" in params:
-        keys = jax.vmap(jax.random.key)(jnp.asarray(params["seed"]))
-    elif "key" in params:
-        keys = params["key"]
-    else:
-        keys = jnp.broadcast_to(module.neuron_state.key, (batch,))
     state = State(
         v=jnp.broadcast_to(module.neuron_state.v.astype(dtype), (batch, n)),
         since_spike=jnp.broadcast_to(module.neuron_state.since_spike, (batch, n)),
-        key=keys,
+        key=_noise_keys(module, params, batch, common_noise),
         step=module.neuron_state.step,
     )
     sim = SimulationParameters(**sim, integrator_name=module.sim.integrator_name, noisy=noisy)
@@ -186,15 +224,6 @@ def _run_chunk(
     return acc, jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), ys), new_state
 
 
-def _mesh():
-    devices = jax.devices()
-    if len(devices) == 1:
-        return None
-    return jax.make_mesh(
-        (len(devices),), ("batch",), devices=devices, axis_types=(jax.sharding.AxisType.Auto,)
-    )
-
-
 def _batched_mask(tree, swept):
     """Which leaves of `(params, sim, state, x, constants)` carry the batch axis: the swept ones, the state
     (but its step count), a (B, T, N_in) input, and the constants computed from swept values ((B, 1) or
@@ -219,13 +248,6 @@ def _take(tree, mask, start, size, batch):
     return jax.tree.map(lambda a, b: a[idx] if b else a, tree, mask)
 
 
-def _place(tree, mask, mesh):
-    if mesh is None:
-        return tree
-    row, rep = NamedSharding(mesh, P("batch")), NamedSharding(mesh, P())
-    return jax.tree.map(lambda a, b: jax.device_put(a, row if b else rep), tree, mask)
-
-
 def sweep(
     module: FFIAF,
     params: dict,
@@ -233,9 +255,10 @@ def sweep(
     *,
     outputs=("counts",),
     reducer: Reducer | None = None,
-    dtype=jnp.float32,
+    dtype=None,
     chunk_size: int | None = None,
     shard: bool = True,
+    common_noise: bool = False,
     progress: bool | None = None,
     unroll: int = 1,
 ) -> SweepResult:
@@ -243,34 +266,45 @@ def sweep(
 
     The batch is a leading axis of the scan's carry (one (B, N) state updated per step), the input matmul
     happens once outside the loop, and summaries are computed inside the scan, so a counts-only sweep
-    never stores a (B, T, N) raster. Each row equals evolving `module.set_attributes(row)` alone (bit for
-    bit in float64).
+    never stores a (B, T, N) raster. Row b equals evolving `module.set_attributes(row b)` alone with that
+    row's noise key (bit for bit in float64).
 
     **Arguments:**
 
-    - `module`: the [`jaxiaf.FFIAF`][] whose other parameters and state every set shares.
-    - `params`: `{name: values}` with a leading batch axis B: neuron parameters (`bias`, `tau_mem`,
-      `v_thresh`, `v_reset`, `v_rest`) and `dt`, `noise_std`, `refractory` as (B,) or (B, N); `weights` as
-      (B, N_in, N); noise `seed` (B,) ints or `key` (B,) keys. [`jaxiaf.grid`][] builds a grid.
+    - `module`: the [`jaxiaf.FFIAF`][] (or [`jaxiaf.FFIAFBrian`][], whose `module` is used) whose other
+      parameters and state every set shares.
+    - `params`: `{name: values}` with a leading batch axis B >= 1: neuron parameters (`bias`, `tau_mem`,
+      `v_thresh`, `v_reset`, `v_rest`), `noise_std` and `refractory` as (B,) or (B, N); `dt` as (B,);
+      `weights` as (B, N_in, N); noise `seed` (B,) ints or `key` (B,) keys. Brian2 quantities must carry
+      the parameter's unit. [`jaxiaf.grid`][] builds a grid.
     - `x`: (T, N_in) input shared by all sets, or (B, T, N_in) (A).
     - `outputs`: any of `"counts"`, `"rates"`, `"first_spike_times"`, `"spikes"`, `"v"`.
     - `reducer`: a [`jaxiaf.Reducer`][] computed inside the scan; its result is `result.reduced`.
-    - `dtype`: `jnp.float32` (default, fast) or `jnp.float64` (needs `jax_enable_x64`; Brian2-exact).
+    - `dtype`: `jnp.float32` or `jnp.float64` (needs `jax_enable_x64`; Brian2-exact); default: the
+      layer's own dtype.
     - `chunk_size`: sets per compiled call (default: all B); bounds memory. The last chunk is padded, so
-      every chunk reuses one compilation.
-    - `shard`: split each chunk over all devices (`jax.sharding`, 1-D mesh over the batch axis).
-    - `progress`: a tqdm bar over chunks (default: when there is more than one chunk).
+      every chunk reuses one compilation; each chunk's results are brought to the host as the next runs.
+    - `shard`: split each chunk over all devices (`jax.sharding`, 1-D mesh over the batch axis), those of
+      every process after `jax.distributed.initialize` (call `sweep` with the same arguments in each; every
+      process gets the whole result).
+    - `common_noise`: without swept `seed`s or `key`s, set b draws its noise from the key
+      `jax.random.fold_in(module_key, b)` (independent noise per set, the default); `True` gives every set
+      the module's own key (common random numbers).
+    - `progress`: a tqdm bar over chunks (default: when there is more than one chunk, the rule of
+      [`jaxiaf.fit`][] too).
     - `unroll`: steps per iteration of the compiled loop (see [`jaxiaf.evolve`][]): 8-32 on a GPU, 1 on
       a CPU.
 
     **Returns:** a [`jaxiaf.SweepResult`][].
     """
+    module = _functional(module)
     bad = sorted(set(outputs) - set(OUTPUTS))
     if bad or isinstance(outputs, str):
         raise ValueError(f"`outputs` must be a tuple of names from {list(OUTPUTS)}; got {outputs!r}.")
-    if jnp.dtype(dtype) == jnp.float64 and not jax.config.jax_enable_x64:
+    dtype = module.params.tau_mem.dtype if dtype is None else jnp.dtype(dtype)
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         raise ValueError("`dtype=float64` needs jax.config.update('jax_enable_x64', True) first.")
-    if jnp.dtype(dtype) not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+    if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         raise ValueError(f"`dtype` must be float32 or float64; got {dtype}.")
     batch = _batch_size(params)
     x = jnp.asarray(x, dtype)
@@ -279,10 +313,10 @@ def sweep(
             f"`x` must have shape (T, {module.size_in}) or ({batch}, T, {module.size_in}); got {x.shape}."
         )
     _checks.check_input_now(x)
-    p, sim, state = _batched_inputs(module, params, batch, dtype)
+    p, sim, state = _batched_inputs(module, params, batch, dtype, bool(common_noise))
     tree = (p, sim, state, x, step_constants(p, sim))
     mask = _batched_mask(tree, set(params))
-    mesh = _mesh() if shard else None
+    mesh = _sharding.mesh() if shard else None
     devices = 1 if mesh is None else mesh.size
     size = batch if chunk_size is None else int(chunk_size)
     if size < 1:
@@ -290,28 +324,53 @@ def sweep(
     size = min(math.ceil(size / devices) * devices, math.ceil(batch / devices) * devices)
     starts = range(0, batch, size)
     red = _reducer(tuple(sorted(set(outputs))), reducer)
-    show = len(starts) > 1 if progress is None else progress
-    parts = []
-    for start in _progress(starts, show):
-        chunk = _place(_take(tree, mask, start, size, batch), mask, mesh)
-        acc, ys, new_state = _run_chunk(*chunk, red, unroll)
-        parts.append(_trim((acc, ys, new_state), min(size, batch - start)))
-    acc, ys, final = jax.tree.map(lambda *a: jnp.concatenate(a) if a[0].ndim else a[0], *parts)
+    run = lambda start: _run_chunk(
+        *_sharding.place(_take(tree, mask, start, size, batch), mask, mesh), red, unroll
+    )
+    bar = _progress.bar(len(starts), progress if jax.process_index() == 0 else False, "sweep", "chunk")
+    acc, ys, final = _gather(run, starts, size, batch, bar, jax.random.key_impl(state.key))
     dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
     return _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
+
+
+def _functional(module) -> FFIAF:
+    if isinstance(module, FFIAF):
+        return module
+    inner = getattr(module, "module", None)  # FFIAFBrian: its functional layer
+    if isinstance(inner, FFIAF):
+        return inner
+    raise TypeError(f"`module` must be a jaxiaf.FFIAF or jaxiaf.FFIAFBrian; got {type(module).__name__}.")
+
+
+def _gather(run, starts, size, batch, bar, key_impl):
+    """Run every chunk; several chunks (or processes) are concatenated on the host, chunk i fetched while
+    chunk i + 1 runs. (A device-side concatenation compiles one call per chunk count, whose cost grows with
+    the count.) One chunk in one process stays on the device."""
+    fetch = _trim if len(starts) == 1 and jax.process_count() == 1 else _host
+    parts, pending = [], None
+    for start in starts:
+        out = (run(start), min(size, batch - start))
+        if pending is not None:
+            parts.append(fetch(*pending))
+        pending = out
+        if bar is not None:
+            bar.update()
+    parts.append(fetch(*pending))
+    if bar is not None:
+        bar.close()
+    if fetch is _trim:
+        return parts[0]
+    acc, ys, final = jax.tree.map(lambda *a: jnp.asarray(np.concatenate(a) if a[0].ndim else a[0]), *parts)
+    return acc, ys, eqx.tree_at(lambda s: s.key, final, jax.random.wrap_key_data(final.key, impl=key_impl))
+
+
+def _host(tree, keep: int):
+    return jax.tree.map(lambda a: _sharding.to_host(a)[:keep] if a.ndim else _sharding.to_host(a), tree)
 
 
 def _trim(tree, keep: int):
     """The first `keep` rows of every batched leaf (the rest is padding)."""
     return jax.tree.map(lambda a: a[:keep] if a.ndim else a, tree)
-
-
-def _progress(starts, show):
-    if not show:
-        return starts
-    from tqdm.auto import tqdm
-
-    return tqdm(starts, desc="sweep chunks", unit="chunk")
 
 
 def _result(params, acc, ys, final, dt, num_steps, outputs) -> SweepResult:

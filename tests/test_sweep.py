@@ -65,7 +65,7 @@ def test_swept_weights_and_batched_input_equal_a_loop():
     for b in range(4):
         spikes, _, rec = mod.set_attributes({"weights": weights[b]})(xs[b], record=True)
         np.testing.assert_array_equal(res.spikes[b], spikes)
-        np.testing.assert_allclose(res.v[b], rec["v"], rtol=0, atol=1e-15)
+        np.testing.assert_array_equal(res.v[b], rec["v"])
 
 
 def test_summaries_equal_those_of_the_full_raster():
@@ -115,9 +115,103 @@ def test_chunks_reuse_one_compilation_and_equal_one_call():
     assert _run_chunk._cache_size() == after_chunks  # new values never recompile
 
 
-def test_float32_is_the_default():
-    res = sweep(_module(), {"bias": [0.01, 0.02]}, X, outputs=("v",))
-    assert res.v.dtype == jnp.float32
+def test_dtype_follows_the_layer_unless_given():
+    mod = _module()
+    assert mod.params.tau_mem.dtype == jnp.float64  # x64 is on in the tests
+    assert sweep(mod, {"bias": [0.01, 0.02]}, X, outputs=("v",)).v.dtype == jnp.float64
+    assert sweep(mod, {"bias": [0.01, 0.02]}, X, outputs=("v",), dtype=jnp.float32).v.dtype == jnp.float32
+
+
+def _row_keys(mod, batch_size):
+    return [jax.random.fold_in(mod.neuron_state.key, b) for b in range(batch_size)]
+
+
+@pytest.mark.parametrize(
+    "name, values",
+    [
+        ("dt", [5e-5, 1e-4, 2e-4]),
+        ("noise_std", [0.0, 0.001, 0.004]),
+        ("v_reset", [-0.07, -0.065, -0.06]),
+        ("v_rest", [-0.07, -0.062, -0.058]),
+        ("bias", RNG.uniform(0.0, 0.03, (3, 5))),  # (B, N): one value per neuron and set
+        ("refractory", RNG.uniform(0.0, 3e-3, (3, 5))),
+    ],
+)
+def test_each_swept_name_equals_a_loop_bit_for_bit(name, values):
+    mod = _module(noise_std=0.001, bias=0.015)
+    res = sweep(mod, {name: values}, X[:300], outputs=("spikes", "v"))
+    keys = _row_keys(mod, 3)
+    for b in range(3):
+        spikes, _, rec = mod.set_attributes({name: values[b], "key": keys[b]})(X[:300], record=True)
+        np.testing.assert_array_equal(res.spikes[b], spikes)
+        np.testing.assert_array_equal(res.v[b], rec["v"])
+    assert len({np.asarray(res.v[b]).tobytes() for b in range(3)}) == 3
+
+
+def test_noise_is_independent_per_set_unless_common_noise():
+    mod = _module(noise_std=0.002, bias=0.012)
+    batch = {"bias": [0.012, 0.012]}
+    own = sweep(mod, batch, X[:200], outputs=("v",))
+    assert not np.array_equal(own.v[0], own.v[1])
+    for b, key in enumerate(_row_keys(mod, 2)):
+        np.testing.assert_array_equal(
+            own.v[b], mod.set_attributes({"key": key})(X[:200], record=True)[2]["v"]
+        )
+    common = sweep(mod, batch, X[:200], outputs=("v",), common_noise=True)
+    np.testing.assert_array_equal(common.v[0], common.v[1])
+    np.testing.assert_array_equal(common.v[0], mod(X[:200], record=True)[2]["v"])
+
+
+def test_swept_keys_typed_raw_and_seeds_agree():
+    mod = _module(noise_std=0.002, bias=0.012)
+    seeds = np.array([4, 5, 6])
+    typed = jax.vmap(jax.random.key)(jnp.asarray(seeds))
+    runs = [
+        sweep(mod, {"seed": seeds}, X[:200], outputs=("v",)),
+        sweep(mod, {"key": typed}, X[:200], outputs=("v",)),
+        sweep(mod, {"key": jax.random.key_data(typed)}, X[:200], outputs=("v",)),  # raw (B, 2) uint32
+    ]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0].v, other.v)
+    single = mod.set_attributes({"key": jax.random.key(5)})(X[:200], record=True)[2]["v"]
+    np.testing.assert_array_equal(runs[0].v[1], single)
+
+
+def test_an_ffiafbrian_layer_sweeps_its_functional_module():
+    layer = jaxiaf.FFIAFBrian(W, refractory=1e-3)
+    batch = {"bias": [0.01, 0.02]}
+    np.testing.assert_array_equal(sweep(layer, batch, X).counts, sweep(layer.module, batch, X).counts)
+    with pytest.raises(TypeError, match="`module` must be a jaxiaf.FFIAF or jaxiaf.FFIAFBrian; got dict"):
+        sweep({}, batch, X)
+
+
+def test_progress_bar_rule(capsys):
+    batch = {"bias": np.linspace(0.0, 0.03, 4)}
+    for chunk_size, progress, shown in [
+        (4, None, False),
+        (2, None, True),
+        (2, False, False),
+        (4, True, True),
+    ]:
+        sweep(_module(), batch, X[:50], chunk_size=chunk_size, progress=progress)
+        err = capsys.readouterr().err
+        assert ("sweep" in err) == shown, (chunk_size, progress, err)
+        if shown:
+            assert f"{-(-4 // chunk_size)}/{-(-4 // chunk_size)}" in err
+
+
+def test_many_chunks_compile_no_concatenation(caplog):
+    """Chunks are gathered on the host: 4000 chunks once took 91 s, 29 s of it compiling a concatenation of
+    4000 parts (a new compilation for every chunk count)."""
+    mod, x = _module(), X[:20]
+    sweep(mod, {"bias": np.linspace(0.0, 0.03, 3)}, x, chunk_size=1, progress=False)  # compiles the chunk
+    with jax.log_compiles(True), caplog.at_level("WARNING"):
+        res = sweep(mod, {"bias": np.linspace(0.0, 0.03, 7)}, x, chunk_size=1, progress=False)
+    compiled = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert not [m for m in compiled if "concatenate" in m], compiled
+    np.testing.assert_array_equal(
+        res.counts, sweep(mod, {"bias": np.linspace(0.0, 0.03, 7)}, x, progress=False).counts
+    )
 
 
 def test_sharded_equals_single_device(tmp_path):
@@ -133,7 +227,8 @@ def test_sharded_equals_single_device(tmp_path):
         x = rng.normal(0.5, 1.0, (500, 3))
         batch = grid(bias=np.linspace(0.005, 0.03, 5), tau_mem=[0.01, 0.02, 0.04], seed=[0, 1])
         res = sweep(mod, batch, x, outputs=("counts", "v"), dtype=jnp.float64, chunk_size=8, progress=False)
-        np.savez(sys.argv[1], counts=res.counts, v=res.v)
+        unsharded = sweep(mod, batch, x, outputs=("v",), chunk_size=8, shard=False)
+        np.savez(sys.argv[1], counts=res.counts, v=res.v, unsharded=unsharded.v)
         """
     )
     out = {}
@@ -144,6 +239,7 @@ def test_sharded_equals_single_device(tmp_path):
         out[devices] = np.load(path)
     np.testing.assert_array_equal(out[1]["counts"], out[4]["counts"])
     np.testing.assert_array_equal(out[1]["v"], out[4]["v"])
+    np.testing.assert_array_equal(out[4]["unsharded"], out[4]["v"])  # shard=False: one device of four
     assert out[1]["counts"].shape == (30, 5)
 
 
@@ -214,6 +310,13 @@ def test_counts_only_sweep_runs_in_bounded_memory():
         ({"bias": [0.01]}, {"outputs": ("raster",)}, "`outputs` must be a tuple of names from"),
         ({"bias": [0.01]}, {"outputs": "counts"}, "`outputs` must be a tuple of names from"),
         ({"bias": [0.01]}, {"chunk_size": 0}, "`chunk_size` must be a positive integer"),
+        ({"bias": []}, {"chunk_size": 4}, "`params` holds no parameter set (B = 0"),
+        ({"weights": np.full((2, 3, 5), np.nan)}, {}, "`weights` must be finite"),
+        ({"weights": np.full((2, 3, 5), np.inf)}, {}, "`weights` must be finite"),
+        ({"dt": np.full((2, 5), 1e-4)}, {}, "Swept `dt` must have shape (B,) (one time step per set)"),
+        ({"key": jax.random.split(jax.random.key(0), (2, 2))}, {}, "`key` must be (2,) typed PRNG keys"),
+        ({"key": np.zeros((2, 3), np.uint32)}, {}, "`key` must be (2,) typed PRNG keys"),
+        ({"seed": [0.5, 1.5]}, {}, "Swept `seed` must be (2,) integers"),
         ({"bias": [0.01]}, {"unroll": 0}, "`unroll` must be a positive integer; got 0"),
         ({"tau_mem": [0.01, -0.01]}, {}, "`tau_mem` must be finite and > 0 (in s)"),
         ({"bias": np.zeros((2, 3))}, {}, "Swept `bias` must have shape (B,) or (B, 5)"),
@@ -228,6 +331,19 @@ def test_counts_only_sweep_runs_in_bounded_memory():
 def test_sweep_errors(batch, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         sweep(_module(), batch, X, **kwargs)
+
+
+@pytest.mark.brian
+def test_brian2_quantities_in_grid_and_sweep_must_carry_the_unit():
+    import brian2 as b2
+
+    mod = _module()
+    good = sweep(mod, grid(tau_mem=[10, 20] * b2.ms), X[:100], outputs=("v",))
+    np.testing.assert_array_equal(good.v, sweep(mod, {"tau_mem": [0.01, 0.02]}, X[:100], outputs=("v",)).v)
+    with pytest.raises(ValueError, match=re.escape("`tau_mem` must be in seconds (s)")):
+        grid(tau_mem=[10, 20] * b2.mV)
+    with pytest.raises(ValueError, match=re.escape("`v_rest` must be in volts (V)")):
+        sweep(mod, {"v_rest": [10, 20] * b2.ms}, X[:100])
 
 
 def test_sweep_input_errors():

@@ -1,0 +1,79 @@
+"""`jaxiaf.sweep` across two processes joined by `jax.distributed.initialize` (the README's recipe for
+several hosts, run on localhost: CPU devices, gloo collectives) equals the single-process sweep bit for
+bit."""
+
+import pathlib
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+
+import jaxiaf
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_num_cpu_devices", 2)
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    port, process_id, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process_id)
+    import numpy as np
+    sys.path.insert(0, sys.argv[4])
+    from test_multiprocess import workload
+    import jaxiaf
+    assert len(jax.devices()) == 4 and len(jax.local_devices()) == 2, jax.devices()
+    mod, batch, x = workload()
+    res = jaxiaf.sweep(mod, batch, x, outputs=("counts", "first_spike_times", "v"), chunk_size=8)
+    key = jax.random.key_data(res.final_state.key)
+    np.savez(out, counts=res.counts, first=res.first_spike_times, v=res.v, key=key)
+    """
+)
+
+
+def workload():
+    """A noisy float64 sweep of 15 sets with swept weights: 2 chunks of 8 over 4 devices, the last padded."""
+    rng = np.random.default_rng(3)
+    mod = jaxiaf.FFIAF(rng.normal(0, 0.01, (3, 5)), noise_std=0.002, refractory=1e-3)
+    batch = {
+        "bias": np.linspace(0.005, 0.03, 15),
+        "tau_mem": np.tile([0.01, 0.02, 0.04], 5),
+        "weights": rng.normal(0, 0.01, (15, 3, 5)),
+    }
+    return mod, batch, rng.normal(0.5, 1.0, (300, 3))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
+    port = _free_port()
+    here = str(pathlib.Path(__file__).parent)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(port), str(i), str(tmp_path / f"p{i}.npz"), here],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    logs = [p.communicate(timeout=120)[0] for p in procs]
+    for p, log in zip(procs, logs, strict=True):
+        assert p.returncode == 0, log[-3000:]
+    mod, batch, x = workload()
+    ref = jaxiaf.sweep(mod, batch, x, outputs=("counts", "first_spike_times", "v"), chunk_size=8)
+    assert ref.counts.sum() > 0 and len(np.unique(np.asarray(ref.counts).sum(1))) > 3
+    for i in range(2):
+        got = np.load(tmp_path / f"p{i}.npz")
+        np.testing.assert_array_equal(got["counts"], ref.counts)
+        np.testing.assert_array_equal(got["first"], ref.first_spike_times)
+        np.testing.assert_array_equal(got["v"], ref.v)
+        np.testing.assert_array_equal(got["key"], jax.random.key_data(ref.final_state.key))

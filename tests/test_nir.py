@@ -248,7 +248,10 @@ def _run_norse(graph, x, dt):
     return np.array(spikes) > 0, np.array(v, float)
 
 
-NIRTORCH_DEPRECATION = "ignore:nirtorch.*is being deprecated:DeprecationWarning"
+NORSE_DEPRECATIONS = (  # nirtorch's loader and exporter, and torch.jit.script used by norse at import
+    "ignore:nirtorch.*is being deprecated:DeprecationWarning",
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning",
+)
 
 
 def _side_by_side(graphs):
@@ -262,7 +265,7 @@ def _side_by_side(graphs):
     )
 
 
-@pytest.mark.filterwarnings(NIRTORCH_DEPRECATION)
+@pytest.mark.filterwarnings(*NORSE_DEPRECATIONS)
 def test_norse_reproduces_the_exported_layers(tmp_path):
     """A 100-neuron layer per integrator, 10^4 steps, exported with `for_norse=True` to a file each."""
     x = np.random.default_rng(0).normal(0.0, 0.5, (10_000, 10))
@@ -288,7 +291,7 @@ def test_norse_reproduces_the_exported_layers(tmp_path):
             assert abs(quiet - threshold[j]) < 1e-7 and np.abs(v[:k, j] - norse_v[:k, j]).max() < 1e-7
 
 
-@pytest.mark.filterwarnings(NIRTORCH_DEPRECATION)
+@pytest.mark.filterwarnings(*NORSE_DEPRECATIONS)
 def test_import_of_a_norse_graph(tmp_path):
     """Norse 1.1.0's `to_nir` writes `tau = dt / tau_mem_inv`, i.e. `dt * tau` (norse issue #411, fixed
     after 1.1.0): the imported `tau_mem` is divided by `dt` to undo it."""

@@ -8,18 +8,51 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
-from ._integrators import resolve_integrator
+from ._integrators import STABILITY_LIMITS, affine, coefficient, resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
 
 def _host_constants(dt, tau, refractory, dt_of_refractory):
-    steps = (refractory + 1e-3 * dt_of_refractory) / dt_of_refractory
+    steps = np.minimum((refractory + 1e-3 * dt_of_refractory) / dt_of_refractory, NEVER)
     return dt, tau, np.exp((-dt) / tau), np.asarray(steps, dtype=np.int64).astype(np.int32)
+
+
+_NONFINITE = (
+    "The membrane potential `v` became NaN or inf: the initial `v` is not finite, or the input currents "
+    "(`x @ weights`) overflow the float dtype."
+)
+
+
+def _step_message(step, num_steps) -> str:
+    dtype = jnp.asarray(step).dtype
+    return (
+        f"The state's `step` + {num_steps} steps would overflow its {dtype} counter (max "
+        f"{jnp.iinfo(dtype).max}); with float32 layers (x64 off) evolve at most 2**31 - 1 steps in all, or "
+        "reset the layer."
+    )
+
+
+def _unstable(xp, c, name: str):
+    """Where an explicit integrator's update grows without bound: `|1 - c| > 1` (or `c` not finite)."""
+    if name not in STABILITY_LIMITS:
+        return xp.zeros(xp.shape(c), bool)
+    return ~(xp.abs(1 - xp.asarray(c)) <= 1)
+
+
+def _stability_message(name: str) -> str:
+    if name not in STABILITY_LIMITS:
+        return ""
+    return (
+        f"`dt / tau_mem` must be <= {STABILITY_LIMITS[name]:.4g} with `integrator_name={name!r}` for every "
+        "neuron: beyond it the integrator is numerically unstable (`v` grows without bound to NaN). Use a "
+        "smaller `dt`, a larger `tau_mem`, or `integrator_name='exact'`."
+    )
 
 
 def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
@@ -55,11 +88,15 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
         )
     else:
         decay = jnp.exp((-dt) / tau)
-        steps = jnp.floor((refractory + 1e-3 * dt_r) / dt_r).astype(jnp.int32)
+        steps = jnp.floor(jnp.minimum((refractory + 1e-3 * dt_r) / dt_r, NEVER)).astype(jnp.int32)
     shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
     gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / (1 - decay)), shape)
     noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
-    return StepConstants(dt, tau, decay, steps, noise_scale)
+    resolve_integrator(sim.integrator_name)
+    c = coefficient(sim.integrator_name, dt / tau)
+    if _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
+        raise ValueError(_stability_message(sim.integrator_name))
+    return StepConstants(dt, tau, decay, steps, noise_scale, c)
 
 
 def _draw(key, step, num_neurons: int, dtype):
@@ -223,36 +260,58 @@ def evolve(
         state = State(
             _checks.tie_input_check(state.v, currents, "currents"), state.since_spike, state.key, state.step
         )
-    update = resolve_integrator(sim.integrator_name)
+    update = resolve_integrator(sim.integrator_name) if state.v.dtype == jnp.float64 else affine
     if constants is None:
         constants = step_constants(params, sim)
+    unstable = jnp.any(_unstable(jnp, constants.coefficient, sim.integrator_name))
+    if check:  # tied to `v`, which every path reads (float64 does not read the coefficient)
+        state = eqx.tree_at(
+            lambda s: s.v, state, eqx.error_if(state.v, unstable, _stability_message(sim.integrator_name))
+        )
     constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
     num_steps = currents.shape[0]
 
-    def body(carry, inputs):
-        v, since, acc = carry
-        u, k = inputs
-        u = jnp.broadcast_to(u, shape)
+    def advance(v, since, u, n, active):
+        """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
         p, consts = _broadcast(params, constants, shape)
-        nr = since >= consts.refractory_steps
+        nr = (since >= consts.refractory_steps) & active
+        u = jnp.broadcast_to(u, shape)
         if sim.noisy:
-            xi = _draw_batch(state.key, state.step + k, shape, v.dtype)
+            xi = _draw_batch(state.key, n, shape, v.dtype)
             u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
-        v = jnp.where(nr, update(v, u, p, consts, nr), v)
-        spike = (v > p.v_thresh) & nr
-        v = jnp.where(spike, p.v_reset, v)
-        since = jnp.where(spike, 1, jnp.minimum(since + 1, NEVER))
+        return jnp.where(nr, update(v, u, p, consts, nr), v)
+
+    def settle(w, since):
+        """Threshold and reset of the step that took `v` to `w`, `since` being the counter before it."""
+        p, consts = _broadcast(params, constants, shape)
+        spike = (w > p.v_thresh) & (since >= consts.refractory_steps)
+        return spike, jnp.where(spike, p.v_reset, w), jnp.where(spike, 1, jnp.minimum(since + 1, NEVER))
+
+    def body(carry, k):
+        # Step k settles (threshold, reset) the update computed by the previous iteration, then updates
+        # step k + 1. The carry holds the un-reset `w`, so the counter, the reducer and the outputs read
+        # stored values: XLA:CPU's one loop per carried array recomputes the update only in `w`'s loop.
+        w, since_before, acc = carry
+        spike, v, since = settle(w, since_before)
         y = None
         if reducer is not None:
             acc, y = reducer.update(acc, k, spike, v)
+        u = jax.lax.dynamic_index_in_dim(source, jnp.minimum(k + 1, len(source) - 1), keepdims=False)
+        w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
         kept = (spike, v) if record else None
-        return (v, since, acc), (kept, y, spike if reducer is None and not record else None)
+        return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
 
     acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
-    steps = jnp.arange(num_steps)
-    carry0 = (state.v, state.since_spike, acc0)
-    (v, since, acc), (kept, ys, raster) = jax.lax.scan(body, carry0, (currents, steps), unroll=unroll)
-    new_state = State(v=v, since_spike=since, key=state.key, step=state.step + num_steps)
+    source = currents if num_steps else jnp.zeros((1, *tail), currents.dtype)
+    w0 = advance(state.v, state.since_spike, source[0], state.step, active=num_steps > 0)
+    carry0 = (w0, state.since_spike, acc0)
+    (v, since, acc), (kept, ys, raster) = jax.lax.scan(body, carry0, jnp.arange(num_steps), unroll=unroll)
+    step = state.step
+    if check:
+        v = eqx.error_if(v, ~jnp.all(jnp.isfinite(v)) & ~unstable, _NONFINITE)
+        last = jnp.iinfo(jnp.asarray(step).dtype).max - num_steps
+        step = eqx.error_if(step, step > last, _step_message(step, num_steps))
+    new_state = State(v=v, since_spike=since, key=state.key, step=step + num_steps)
     rec = {"v": kept[1], "spikes": kept[0]} if record else {}
     if reducer is not None:
         return (acc, ys), new_state, rec

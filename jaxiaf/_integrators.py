@@ -18,7 +18,12 @@ which is not spike-exact anyway, the masks are skipped: the same expressions, wi
 
 With `r_m = 1` ohm, the expressions are Brian2 2.9.0's generated numpy code for
 `dv/dt = (v_rest - v + r_m*(Ib + I_in))/tau_m`, evaluated left to right as parenthesised (multiplying by
-`r_m = 1` is exact and dropped).
+`r_m = 1` is exact and dropped). These run in float64.
+
+In float32 every integrator runs as one affine update, `affine`: with the input held over the step, each
+of them maps `v` to `v + (v_inf - v) * c`, `v_inf = v_rest + (u + Ib)`, with a coefficient `c(h)` of
+`h = dt / tau_mem` computed once per evolve (`coefficient`): the same polynomial (or exponential) as
+Brian2's expressions, evaluated in fewer operations, so that XLA:CPU emits one short loop per step.
 """
 
 from collections.abc import Callable
@@ -87,6 +92,30 @@ def exponential_euler(v, u, params, consts, nr):
     tau = consts.tau_mem
     ba = _mul(-tau, ((u / tau) + (params.bias / tau)) + (params.v_rest / tau), m1)
     return (-ba) + _mul(ba + v, consts.decay, m2)
+
+
+def affine(v, u, params, consts, nr):
+    """Any integrator in float32: `v + ((v_rest + (u + Ib)) - v) * c`, `c = consts.coefficient`."""
+    return v + ((params.v_rest + (u + params.bias)) - v) * consts.coefficient
+
+
+_COEFFICIENTS = {
+    "euler": lambda h: h,
+    "rk2": lambda h: h * (1 - 0.5 * h),
+    "rk4": lambda h: h * (1 - h * (0.5 - h * (_SIXTH - h / 24))),
+    "exponential_euler": lambda h: -jnp.expm1(-h),
+    "exact": lambda h: -jnp.expm1(-h),
+    "linear": lambda h: -jnp.expm1(-h),
+}
+
+STABILITY_LIMITS = {"euler": 2.0, "rk2": 2.0, "rk4": 2.785293563405282}
+"""The largest `dt / tau_mem` for which an explicit integrator does not blow up: `|1 - c(h)| <= 1`."""
+
+
+def coefficient(name: str, h):
+    """`c(h)` of the affine update (see the module docstring): `h`, `h - h^2/2`,
+    `h - h^2/2 + h^3/6 - h^4/24` (Horner form), or `1 - exp(-h)` evaluated as `-expm1(-h)`."""
+    return _COEFFICIENTS[name](h)
 
 
 Update = Callable[..., jnp.ndarray]

@@ -76,7 +76,9 @@ class StepConstants(eqx.Module):
     """Values computed once per evolve by [`jaxiaf.step_constants`][] and read by every step.
 
     **Fields:** `dt` (s), `tau_mem` (s), `decay` = `exp(-dt / tau_mem)`, `refractory_steps`
-    = `int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), `noise_scale` (A per unit normal draw).
+    = `int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`; capped at `NEVER`), `noise_scale` (A per unit
+    normal draw), `coefficient` = `c(dt / tau_mem)` of the integrator's affine update (float32 path, and the
+    stability check; see `jaxiaf._integrators`).
     """
 
     dt: jax.Array
@@ -84,6 +86,7 @@ class StepConstants(eqx.Module):
     decay: jax.Array
     refractory_steps: jax.Array
     noise_scale: jax.Array
+    coefficient: jax.Array
 
 
 def float_dtype():

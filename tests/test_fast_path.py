@@ -1,0 +1,181 @@
+"""The float32 fast path (one affine update, one pipelined loop) and the core's edge cases found by fuzzing:
+huge refractory periods, unstable integrators, non-finite potentials, the step counter, T = 0."""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxiaf
+
+INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
+
+
+def _float32(tree):
+    """A float64 pytree of the tests' x64 mode, as the float32 pytree a layer has with x64 off."""
+
+    def cast(a):
+        if not isinstance(a, jax.Array) or jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return a
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            return a.astype(jnp.float32)
+        return a.astype(jnp.int32) if jnp.issubdtype(a.dtype, jnp.integer) else a
+
+    return jax.tree.map(cast, tree)
+
+
+def _layer(integrator="rk4", num=6, **kwargs):
+    rng = np.random.default_rng(3)
+    kw = dict(bias=rng.uniform(0.005, 0.02, num), tau_mem=rng.uniform(0.005, 0.05, num), refractory=7.5e-4)
+    kw.update(kwargs)
+    return jaxiaf.FFIAF(rng.normal(0, 0.01, (3, num)), integrator_name=integrator, **kw)
+
+
+def _parts(mod, dtype):
+    parts = (mod.params, mod.sim, mod.neuron_state)
+    return _float32(parts) if dtype == jnp.float32 else parts
+
+
+def _currents(mod, num_steps, dtype, seed=4):
+    x = np.random.default_rng(seed).normal(0.5, 1.0, (num_steps, 3))
+    return jnp.asarray(x @ np.asarray(mod.params.weights), dtype)
+
+
+@pytest.mark.parametrize("integrator", INTEGRATORS)
+@pytest.mark.parametrize("noise_std", [0.0, 0.002])
+def test_float32_one_step_at_a_time_equals_one_call(integrator, noise_std):
+    mod = _layer(integrator, noise_std=noise_std, bias=np.linspace(0.015, 0.03, 6))
+    params, sim, state = _parts(mod, jnp.float32)
+    currents = _currents(mod, 300, jnp.float32)
+    whole, end, rec = jaxiaf.evolve(params, sim, state, currents, record=True)
+    assert rec["v"].dtype == jnp.float32 and int(whole.sum()) > 5
+    vs, spikes = [], []
+    for n in range(currents.shape[0]):
+        s, state, r = jaxiaf.evolve(params, sim, state, currents[n : n + 1], record=True)
+        spikes.append(s)
+        vs.append(r["v"])
+    np.testing.assert_array_equal(np.concatenate(spikes), whole)
+    np.testing.assert_array_equal(np.concatenate(vs), rec["v"])
+    for a, b in ((state.v, end.v), (state.since_spike, end.since_spike), (state.step, end.step)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+@pytest.mark.parametrize("refractory", [2**31 * 1e-4, 1e30])
+def test_refractory_beyond_the_counter_lets_the_neuron_fire_once(dtype, refractory):
+    # v_reset above threshold and a strong drive: the neuron fires whenever it is allowed to.
+    mod = jaxiaf.FFIAF(
+        np.zeros((1, 1)), bias=1.0, v_reset=-0.05, v_thresh=-0.055, dt=1e-4, refractory=refractory
+    )
+    params, sim, state = _parts(mod, dtype)
+    spikes, end, _ = jaxiaf.evolve(params, sim, state, jnp.zeros((300, 1), dtype))
+    first = np.flatnonzero(np.asarray(spikes[:, 0])).tolist()
+    assert len(first) == 1
+    assert int(jaxiaf.step_constants(params, sim).refractory_steps[()]) == jaxiaf.NEVER
+    assert int(end.since_spike[0]) == 300 - first[0]
+
+
+@pytest.mark.parametrize("integrator, h", [("rk4", 2.8), ("rk2", 2.05), ("euler", 2.5), ("rk4", 1e30)])
+def test_unstable_integrator_is_an_error_naming_dt_and_tau_mem(integrator, h):
+    dt = 1e-3
+    mod = _layer(integrator, num=2, tau_mem=[0.01, dt / h], dt=dt, refractory=0.0)
+    message = re.escape(f"`dt / tau_mem` must be <= {jaxiaf._integrators.STABILITY_LIMITS[integrator]:.4g}")
+    with pytest.raises(ValueError, match=message):
+        jaxiaf.step_constants(mod.params, mod.sim)
+    with pytest.raises(ValueError, match=message):
+        jaxiaf.sweep(mod, {"bias": [0.01, 0.02]}, np.zeros((10, 3)), dtype=jnp.float64)
+    currents = jnp.zeros((10, 2))
+    with pytest.raises(Exception, match=message):
+        jax.block_until_ready(jax.jit(jaxiaf.evolve)(mod.params, mod.sim, mod.neuron_state, currents))
+
+
+@pytest.mark.parametrize("integrator, h", [("rk4", 2.78), ("rk2", 2.0), ("euler", 2.0), ("exact", 50.0)])
+def test_stable_up_to_the_limit(integrator, h):
+    mod = _layer(integrator, num=2, tau_mem=[0.01, 1e-3 / h], dt=1e-3, refractory=0.0)
+    v = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.zeros((500, 2)))[1].v
+    assert np.isfinite(np.asarray(v)).all()
+
+
+def test_nonfinite_potential_is_an_error():
+    mod = _layer()
+    state = eqx.tree_at(lambda s: s.v, mod.neuron_state, jnp.full((6,), jnp.nan))
+    with pytest.raises(Exception, match=re.escape("The membrane potential `v` became NaN or inf")):
+        jax.block_until_ready(jaxiaf.evolve(mod.params, mod.sim, state, jnp.zeros((5, 6))))
+
+
+def test_float32_step_counter_overflow_is_an_error():
+    params, sim, state = _parts(_layer(), jnp.float32)
+    state = eqx.tree_at(lambda s: s.step, state, jnp.int32(2**31 - 10))
+    currents = jnp.zeros((5, 6), jnp.float32)
+    assert int(jaxiaf.evolve(params, sim, state, currents)[1].step) == 2**31 - 5
+    with pytest.raises(Exception, match=re.escape("would overflow its int32 counter")):
+        jax.block_until_ready(jaxiaf.evolve(params, sim, state, jnp.zeros((10, 6), jnp.float32))[1].step)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_zero_steps_return_the_state_unchanged(dtype):
+    params, sim, state = _parts(_layer(noise_std=0.002), dtype)
+    spikes, end, rec = jaxiaf.evolve(params, sim, state, jnp.zeros((0, 6), dtype), record=True)
+    assert spikes.shape == (0, 6) and rec["v"].shape == (0, 6)
+    np.testing.assert_array_equal(end.v, state.v)
+    np.testing.assert_array_equal(end.since_spike, state.since_spike)
+
+
+_CACHE_SCRIPT = """
+import jax, numpy as np
+hits = []
+jax.monitoring.register_event_listener(lambda e, **kw: hits.append(e) if e.endswith("cache_hits") else None)
+import jaxiaf
+print(jax.config.jax_compilation_cache_dir)
+mod = jaxiaf.FFIAF(np.ones((2, 3)))
+params, sim, state = mod.params, mod.sim, mod.neuron_state
+run = jax.jit(jaxiaf.evolve, static_argnames="check")
+jax.block_until_ready(run(params, sim, state, np.ones((50, 3)), check=False))
+print(len(hits))
+"""
+
+
+def test_compilation_cache_is_on_by_default_and_reused_by_the_next_process(tmp_path):
+    env = {**os.environ, "JAX_ENABLE_X64": "0", "JAXIAF_CACHE_DIR": str(tmp_path / "xla")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    run = lambda e: subprocess.run(
+        [sys.executable, "-c", _CACHE_SCRIPT], env=e, capture_output=True, text=True
+    )
+    first, second = run(env), run(env)
+    assert first.stdout.split()[0] == str(tmp_path / "xla"), first.stderr
+    assert second.stdout.split()[0] == str(tmp_path / "xla")
+    assert int(second.stdout.split()[1]) > int(first.stdout.split()[1])
+    assert any((tmp_path / "xla").iterdir())
+    assert run({**env, "JAXIAF_CACHE_DIR": "0"}).stdout.split() == ["None", "0"]
+    # A cache the user configured in JAX is left alone.
+    mine = str(tmp_path / "mine")
+    assert run({**env, "JAX_COMPILATION_CACHE_DIR": mine}).stdout.split()[0] == mine
+
+
+def test_set_compilation_cache_changes_and_disables_it(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import jax, jaxiaf
+        jaxiaf.set_compilation_cache({str(tmp_path / "other")!r})
+        print(jax.config.jax_compilation_cache_dir, jax.config.jax_enable_compilation_cache)
+        jaxiaf.set_compilation_cache(None)
+        print(jax.config.jax_enable_compilation_cache)
+        try:
+            jaxiaf.set_compilation_cache(3)
+        except TypeError as e:
+            print(e)
+        """
+    )
+    env = {**os.environ, "JAXIAF_CACHE_DIR": str(tmp_path / "xla")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[:2] == [f"{tmp_path / 'other'} True", "False"]
+    assert lines[2] == "`path` must be a directory path or None; got int."
+    assert (tmp_path / "other").is_dir()

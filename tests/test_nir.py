@@ -7,55 +7,16 @@ the threshold and both voltage traces agreed to 1e-7 V until then (float32 steps
 ~1e-9 V; the traces drift apart by ~1e-8 V over 10^4 steps).
 """
 
-import importlib
-import os
-
 import jax
 import numpy as np
 import pytest
+from test_io import _layer, assert_same_module, require
 
 import jaxiaf
-
-
-def require(module: str):
-    """Import an optional dependency: skipped locally if absent, a failure in CI (`JAXIAF_REQUIRE_INTEROP=1`,
-    set by `.ci/run`), which installs the `interop` extra and must run these tests."""
-    if os.environ.get("JAXIAF_REQUIRE_INTEROP") == "1":
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
-
 
 nir = require("nir")
 
 INTEGRATORS = ("rk4", "rk2", "euler", "exponential_euler", "exact")
-
-
-def _layer(integrator="rk4", n_in=3, n=5, seed=0, **kwargs):
-    rng = np.random.default_rng(seed)
-    values = dict(
-        weights=rng.normal(0.0, 0.01, (n_in, n)),
-        bias=rng.uniform(0.005, 0.015, n),
-        tau_mem=rng.uniform(0.01, 0.03, n),
-        v_thresh=rng.uniform(-0.056, -0.054, n),
-        v_reset=rng.uniform(-0.07, -0.065, n),
-        v_rest=rng.uniform(-0.066, -0.064, n),
-        integrator_name=integrator,
-    )
-    return jaxiaf.FFIAF(**{**values, **kwargs})
-
-
-def _leaves(module):
-    """The module's leaves, keys as their raw data, for bit-exact comparison."""
-    leaves, treedef = jax.tree.flatten(module)
-    raw = lambda a: jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a
-    return [np.asarray(raw(a)) for a in leaves], treedef
-
-
-def assert_same_module(a, b):
-    (la, ta), (lb, tb) = _leaves(a), _leaves(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x, y)
 
 
 @pytest.mark.parametrize("integrator", INTEGRATORS)

@@ -33,6 +33,19 @@ SIMULATION = ("dt", "noise_std", "refractory")
 
 
 # ------------------------------------------------------------------------------------------ state records
+def functional(layer) -> FFIAF:
+    """The functional module of an `FFIAF` or `FFIAFBrian`; `TypeError` for other objects, `ValueError` for
+    a batched module (a `vmap` over modules: its weights have a leading batch axis)."""
+    if isinstance(layer, FFIAFBrian):
+        return layer.module
+    if not isinstance(layer, FFIAF):
+        raise TypeError(f"`layer` must be an FFIAF or an FFIAFBrian; got {type(layer).__name__}.")
+    shape = layer.params.weights.shape
+    if len(shape) != 2:
+        raise ValueError(f"`layer` must be one layer; got a batch of modules (weights of shape {shape}).")
+    return layer
+
+
 def state_record(module: FFIAF) -> tuple[dict, str]:
     """The state of `module` as NumPy arrays `{v, since_spike, step, key_data}`, and the key's
     implementation name (`""` for a raw `uint32` key)."""
@@ -67,16 +80,14 @@ def save(layer, path) -> None:
 
     **Raises:** `TypeError` for another kind of object.
     """
+    module = functional(layer)
     if isinstance(layer, FFIAFBrian):
-        module, initial = layer.module, layer._initial
+        initial = layer._initial
         extra = {"record": layer._record, "initial_integrator_name": initial["integrator_name"]}
         initial_names = PARAMETERS + SIMULATION
-    elif isinstance(layer, FFIAF):
-        module, extra = layer, {}
-        initial = {k: getattr(layer.initial_params, k) for k in PARAMETERS}
-        initial_names = PARAMETERS
     else:
-        raise TypeError(f"`layer` must be an FFIAF or an FFIAFBrian; got {type(layer).__name__}.")
+        initial, extra = {k: getattr(layer.initial_params, k) for k in PARAMETERS}, {}
+        initial_names = PARAMETERS
     state, key_impl = state_record(module)
     values = {**module.parameters(), **module.simulation_parameters()}
     header = {

@@ -11,9 +11,8 @@ import warnings
 
 import numpy as np
 
-from ._io import state_from_record, state_record
+from ._io import functional, state_from_record, state_record
 from ._module import FFIAF
-from ._timed import FFIAFBrian
 
 METADATA_VERSION = 1
 SUPPORTED = (
@@ -29,14 +28,6 @@ def _nir():
             "jaxiaf.to_nir and jaxiaf.from_nir need the `nir` package: pip install 'jaxiaf[interop]'."
         ) from err
     return nir
-
-
-def _functional(layer) -> FFIAF:
-    if isinstance(layer, FFIAFBrian):
-        return layer.module
-    if isinstance(layer, FFIAF):
-        return layer
-    raise TypeError(f"`layer` must be an FFIAF or an FFIAFBrian; got {type(layer).__name__}.")
 
 
 def _step_fraction(module: FFIAF) -> np.ndarray:
@@ -72,7 +63,7 @@ def to_nir(layer, *, for_norse: bool = False):
     ignore both (only [`jaxiaf.from_nir`][] restores them, from the metadata).
     """
     nir = _nir()
-    module = _functional(layer)
+    module = functional(layer)
     p = {k: np.array(v) for k, v in module.parameters().items()}  # writable copies (torch warns otherwise)
     sim = module.simulation_parameters()
     dt = np.asarray(sim["dt"])

@@ -166,6 +166,9 @@ def test_bad_input():
         jaxiaf.from_nir(graph)
     with pytest.raises(TypeError, match="`layer` must be an FFIAF or an FFIAFBrian; got dict"):
         jaxiaf.to_nir({})
+    batch = jax.vmap(lambda tau: _layer().set_attributes({"tau_mem": tau}))(np.array([0.01, 0.02]))
+    with pytest.raises(ValueError, match=r"must be one layer; got a batch of modules \(weights of shape"):
+        jaxiaf.to_nir(batch)
     with pytest.raises(ValueError, match="`tau_mem` must be finite and > 0"):
         jaxiaf.from_nir(_graph(_lif()), dt=1e-4, tau_mem=-1.0)
 

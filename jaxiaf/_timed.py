@@ -5,106 +5,18 @@ series onto the dt grid, calls the functional module (which calls the core), and
 `TSEvent`. It never re-implements the update, the threshold, the reset or the noise.
 """
 
-import operator
-import warnings
-from typing import Any, NamedTuple
-
 import numpy as np
 
-from . import _convert
+from . import _timebase
+from ._defaults import DEFAULTS
 from ._equations import check_neuron_eq
-from ._graph import GraphHolder, layer_graph
-from ._module import FFIAF, PARAMETER_FAMILIES, SIMULATION_FAMILIES, STATE_FAMILIES
+from ._module import FFIAF, PARAMETER_FAMILIES
 from ._pytrees import Parameters, SimulationParameters, State
+from ._rockpool import RockpoolSurface, _Registered
 from ._timeseries import TSContinuous, TSEvent
 
-_STEP_TOL = 1e-6
-"""Tolerance, in steps of dt, when a time or a duration is turned into a whole number of steps."""
 
-_FAMILIES = {
-    "Parameter": PARAMETER_FAMILIES,
-    "SimulationParameter": SIMULATION_FAMILIES,
-    "State": STATE_FAMILIES,
-}
-_GETTERS = {"Parameter": "parameters", "SimulationParameter": "simulation_parameters", "State": "state"}
-_REGISTERED = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
-_SUBMODULE_METHODS = (
-    "parameters",
-    "simulation_parameters",
-    "state",
-    "attributes_named",
-    "set_attributes",
-    "reset_state",
-    "reset_time",
-    "reset_parameters",
-)
-
-
-def _seconds(name: str, value) -> float:
-    """`value` (s, or a Brian2 quantity of time) as a finite Python float; `ValueError`/`TypeError` naming
-    `name` otherwise."""
-    value = _convert._strip_unit(name, value, "s")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number of seconds; got {value!r}.") from None
-    if array.shape not in ((), (1,)) or not np.isfinite(array).all():
-        raise ValueError(f"`{name}` must be a finite scalar number of seconds; got {value!r}.")
-    return float(array.reshape(()))
-
-
-def _steps(name: str, value) -> int:
-    """`value` as a Python int >= 0; `TypeError` if it is not an integer, `ValueError` if negative."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be an integer >= 0 (a number of steps of dt); got {value!r}.")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"`{name}` must be an integer >= 0 (a number of steps of dt); got {value!r} "
-            f"({type(value).__name__})."
-        ) from None
-    if count < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0 (a number of steps of dt); got {count}.")
-    return count
-
-
-class RegisteredAttribute(NamedTuple):
-    """One entry of [`jaxiaf.FFIAFBrian._get_attribute_registry`][].
-
-    - `value`: the current value.
-    - `type_name`: `"Parameter"`, `"SimulationParameter"` or `"State"`.
-    - `family`: its family (`"weights"`, `"biases"`, `"taus"`, `"voltages"`, `"time"`, ...).
-    - `initial`: the value `_reset_attribute` restores.
-    - `shape`: the shape of `value`.
-    """
-
-    value: Any
-    type_name: str
-    family: str
-    initial: Any
-    shape: tuple
-
-
-class _Registered:
-    """`mod.<name>` reads the registered attribute `<name>`; assigning to it calls `set_attributes`."""
-
-    def __init__(self, doc: str):
-        self.__doc__ = doc
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        return obj._values()[self.name]
-
-    def __set__(self, obj, value):
-        obj.set_attributes({self.name: value})
-
-
-class FFIAFBrian:
+class FFIAFBrian(RockpoolSurface):
     """A spiking feedforward layer of IAF neurons: continuous currents in (`TSContinuous`), spikes out
     (`TSEvent`). The interface of Rockpool's `nn.layers.FFIAFBrian`, computed by [`jaxiaf.FFIAF`][].
 
@@ -145,22 +57,6 @@ class FFIAFBrian:
     shape or integrator; `TypeError` for a non-number.
     """
 
-    _spiking_input: bool = False
-    """Whether this module receives spiking input: False, it takes currents."""
-    _spiking_output: bool = True
-    """Whether this module produces spiking output: True."""
-    _is_child: bool = False
-    """Whether this module is a sub-module of another: a layer is built on its own, so False."""
-    _parent_dt_factor: float = 1.0
-    """`dt` of this layer over `dt` of its parent: 1.0 (it has no parent)."""
-    _in_Module_init: bool = False
-    """True while `__init__` runs; always False on a built layer."""
-    _force_set_attributes: bool = False
-    """Rockpool's switch to skip checks in `set_attributes`: False, values are always checked here."""
-    _TimedModule__in_TimedModule_init: bool = False
-    """Rockpool's `__in_TimedModule_init` (name-mangled as there): True while a TimedModule tree is being
-    built; always False on a built layer."""
-
     weights = _Registered("(N_in, N) input weights (dimensionless).")
     bias = _Registered("(N,) bias current (A).")
     tau_mem = _Registered("(N,) membrane time constants (s).")
@@ -178,17 +74,17 @@ class FFIAFBrian:
     def __init__(
         self,
         weights,
-        bias=10e-3,
-        dt=0.1e-3,
-        noise_std=0,
-        tau_mem=20e-3,
-        v_thresh=-55e-3,
-        v_reset=-65e-3,
-        v_rest=-65e-3,
-        refractory=0,
+        bias=DEFAULTS["bias"],
+        dt=DEFAULTS["dt"],
+        noise_std=DEFAULTS["noise_std"],
+        tau_mem=DEFAULTS["tau_mem"],
+        v_thresh=DEFAULTS["v_thresh"],
+        v_reset=DEFAULTS["v_reset"],
+        v_rest=DEFAULTS["v_rest"],
+        refractory=DEFAULTS["refractory"],
         neuron_eq=None,
-        integrator_name: str = "rk4",
-        name: str = "unnamed",
+        integrator_name: str = DEFAULTS["integrator_name"],
+        name: str = DEFAULTS["name"],
         record: bool = False,
         *,
         key=None,
@@ -208,73 +104,10 @@ class FFIAFBrian:
             name=name,
             key=key,
         )
-        self._dt = _seconds("dt", dt)
+        self._dt = _timebase.seconds("dt", dt)
         self._record = bool(record)
         self._initial = {**self._module.parameters(), **self._module.simulation_parameters()}
         self._submodules: dict = {}
-
-    # ----------------------------------------------------------------------------------------- names, shape
-    @property
-    def class_name(self) -> str:
-        """Class name of `self`: `"FFIAFBrian"`."""
-        return type(self).__name__
-
-    @property
-    def name(self) -> str:
-        """The name of this layer, or an empty string if it has none."""
-        return self._module.name
-
-    _name = name
-
-    @property
-    def full_name(self) -> str:
-        """The class name and the quoted layer name, e.g. `"FFIAFBrian 'unnamed'"`."""
-        return f"{self.class_name} '{self.name}'" if self.name else self.class_name
-
-    @property
-    def shape(self) -> tuple:
-        """`(N_in, N)`."""
-        return self._module.shape
-
-    _shape = shape
-
-    @property
-    def size(self) -> int:
-        """(DEPRECATED: use `size_out`) N, the number of neurons. Warns `DeprecationWarning`."""
-        warnings.warn(
-            "The `size` property is deprecated. Please use `size_out` instead.", DeprecationWarning, 2
-        )
-        return self.size_out
-
-    @property
-    def size_in(self) -> int:
-        """N_in, the number of input channels."""
-        return self.shape[0]
-
-    @property
-    def size_out(self) -> int:
-        """N, the number of neurons (output channels)."""
-        return self.shape[1]
-
-    @property
-    def spiking_input(self) -> bool:
-        """False: this layer takes continuous currents."""
-        return self._spiking_input
-
-    @property
-    def spiking_output(self) -> bool:
-        """True: this layer sends spikes."""
-        return self._spiking_output
-
-    @property
-    def input_type(self) -> type:
-        """The TimeSeries class accepted: [`jaxiaf.TSContinuous`][]."""
-        return TSEvent if self.spiking_input else TSContinuous
-
-    @property
-    def output_type(self) -> type:
-        """The TimeSeries class returned: [`jaxiaf.TSEvent`][]."""
-        return TSEvent if self.spiking_output else TSContinuous
 
     @property
     def module(self) -> FFIAF:
@@ -302,20 +135,11 @@ class FFIAFBrian:
         return int(self._module.neuron_state.step)
 
     def _times(self, t_start, dt, k):
-        """Times `t_start + k * dt` (s) of the (float) step offsets `k`.
-
-        A start on the dt grid (a whole number `k0` of steps, within 1e-6 step), such as the layer's own
-        `t`, gives `(k0 + k) * dt`: every time then follows from an integer step count, so evolving in
-        chunks samples the input and stamps the spikes at exactly the times of one long evolution.
-        """
-        dt = self._dt if dt is None else _seconds("dt", dt)
-        if dt <= 0:
-            raise ValueError(f"`dt` must be > 0 (s); got {dt}.")
-        t_start = self.t if t_start is None else _seconds("t_start", t_start)
-        first = round(t_start / dt)
-        if abs(t_start / dt - first) <= _STEP_TOL:
-            return (first + np.asarray(k, dtype=np.float64)) * dt
-        return t_start + np.asarray(k, dtype=np.float64) * dt
+        """Times `t_start + k * dt` (s) of the step offsets `k`, on the dt grid when `t_start` is on it
+        (`jaxiaf._timebase.grid_times`); `t_start` and `dt` default to the layer's `t` and `dt`."""
+        dt = self._dt if dt is None else _timebase.seconds("dt", dt, positive=True)
+        t_start = self.t if t_start is None else _timebase.seconds("t_start", t_start)
+        return _timebase.grid_times(t_start, dt, k)
 
     def _gen_time_trace(self, t_start: float, num_timesteps: int) -> np.ndarray:
         """The time base of an evolution: `num_timesteps` times from `t_start`, `dt` apart.
@@ -325,7 +149,7 @@ class FFIAFBrian:
         **Returns:** `(num_timesteps,)` float64 times (s): `(k0 + k) * dt` when `t_start = k0 * dt` is on
         the dt grid (as the layer's `t` always is), else `t_start + k * dt`.
         """
-        count = _steps("num_timesteps", num_timesteps)
+        count = _timebase.count("num_timesteps", num_timesteps)
         return self._times(t_start, None, np.arange(count))
 
     def _determine_timesteps(self, ts_input=None, duration=None, num_timesteps=None) -> int:
@@ -347,11 +171,11 @@ class FFIAFBrian:
         `ValueError` for a negative `num_timesteps` or `duration`, or an input that ends at or before `t`.
         """
         if duration is not None:
-            duration = _seconds("duration", duration)
+            duration = _timebase.seconds("duration", duration)
             if duration < 0:
                 raise ValueError(f"{self.full_name}: `duration` must be >= 0 (s); got {duration}.")
         if num_timesteps is not None:
-            return _steps("num_timesteps", num_timesteps)
+            return _timebase.count("num_timesteps", num_timesteps)
         if duration is None:
             if ts_input is None:
                 raise TypeError(
@@ -373,7 +197,7 @@ class FFIAFBrian:
                         f"layer's time t = {self.t} s; give `duration` with a periodic series, or call "
                         "`reset_time()`."
                     )
-        return int(np.floor(duration / self._dt + _STEP_TOL))
+        return _timebase.num_steps(duration, self._dt)
 
     # ------------------------------------------------------------------------------------------------ input
     def _prepare_input(self, ts_input=None, duration=None, num_timesteps=None):
@@ -434,9 +258,9 @@ class FFIAFBrian:
             )
         sample_times = time_base
         if ts_input.interp_kind == "previous":
-            sample_times = time_base + _STEP_TOL * self._dt
-            if not ts_input.periodic:
-                sample_times = np.minimum(sample_times, ts_input.t_stop)
+            sample_times = _timebase.previous_sample_times(
+                time_base, self._dt, ts_input.t_stop, ts_input.periodic
+            )
         input_raster = ts_input(sample_times)
         finite = np.isfinite(input_raster).all(axis=1)
         if not finite.all():
@@ -445,143 +269,6 @@ class FFIAFBrian:
                 "must be finite at every sample time."
             )
         return time_base, input_raster, num_timesteps
-
-    def _prepare_input_events(self, ts_input=None, duration=None, num_timesteps=None, add_events=False):
-        """Rasterise an event series on the layer's time base (for spiking inputs; this layer's own input
-        is continuous, see `_prepare_input`).
-
-        **Arguments:** `ts_input`: a [`jaxiaf.TSEvent`][] with at most N_in channels, or None;
-        `duration` (s) and `num_timesteps` as `_determine_timesteps`; `add_events`: count the events per
-        bin instead of flagging them.
-
-        **Returns:** `(time_base, spike_raster, num_timesteps)`: `(T,)` times (s), `(T, N_in)` raster (bool,
-        or int counts with `add_events`), `T`. Bin k holds the events in `[t + k*dt, t + (k+1)*dt)`.
-
-        **Raises:** `TypeError` if `ts_input` is not a `TSEvent`; `ValueError` if it has more than N_in
-        channels.
-        """
-        if ts_input is not None and not isinstance(ts_input, TSEvent):
-            raise TypeError(
-                f"{self.full_name}: `ts_input` must be a TSEvent or None; got {type(ts_input).__name__}."
-            )
-        num_timesteps = self._determine_timesteps(ts_input, duration, num_timesteps)
-        time_base = self._gen_time_trace(self.t, num_timesteps)
-        dtype = np.int64 if add_events else bool
-        if ts_input is None:
-            return time_base, np.zeros((num_timesteps, self.size_in), dtype), num_timesteps
-        if ts_input.num_channels > self.size_in:
-            raise ValueError(
-                f"{self.full_name}: `ts_input` has {ts_input.num_channels} channels; the layer has "
-                f"N_in = {self.size_in} inputs."
-            )
-        raster = ts_input.raster(self._dt, t_start=self.t, num_timesteps=num_timesteps, add_events=add_events)
-        raster = np.pad(raster, ((0, 0), (0, self.size_in - raster.shape[1])))
-        return time_base, raster.astype(dtype), num_timesteps
-
-    # ----------------------------------------------------------------------------------------------- output
-    def _gen_timeseries(self, output: np.ndarray, **kwargs):
-        """Wrap a `(T, N)` raster as this layer's output type: `_gen_tsevent(output, **kwargs)`."""
-        if self.spiking_output:
-            return self._gen_tsevent(output, **kwargs)
-        return self._gen_tscontinuous(output, **kwargs)
-
-    def _gen_tsevent(
-        self,
-        output: np.ndarray,
-        dt: float | None = None,
-        t_start: float | None = None,
-        name: str | None = None,
-        periodic: bool = False,
-        num_channels: int | None = None,
-        spikes_at_bin_start: bool = False,
-    ) -> TSEvent:
-        """Wrap a raster as a [`jaxiaf.TSEvent`][].
-
-        An event in bin k is placed at `t_start + (k + 0.5) * dt` (mid-bin), or at `t_start + k * dt` with
-        `spikes_at_bin_start=True`; the series spans `[t_start, t_start + T*dt)`. With the defaults, these
-        are the layer's time before the call and after it (see `_gen_time_trace` for how times are formed).
-
-        **Arguments:**
-
-        - `output`: `(T, N)` raster: bool, or int counts (one event per count).
-        - `dt`: bin width (s); default the layer's `dt`.
-        - `t_start`: start of bin 0 (s); default the layer's `t`.
-        - `name`: name of the series; default `"Output events '<layer name>'"`.
-        - `periodic`: whether the series repeats.
-        - `num_channels`: number of channels (>= N); default `size_out`.
-        - `spikes_at_bin_start`: place events at bin starts instead of bin centres.
-
-        **Returns:** the `TSEvent`, sorted by time then channel.
-        """
-        if name is None:
-            name = f"Output events '{self.name}'" if self.name else "Output events"
-        # Bin starts with dt = 1 from 0 are exactly the bin indices, mapped to times below.
-        bins = TSEvent.from_raster(
-            output,
-            1.0,
-            num_channels=self.size_out if num_channels is None else num_channels,
-            spikes_at_bin_start=True,
-        )
-        offset = 0.0 if spikes_at_bin_start else 0.5
-        return TSEvent(
-            self._times(t_start, dt, bins.times + offset),
-            bins.channels,
-            periodic=periodic,
-            t_start=float(self._times(t_start, dt, 0)),
-            t_stop=float(self._times(t_start, dt, bins.t_stop)),
-            name=name,
-            num_channels=bins.num_channels,
-        )
-
-    def _gen_tscontinuous(
-        self,
-        output: np.ndarray,
-        dt: float | None = None,
-        t_start: float | None = None,
-        name: str | None = None,
-        periodic: bool = False,
-        interp_kind: str = "previous",
-    ) -> TSContinuous:
-        """Wrap a clocked array as a [`jaxiaf.TSContinuous`][]: sample k at `t_start + k * dt`,
-        `t_stop = t_start + T * dt`.
-
-        **Arguments:** `output`: `(T, N)` (or `(T,)`) samples; `dt` (s), default the layer's `dt`;
-        `t_start` (s), default the layer's `t`; `name`, default `"Output samples '<layer name>'"`;
-        `periodic`; `interp_kind`: `"previous"` or `"linear"`.
-
-        **Returns:** the `TSContinuous`.
-        """
-        if name is None:
-            name = f"Output samples '{self.name}'" if self.name else "Output samples"
-        samples = np.asarray(output)
-        num_samples = samples.shape[0] if samples.ndim else 0
-        return TSContinuous(
-            self._times(t_start, dt, np.arange(num_samples)),
-            samples,
-            periodic=periodic,
-            t_start=float(self._times(t_start, dt, 0)),
-            t_stop=float(self._times(t_start, dt, num_samples)),
-            name=name,
-            interp_kind=interp_kind,
-        )
-
-    def _wrap_recorded_state(self, recorded_dict: dict, t_start: float) -> dict:
-        """Wrap the record of an evolution as TimeSeries.
-
-        **Arguments:** `recorded_dict`: the functional module's record, `{"v": (T, N), "spikes": (T, N)}`
-        (or `{}`); `t_start`: the time of the evolution's first step (s).
-
-        **Returns:** `{"v": TSContinuous, "spikes": TSEvent}`: `v` (V) sample k is the potential at the end
-        of step k (after any reset), placed at the bin start `t_start + k*dt` and held over the bin
-        (`interp_kind="previous"`); the spikes as `_gen_tsevent` places them. Other entries pass unchanged.
-        """
-        wrapped = dict(recorded_dict)
-        if "v" in wrapped:
-            name = f"Membrane potential '{self.name}'" if self.name else "Membrane potential"
-            wrapped["v"] = self._gen_tscontinuous(np.asarray(wrapped["v"]), t_start=t_start, name=name)
-        if "spikes" in wrapped:
-            wrapped["spikes"] = self._gen_tsevent(np.asarray(wrapped["spikes"]), t_start=t_start)
-        return wrapped
 
     # --------------------------------------------------------------------------------------------- evolve
     def evolve(self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False):
@@ -622,162 +309,6 @@ class FFIAFBrian:
 
     __call__ = evolve
 
-    def _evolve_wrapper(
-        self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False
-    ):
-        """Rockpool's stateful evolution: `evolve`, then `set_attributes(new_state)` on this layer.
-
-        **Arguments** and **Returns:** as `evolve`; afterwards the layer's state and `t` have advanced.
-        """
-        output, new_state, recorded = self.evolve(
-            ts_input, duration, num_timesteps, kwargs_timeseries, record
-        )
-        self.set_attributes(new_state)
-        return output, new_state, recorded
-
-    # ------------------------------------------------------------------------------------------- attributes
-    def _values(self) -> dict:
-        module = self._module
-        return {**module.parameters(), **module.simulation_parameters(), **module.state()}
-
-    def _get_attribute_family(self, type_name: str, family=None) -> dict:
-        """The attributes of one type, optionally of some families, of this layer and its sub-modules.
-
-        **Arguments:** `type_name`: `"Parameter"`, `"SimulationParameter"` or `"State"`; `family`: a
-        family name or a list/tuple of them (`"weights"`, `"biases"`, `"taus"`, `"voltages"` for
-        parameters; `"time"`, `"noise"`, `"integrator"` for simulation parameters; `"voltages"`,
-        `"refractory"`, `"random"`, `"time"` for the state), or None for all.
-
-        **Returns:** `{name: value}`, with a nested dict per registered sub-module (left out when a family
-        is given and it has no match).
-
-        **Raises:** `ValueError` for an unknown `type_name`.
-        """
-        if type_name not in _GETTERS:
-            raise ValueError(f"`type_name` must be one of {list(_GETTERS)}; got {type_name!r}.")
-        found = getattr(self._module, _GETTERS[type_name])(family)
-        for name, submodule in self._submodules.items():
-            values = getattr(submodule, _GETTERS[type_name])(family)
-            if values or family is None:
-                found[name] = values
-        return found
-
-    def parameters(self, family=None) -> dict:
-        """The parameters `weights`, `bias` (A), `tau_mem` (s), `v_thresh`, `v_reset`, `v_rest` (V), as
-        `{name: array}`; `family`: `"weights"`, `"biases"`, `"taus"`, `"voltages"` or a list of them."""
-        return self._get_attribute_family("Parameter", family)
-
-    def simulation_parameters(self, family=None) -> dict:
-        """The simulation parameters `dt` (s), `noise_std` (V), `refractory` (s), `integrator_name`;
-        `family`: `"time"`, `"noise"`, `"integrator"` or a list of them."""
-        return self._get_attribute_family("SimulationParameter", family)
-
-    def state(self, family=None) -> dict:
-        """The state `v` (V), `since_spike` (steps), `key`, `step` (`t = step * dt`); `family`:
-        `"voltages"`, `"refractory"`, `"random"`, `"time"` or a list of them."""
-        return self._get_attribute_family("State", family)
-
-    def attributes_named(self, name) -> dict:
-        """Attributes of this layer and its sub-modules called `name` (a string or a list/tuple of them).
-
-        **Returns:** `{name: value}`, with a nested dict for each sub-module that has a match.
-        """
-        names = [name] if isinstance(name, str) else list(name)
-        found = self._module.attributes_named(names)
-        for key, submodule in self._submodules.items():
-            values = submodule.attributes_named(names)
-            if values:
-                found[key] = values
-        return found
-
-    def modules(self) -> dict:
-        """The sub-modules registered with `_register_module`, by name (none unless registered)."""
-        return dict(self._submodules)
-
-    @property
-    def _submodulenames(self) -> list:
-        """The names of the registered sub-modules."""
-        return list(self._submodules)
-
-    def _get_attribute_registry(self) -> tuple:
-        """The attribute and module registries.
-
-        **Returns:** `(registered_attributes, registered_modules)`: `{name: RegisteredAttribute(value,
-        type_name, family, initial, shape)}` for every parameter, simulation parameter and state entry (a
-        snapshot), and `{name: module}` for the registered sub-modules.
-        """
-        initial = self._initial_values()
-        attributes = {}
-        for type_name, families in _FAMILIES.items():
-            for name, value in getattr(self._module, _GETTERS[type_name])().items():
-                attributes[name] = RegisteredAttribute(
-                    value, type_name, families[name], initial[name], np.shape(value)
-                )
-        return attributes, dict(self._submodules)
-
-    def _has_registered_attribute(self, name: str) -> bool:
-        """Whether `name` is a registered attribute (a parameter, simulation parameter or state entry)."""
-        return name in _REGISTERED
-
-    def _initial_values(self) -> dict:
-        """The values `_reset_attribute` restores: the state as `reset_all` leaves it, and the
-        parameters and simulation parameters given at construction (or to `_register_attribute`)."""
-        return {**self._module.reset_all().state(), **self._initial}
-
-    def _register_attribute(self, name: str, val) -> None:
-        """Set a registered attribute and make `val` its initial value.
-
-        The attributes are fixed by the functional module's pytrees; this sets one of them. For a
-        parameter or simulation parameter, `val` also becomes the value that `_reset_attribute` and
-        `reset_parameters` restore; a state entry's reset value is always the one `reset_state` /
-        `reset_time` give.
-
-        **Arguments:** `name`: one of the names in `_get_attribute_registry()[0]`; `val`: its new value.
-
-        **Raises:** `ValueError` for another name, or as `set_attributes` for a bad value.
-        """
-        if not self._has_registered_attribute(name):
-            raise ValueError(
-                f"{self.full_name}: cannot register {name!r}: the attributes of this layer are those of its "
-                f"functional FFIAF, {sorted(_REGISTERED)}."
-            )
-        self.set_attributes({name: val})
-        if name in self._initial:
-            self._initial[name] = self._values()[name]
-
-    def _register_module(self, name: str, mod) -> None:
-        """Register a sub-module: it then appears in `modules()`, in `parameters()` / `state()` / ... as a
-        nested dict, and `set_attributes` and the `reset_*` methods reach it. It does not take part in
-        `evolve`: this layer's data path is its own weights and neurons.
-
-        **Arguments:** `name`: an identifier, not one of the layer's attribute names; `mod`: a module
-        with the methods `parameters`, `simulation_parameters`, `state`, `attributes_named`,
-        `set_attributes`, `reset_state`, `reset_time` and `reset_parameters` (an `FFIAF`, an `FFIAFBrian`).
-
-        **Raises:** `ValueError` for a bad name, `TypeError` for an object that is not a module.
-        """
-        if not isinstance(name, str) or not name.isidentifier() or name in _REGISTERED:
-            raise ValueError(
-                f"`name` must be an identifier other than the layer's attribute names; got {name!r}."
-            )
-        missing = [m for m in _SUBMODULE_METHODS if not callable(getattr(mod, m, None))]
-        if missing:
-            raise TypeError(f"`mod` must be a module; a {type(mod).__name__} has no {missing}.")
-        self._submodules[name] = mod
-
-    def _reset_attribute(self, name: str) -> "FFIAFBrian":
-        """Reset one attribute to its initial value, in place: a parameter or simulation parameter to its
-        constructor value (or the value given to `_register_attribute`); `v` to `v_rest`, `since_spike`
-        to "never spiked", `step` to 0; `key` keeps its value.
-
-        **Returns:** this layer.
-
-        **Raises:** `KeyError` if `name` is not a registered attribute.
-        """
-        if not self._has_registered_attribute(name):
-            raise KeyError(f"{name!r} is not a registered attribute of {self.full_name}.")
-        return self.set_attributes({name: self._initial_values()[name]})
-
     def set_attributes(self, new_attributes) -> "FFIAFBrian":
         """Set attributes of this layer (and of registered sub-modules), in place.
 
@@ -799,15 +330,8 @@ class FFIAFBrian:
         if not isinstance(new_attributes, dict):
             raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
         own = {k: v for k, v in new_attributes.items() if k not in self._submodules}
-        module = self._module.set_attributes(own)
-        dt = self._dt
-        if "dt" in own and bool(module.dt != self._module.dt):
-            if int(module.neuron_state.step) != 0:
-                raise ValueError(
-                    f"{self.full_name}: `dt` can change only at t = 0 (t = step * dt would jump); "
-                    "call `reset_time()` first."
-                )
-            dt = _seconds("dt", own["dt"])
+        module = self._module.set_attributes(own)  # `dt` changes only at t = 0 (the rule of FFIAF)
+        dt = _timebase.seconds("dt", own["dt"]) if "dt" in own else self._dt
         submodules = dict(self._submodules)
         for name in set(new_attributes) & set(submodules):
             if not isinstance(new_attributes[name], dict):
@@ -818,11 +342,6 @@ class FFIAFBrian:
         return self
 
     # ----------------------------------------------------------------------------------------------- resets
-    def _reset_submodules(self, method: str) -> None:
-        for name, submodule in self._submodules.items():
-            updated = getattr(submodule, method)()
-            self._submodules[name] = submodule if updated is None else updated
-
     def reset_state(self) -> "FFIAFBrian":
         """Reset the state in place: `v = v_rest`, no neuron refractory (`t` and the noise key are kept).
 
@@ -857,26 +376,6 @@ class FFIAFBrian:
         self.set_attributes({name: self._initial[name] for name in PARAMETER_FAMILIES})
         self._reset_submodules("reset_parameters")
         return self
-
-    # -------------------------------------------------------------------------------------- graph, clock
-    def _set_dt(self, max_factor: float = 100) -> None:
-        """Set the network time step to the least common multiple of the modules' `dt`s, at most
-        `max_factor` times the largest. This layer has one clock, evolved by itself, so its `dt` is that
-        multiple and is left as it is.
-
-        **Raises:** `ValueError` if `max_factor < 1` (no common step could then be found).
-        """
-        if not max_factor >= 1:
-            raise ValueError(f"`max_factor` must be >= 1; got {max_factor!r}.")
-
-    def as_graph(self) -> GraphHolder:
-        """The layer as a computational graph: a [`jaxiaf.LinearWeights`][] node (the weights) feeding an
-        [`jaxiaf.IAFNeurons`][] node that carries every neuron parameter.
-
-        **Returns:** a [`jaxiaf.GraphHolder`][] named after the layer, with `modules == (weights,
-        neurons)`, N_in input nodes and N output nodes; values are NumPy copies in SI units.
-        """
-        return layer_graph(self.name or self.class_name, self.parameters(), self.simulation_parameters())
 
     def __repr__(self) -> str:
         return f"{self.full_name} with shape {self.shape}, t = {self.t} s"

@@ -35,17 +35,22 @@ def test_number_of_steps_from_num_timesteps_duration_or_the_input():
 
 
 def test_input_is_sampled_at_step_times_with_the_series_interpolation():
-    times = np.array([0.0, 0.00033, 0.0011, 0.002])
-    samples = np.array([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5], [1.0, 3.0]])
-    for kind in ("previous", "linear"):
+    # The third sample is meant for t = 0.7 ms but lies one ulp after it: the 'previous' rule reads the
+    # series 1e-6 dt after each step time, so it is the one in force for the step at 0.7 ms.
+    times = np.array([0.0, 0.00033, np.nextafter(0.0007, 1.0), 0.0011, 0.002])
+    samples = np.array([[0.0, 1.0], [2.0, -1.0], [4.0, 5.0], [0.5, 0.5], [1.0, 3.0]])
+    steps = (3 + np.arange(17)) * DT  # from the integer step count, never t + k*dt accumulated
+    assert steps[4] == 0.0007 < times[2]
+    in_force = [0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3]  # by hand: last sample at or before t
+    linear = np.stack([np.interp(steps, times, samples[:, c]) for c in range(2)], axis=1)
+    for kind, expected, rtol in (("previous", samples[in_force], 0), ("linear", linear, 1e-14)):
         ts = jaxiaf.TSContinuous(times, samples, interp_kind=kind)
         mod = _layer()
         mod.set_attributes(mod(num_timesteps=3)[1])
         time_base, raster, num_steps = mod._prepare_input(ts)
-        # From the integer step count: (3 + k) * dt, never t + k*dt accumulated.
-        np.testing.assert_array_equal(time_base, (3 + np.arange(num_steps)) * DT)
+        np.testing.assert_array_equal(time_base, steps)
         assert num_steps == 17
-        np.testing.assert_array_equal(raster, ts(time_base))
+        np.testing.assert_allclose(raster, expected, rtol=rtol, atol=0)  # previous: exact
 
 
 def test_none_input_is_zero_input():
@@ -147,11 +152,11 @@ def test_empty_evolution():
 ONE = jaxiaf.TSContinuous.from_clocked(np.ones((100, 2)), dt=DT)
 ERRORS = [
     (dict(), TypeError, r"give `ts_input`, `duration` or `num_timesteps`"),
-    (dict(num_timesteps=2.5), TypeError, r"`num_timesteps` must be an integer >= 0 .* 2.5 \(float\)"),
+    (dict(num_timesteps=2.5), TypeError, r"`num_timesteps` must be an integer >= 0; got 2.5 \(float\)"),
     (dict(num_timesteps=True), TypeError, r"`num_timesteps` must be an integer >= 0"),
-    (dict(num_timesteps=-1), ValueError, r"`num_timesteps` must be an integer >= 0 .* got -1"),
+    (dict(num_timesteps=-1), ValueError, r"`num_timesteps` must be an integer >= 0; got -1"),
     (dict(duration=-0.1), ValueError, r"`duration` must be >= 0 \(s\); got -0.1"),
-    (dict(duration="long"), TypeError, r"`duration` must be a number of seconds"),
+    (dict(duration="long"), TypeError, r"`duration` must be a finite scalar number of seconds; got 'long'"),
     (dict(duration=float("nan")), ValueError, r"`duration` must be a finite scalar"),
     (
         dict(ts_input=jaxiaf.TSEvent([0.001], [0])),
@@ -199,7 +204,3 @@ def test_input_ending_before_the_layer_time_is_an_error():
         ValueError, match=r"`ts_input` ends at t = 0.01 s, at or before the layer's time t = 0.015"
     ):
         mod(ONE)
-    with pytest.raises(TypeError, match="`ts_input` must be a TSEvent or None; got TSContinuous"):
-        mod._prepare_input_events(ONE)
-    with pytest.raises(ValueError, match="`ts_input` has 4 channels; the layer has N_in = 2"):
-        mod._prepare_input_events(jaxiaf.TSEvent([0.0], [3]), num_timesteps=3)

@@ -71,7 +71,10 @@ def test_continuous_arrays_are_read_only_copies():
             r"`t_stop` \(0.5\) must be >= the last",
         ),
         ({"t_start": 1.0, "t_stop": 0.0}, r"`t_stop` \(0.0\) must be >= `t_start` \(1.0\)"),
-        ({"times": [0.0], "samples": [1.0], "t_start": np.inf}, "`t_start` must be a finite real scalar"),
+        (
+            {"times": [0.0], "samples": [1.0], "t_start": np.inf},
+            "`t_start` must be a finite scalar number of seconds",
+        ),
         ({"times": [0.0], "samples": [[1.0, 2.0]], "num_channels": 3}, r"`num_channels` is 3 but `samples`"),
         ({"num_channels": -1}, "`num_channels` must be an integer >= 0"),
         ({"times": [1.0], "samples": [1.0], "periodic": True}, r"`periodic=True` needs `t_stop` > `t_start`"),
@@ -225,7 +228,7 @@ def test_clip_errors():
 def test_delay():
     ts = TSContinuous([0.0, 1.0], [1.0, 2.0], t_stop=2.0).delay(0.5)
     assert ts.times.tolist() == [0.5, 1.5] and (ts.t_start, ts.t_stop) == (0.5, 2.5)
-    with pytest.raises(ValueError, match="`offset` must be a finite real scalar"):
+    with pytest.raises(ValueError, match="`offset` must be a finite scalar number of seconds"):
         ts.delay(np.inf)
 
 
@@ -283,12 +286,10 @@ def test_event_copy_and_read_only():
         ({"times": [0.0, 1.0], "channels": [0, 1, 2]}, r"`channels` must be a scalar or.*\(3,\).*\(2,\)"),
         ({"times": [0.0], "channels": [-1]}, "`channels` must hold integers >= 0; its minimum is -1"),
         ({"times": [0.0], "channels": [0.5]}, "`channels` must hold integers >= 0; it contains non-integer"),
-        ({"times": [0.0], "channels": ["a"]}, "`channels` must hold integers >= 0; got dtype"),
         (
             {"times": [0.0, 1.0], "channels": [0, 3], "num_channels": 3},
             r"< `num_channels` \(3\); got channel 3",
         ),
-        ({"num_channels": 1.5}, "`num_channels` must be an integer >= 0"),
         ({"times": [0.0, 1.0], "t_start": 0.5}, r"\[0.5, .*\); the earliest event is at 0.0"),
         ({"times": [0.0, 1.0], "t_stop": 1.0}, r"\[0.0, 1.0\); the latest event is at 1.0"),
         ({"times": [0.0], "t_start": 0.0, "t_stop": 0.0}, r"the latest event is at 0.0"),
@@ -300,6 +301,41 @@ def test_event_copy_and_read_only():
 def test_event_construction_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TSEvent(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: TSEvent([0.0], ["a"]), "`channels` must hold integers >= 0; got dtype"),
+        (lambda: TSEvent(num_channels=1.5), r"`num_channels` must be an integer >= 0; got 1.5 \(float\)"),
+        (
+            lambda: TSEvent([0.1]).delay("soon"),
+            "`offset` must be a finite scalar number of seconds; got 'soon'",
+        ),
+        (
+            lambda: TSContinuous([0.0], [1.0], t_start="x"),
+            "`t_start` must be a finite scalar number of seconds",
+        ),
+        (lambda: TSEvent([0.1]).raster(1e-3, channels=[0.5]), "`channels` must be an integer or a 1-D"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_type_error(make, match):
+    """The one rule of the time series and the timed layer: TypeError for a value that is not a number
+    (or not an integer where a count is asked for), ValueError for one out of range."""
+    with pytest.raises(TypeError, match=match):
+        make()
+
+
+@pytest.mark.brian
+def test_brian2_times_must_be_times():
+    import brian2 as b2
+
+    np.testing.assert_array_equal(TSContinuous([1, 2] * b2.ms, [0.0, 1.0]).times, [0.001, 0.002])
+    np.testing.assert_array_equal(TSEvent([3] * b2.ms, [0]).times, [0.003])
+    with pytest.raises(ValueError, match=r"`times` must be in seconds \(s\); got a quantity of dimension"):
+        TSContinuous([1, 2] * b2.mV, [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"`t_start` must be in seconds \(s\)"):
+        TSEvent([0.1], t_start=0 * b2.amp)
 
 
 # --- TSEvent: raster and from_raster --------------------------------------------------------------
@@ -334,7 +370,7 @@ def test_raster_errors():
     ev = TSEvent([0.1], [0], t_stop=1.0)
     with pytest.raises(ValueError, match="Give at most one of `t_stop` and `num_timesteps`"):
         ev.raster(0.1, t_stop=0.5, num_timesteps=5)
-    with pytest.raises(ValueError, match="`dt` must be finite and > 0"):
+    with pytest.raises(ValueError, match="`dt` must be a finite scalar number of seconds > 0"):
         ev.raster(0.0)
     with pytest.raises(ValueError, match=r"`t_stop` \(0.0\) must be >= `t_start` \(0.5\)"):
         ev.raster(0.1, t_start=0.5, t_stop=0.0)
@@ -397,7 +433,7 @@ def test_from_raster_event_times():
         (np.array([[0.5]]), {}, "`raster` must hold integers >= 0; it contains non-integer"),
         (np.zeros((2, 2, 2)), {}, r"`raster` must have shape \(T, N\) or \(T,\); got shape \(2, 2, 2\)"),
         (np.zeros((2, 3)), {"num_channels": 2}, r"`num_channels` \(2\) must be >= the number of raster col"),
-        (np.zeros((2, 3)), {"dt": -0.1}, "`dt` must be finite and > 0"),
+        (np.zeros((2, 3)), {"dt": -0.1}, "`dt` must be a finite scalar number of seconds > 0"),
     ],
 )
 def test_from_raster_errors(raster, kwargs, match):
@@ -434,8 +470,8 @@ def test_event_delay():
     assert ev.times.tolist() == [1.1, 1.2] and (ev.t_start, ev.t_stop) == (1.0, 1.5)
     tight = TSEvent([0.1]).delay(1e6)
     assert tight.times[0] < tight.t_stop
-    with pytest.raises(ValueError, match="`offset` must be a finite real scalar"):
-        ev.delay("soon")
+    with pytest.raises(ValueError, match="`offset` must be a finite scalar number of seconds; got inf"):
+        ev.delay(np.inf)
 
 
 def test_event_repr():

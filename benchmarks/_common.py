@@ -143,6 +143,8 @@ def setup_jax_env(devices: int, x64: bool):
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     os.environ["JAX_ENABLE_X64"] = "1" if x64 else "0"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    # first calls are measured cold: no persistent compilation cache unless the caller sets one
+    os.environ.setdefault("JAXIAF_CACHE_DIR", "0")
 
 
 def cpu_busy(seconds=1.0) -> float:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -89,6 +90,7 @@ def whole_process(code, args=(), env=None, repeats=3):
 def probe_jax(precision):
     os.environ["JAX_ENABLE_X64"] = "1" if precision == "f64" else "0"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    os.environ.setdefault("JAXIAF_CACHE_DIR", "0")  # cold unless the caller passes a cache directory
     exec(SETUP, globals())
     t0 = time.perf_counter()
     import jax
@@ -118,6 +120,15 @@ def probe_jax(precision):
     s = time.perf_counter()
     jax.block_until_ready(other(x)[0])  # noqa: F821
     t_changed = time.perf_counter() - s
+    # the core without traced checks (no host callback, so the persistent cache can hold it): checks and
+    # constants computed eagerly, as `sweep` does
+    core = jax.jit(
+        lambda p, s, st, xx, c: jaxiaf.evolve(p, s, st, xx @ p.weights, check=False, constants=c)[0]
+    )
+    s = time.perf_counter()
+    consts = jaxiaf.step_constants(mod.params, mod.sim)
+    jax.block_until_ready(core(mod.params, mod.sim, mod.neuron_state, jax.numpy.asarray(x), consts))  # noqa: F821
+    t_core = time.perf_counter() - s
     import numpy as np
 
     emit(
@@ -130,6 +141,7 @@ def probe_jax(precision):
             "latency_min": min(lat),
             "latency_jit": float(np.median(lat_jit)),
             "changed": t_changed,
+            "first_core": t_core,
             "jax": jax.__version__,
         }
     )
@@ -173,14 +185,31 @@ def main():
     py = whole_process("pass")
     print(f"  bare python start-up: {py:.3f} s", flush=True)
     results = {}
+    warm_rows = []
     for precision in ("f32", "f64"):
         wait_for_quiet()
         p = run_worker("bench_latency.py", ["jax", precision])
         env = {"JAX_ENABLE_X64": "1" if precision == "f64" else "0", "JAX_PLATFORMS": "cpu"}
-        p["whole"] = whole_process(ONCE_JAX, env=env)
+        p["whole"] = whole_process(ONCE_JAX, env={**env, "JAXIAF_CACHE_DIR": "0"})
         name = f"jaxiaf {'float32' if precision == 'f32' else 'float64'}"
         results[name] = p
         print(f"  {name}: {p}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="jaxiaf_bench_xla_") as cache:
+            fill = run_worker("bench_latency.py", ["jax", precision], env={"JAXIAF_CACHE_DIR": cache})
+            wait_for_quiet()
+            warm = run_worker("bench_latency.py", ["jax", precision], env={"JAXIAF_CACHE_DIR": cache})
+            size = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
+            files = sum(1 for f in Path(cache).rglob("*") if f.is_file())
+        results[name + " warm cache"] = {"fill": fill, "warm": warm, "bytes": size, "files": files}
+        warm_rows.append(
+            [
+                name,
+                f"{fmt_s(p['first'])} / {fmt_s(warm['first'])}",
+                f"{fmt_s(p['first_core'])} / {fmt_s(warm['first_core'])}",
+                f"{fmt_s(p['build'])} / {fmt_s(warm['build'])}",
+                f"{files} files, {size / 1e3:.0f} kB",
+            ]
+        )
         rows.append(
             [
                 name,
@@ -252,6 +281,23 @@ def main():
         )
     )
     print()
+    print("### Persistent compilation cache: a fresh process, cold (no cache) / warm (2nd process)\n")
+    print(
+        table(
+            [
+                "layer",
+                "first `mod(x)`",
+                "first call of the core without traced checks (eager checks and constants)",
+                "layer construction",
+                "cache on disk after one process",
+            ],
+            warm_rows,
+        )
+    )
+    print(
+        "\nJAX never caches a program that contains a host callback: `mod(x)` compiles its runtime checks "
+        "(`eqx.error_if`) and, in float64, the host-computed constants into its program.\n"
+    )
     print(
         "Brian2 call latency: `FFIAFBrian2.evolve` (a new network per call, as brian_ref builds it); "
         "`run` = `Network.run` only. The first-call compile of Brian2 is code generation (+ Cython or g++).\n"

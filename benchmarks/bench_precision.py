@@ -23,6 +23,7 @@ INTEGRATORS = ("rk4", "exact", "rk2", "euler", "exponential_euler")
 def worker(precision, outdir):
     os.environ["JAX_ENABLE_X64"] = "1" if precision == "f64" else "0"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    os.environ.setdefault("JAXIAF_CACHE_DIR", "0")
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers import random_scenarios, run_jax
 

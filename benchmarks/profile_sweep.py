@@ -4,9 +4,10 @@
 1. The compiled loop body of a float32 counts-only sweep (workload (b)): the fusions XLA:CPU emits per
    step, which carried arrays they write, and the collectives in float64 sharded sweeps.
 2. Throughput of workload (b) (256 x 100 x 10^4, counts, float32, all cores) for variants of the step:
-   the library's `sweep`; its `_run_chunk` with a counts-only reducer (no first-spike accumulator); a
-   minimal JAX scan with the same arithmetic carrying only (v, counts) (no refractory counter); that scan
-   with rk4's divisions by tau replaced by a multiplication by dt/tau; and `lax.scan(unroll=...)`.
+   the library's `sweep`; its `_run_chunk` with a counts-only reducer; minimal JAX scans carrying only
+   (v, counts) with Brian2's arithmetic and with the library's float32 affine update; the affine scan with
+   an in-step refractory counter (the library's loop before it was pipelined) and with
+   `lax.scan(unroll=2)`; one device; smaller chunks.
 3. Devices and chunk sizes; XLA:CPU flags (each in a fresh process).
 4. Workloads (a) and (c): the input matmul, the core on precomputed currents, the module call, `jax.jit`.
 
@@ -72,13 +73,13 @@ def chunk_args(mod, params, x, dtype, shard=True):
     import jax.numpy as jnp
 
     import jaxiaf
-    from jaxiaf import _sweep
+    from jaxiaf import _sharding, _sweep
 
-    p, sim, state = _sweep._batched_inputs(mod, params, B, dtype)
+    p, sim, state = _sweep._batched_inputs(mod, params, B, dtype, False)
     tree = (p, sim, state, jnp.asarray(x, dtype), jaxiaf.step_constants(p, sim))
     mask = _sweep._batched_mask(tree, set(params))
-    mesh = _sweep._mesh() if shard else None
-    return _sweep._place(_sweep._take(tree, mask, 0, B, B), mask, mesh)
+    mesh = _sharding.mesh() if shard else None
+    return _sharding.place(_sweep._take(tree, mask, 0, B, B), mask, mesh)
 
 
 def worker_hlo(precision):
@@ -135,20 +136,23 @@ def worker_variants():
         lambda shape, dtype: jnp.zeros(shape, jnp.int32), lambda acc, k, spike, v: (acc + spike, None)
     )
 
-    def lean(integ, recip=False, unroll=1, refractory=False):
+    def lean(integ, affine=False, unroll=1, refractory=False):
         @jax.jit
         def f(u, bias, tau, v0):
             e = jnp.exp(-dt / tau)
             h = dt / tau
+            coef = -jnp.expm1(-h) if integ == "exact" else h * (1 - h * (0.5 - h * (1 / 6 - h / 24)))
             steps = jnp.zeros_like(tau, dtype=jnp.int32)  # refractory steps (0 here), per set
 
             def body(c, ut):
                 v, cnt, since = c
-                if integ == "exact":
+                if affine:  # the library's float32 update: v + (v_inf - v) * c
+                    y = v + ((vr + (ut + bias)) - v) * coef
+                elif integ == "exact":
                     y = ((ut + bias) + v * e + vr) + ((-ut) - (bias + vr)) * e
                 else:
                     cc = ut + bias + vr
-                    d = (lambda z: h * z) if recip else (lambda z: dt * z / tau)
+                    d = lambda z: dt * z / tau
                     k1 = d(cc - v)
                     k2 = d((0.5 * -k1 + cc) - v)
                     k3 = d((0.5 * -k2 + cc) - v)
@@ -181,28 +185,25 @@ def worker_variants():
             lambda: _sweep._run_chunk(*args, counts_only)[0]
         )
         wait_for_quiet(log=lambda *a: None)
-        res["minimal scan: carry (v, counts) only, same arithmetic"] = best(lean(integ))
+        res["minimal scan: carry (v, counts) only, Brian2's arithmetic (float64's order)"] = best(lean(integ))
         wait_for_quiet(log=lambda *a: None)
-        res["minimal scan + the refractory counter (carry v, counts, since_spike)"] = best(
-            lean(integ, refractory=True)
+        res["minimal scan: carry (v, counts) only, the affine update (the library's float32 arithmetic)"] = (
+            best(lean(integ, affine=True))
         )
-        if integ == "rk4":
-            wait_for_quiet(log=lambda *a: None)
-            res["minimal scan, rk4 with `h * z` (h = dt/tau) instead of `dt * z / tau`"] = best(
-                lean(integ, True)
-            )
-        for unroll in (2, 4):
-            wait_for_quiet(log=lambda *a: None)
-            res[f"minimal scan, `lax.scan(unroll={unroll})`"] = best(lean(integ, unroll=unroll), repeats=2)
+        wait_for_quiet(log=lambda *a: None)
+        res["minimal affine scan + an in-step refractory counter (carry v, counts, since_spike)"] = best(
+            lean(integ, affine=True, refractory=True)
+        )
+        wait_for_quiet(log=lambda *a: None)
+        res["minimal affine scan, `lax.scan(unroll=2)`"] = best(lean(integ, affine=True, unroll=2), repeats=2)
         wait_for_quiet(log=lambda *a: None)
         res["library `sweep`, shard=False (1 device)"] = best(
             lambda: jaxiaf.sweep(mod, params, x, shard=False).counts, repeats=3
         )
-        for chunk in (64, 128):
-            wait_for_quiet(log=lambda *a: None)
-            res[f"library `sweep`, chunk_size={chunk}"] = best(
-                lambda: jaxiaf.sweep(mod, params, x, chunk_size=chunk, progress=False).counts, repeats=3
-            )
+        wait_for_quiet(log=lambda *a: None)
+        res["library `sweep`, chunk_size=128"] = best(
+            lambda: jaxiaf.sweep(mod, params, x, chunk_size=128, progress=False).counts, repeats=3
+        )
         out[integ] = res
     emit({"devices": ndev, "results": out})
 

@@ -431,10 +431,10 @@ class RockpoolSurface:
             raise ValueError(f"`max_factor` must be >= 1; got {max_factor!r}.")
 
     def as_graph(self) -> GraphHolder:
-        """The layer as a computational graph: a [`jaxiaf.LinearWeights`][] node (the weights) feeding an
-        [`jaxiaf.IAFNeurons`][] node that carries every neuron parameter.
+        """The layer as a computational graph: a [`jaxiaf.graph.LinearWeights`][] node (the weights)
+        feeding an [`jaxiaf.graph.IAFNeurons`][] node that carries every neuron parameter.
 
-        **Returns:** a [`jaxiaf.GraphHolder`][] named after the layer, with `modules == (weights,
+        **Returns:** a [`jaxiaf.graph.GraphHolder`][] named after the layer, with `modules == (weights,
         neurons)`, N_in input nodes and N output nodes; values are NumPy copies in SI units.
         """
         return layer_graph(self.name or self.class_name, self.parameters(), self.simulation_parameters())

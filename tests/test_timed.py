@@ -443,3 +443,24 @@ def test_repr_and_names():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _layer().size_out == 3
+
+
+def test_public_namespace_is_all_and_moved_names_warn():
+    public = sorted(name for name in dir(jaxiaf) if not name.startswith("_"))
+    assert public == sorted(jaxiaf.__all__)
+    for name in (
+        "NEVER",
+        "INTEGRATORS",
+        "StepConstants",
+        "float_dtype",
+        "standard_normal_raster",
+        "GraphHolder",
+    ):
+        assert name not in jaxiaf.__all__
+        with pytest.warns(DeprecationWarning, match=f"`jaxiaf.{name}` is not public any more"):
+            getattr(jaxiaf, name)
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError):
+        jaxiaf.INTEGRATORS["mine"] = None  # read-only
+    assert jaxiaf.graph.LinearWeights is LinearWeights
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        jaxiaf.nope  # noqa: B018

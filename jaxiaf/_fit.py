@@ -23,6 +23,9 @@ from ._pytrees import Parameters, SimulationParameters, State
 
 FITTABLE = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest", "refractory", "noise_std")
 OPTIMIZERS = _search.OPTIMIZERS
+SPIKE_TOL = 1e-9
+"""`fit`'s default loss tolerance when every metric compares spikes: an exact fit, up to rounding (`1 -
+Gamma` of identical trains is ~1e-16, not 0)."""
 
 
 class FitWarning(UserWarning):
@@ -260,8 +263,9 @@ def fit(
     - `max_evaluations`: budget in evaluated parameter sets (default 40 000: about 2-5 s for 5 trials
       of 1 s on 2 cores); `max_time`: budget in seconds (checked after each generation); `generations`:
       budget in generations (default: as many as the other budgets allow).
-    - `tol`: the loss at which a run counts as an exact fit. Default: 0 when every metric compares spikes
-      (noise-free data reproduced spike for spike), None (no tolerance) when a metric compares traces.
+    - `tol`: the loss at which a run counts as an exact fit. Default: 1e-9 when every metric compares
+      spikes (noise-free data reproduced spike for spike, up to rounding), None (no tolerance) when a
+      metric compares traces.
     - `confirm`: runs that must reach `tol` before the fit stops (default 2: a second, independent search
       confirms the first, or shows that the data do not pin the parameters).
     - `patience`, `run_patience`: generations without improvement before the fit stops / a search restarts.
@@ -329,7 +333,7 @@ def fit(
             )
     need_v = any(m.needs == "v" for _, m in metrics)
     if tol is None and all(m.needs == "spikes" for _, m in metrics):
-        tol = 0.0
+        tol = SPIKE_TOL
     if tol is not None and not (np.isscalar(tol) and np.isfinite(tol) and tol >= 0):
         raise ValueError(f"`tol` must be a finite number >= 0 or None; got {tol!r}.")
 

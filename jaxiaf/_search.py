@@ -142,7 +142,8 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     a result) and the best point so far with a narrow width (`LOCAL_STD`: a local refinement, which
     polishes a near-fit that a wide search keeps missing)."""
     key, k_init = jax.random.split(key)
-    states = first_states(k_init)
+    # strong dtypes, as the states that `generation` returns have: the second generation does not retrace
+    states = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), first_states(k_init))
     restart = np.zeros(runs, bool)
     local = np.zeros(runs, bool)
     run_best = np.full(runs, np.inf)
@@ -158,7 +159,7 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     bar = progress_bar(budget.generations, progress, "fit generations", "gen")
     for _ in range(budget.generations):
         key, k_gen = jax.random.split(key)
-        centre = np.zeros(np.shape(data[1])) if best_z is None else best_z
+        centre = np.zeros(np.shape(data[1]), data[1].dtype) if best_z is None else best_z
         states, z, values, losses = generation(
             k_gen,
             states,
@@ -178,7 +179,7 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
             if losses[r, i] < run_best[r]:
                 run_best[r], run_values[r] = float(losses[r, i]), values[r, i]
                 if run_best[r] < best_loss:
-                    best_z = np.asarray(z[r, i])
+                    best_z = np.asarray(z[r, i], data[1].dtype)
         r = int(np.argmin(run_best))
         stale = 0 if _improves(run_best[r], best_loss, budget.rtol) else stale + 1
         if run_best[r] < best_loss:

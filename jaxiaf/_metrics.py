@@ -106,16 +106,22 @@ def van_rossum(model, target, dt: float, tau: float):
     """
     model, target = _pair(model, target)
     dt, tau = _positive("dt", dt), _positive("tau", tau)
-    decay = jnp.exp(-dt / tau)
+    ratio = _checks.ensure("dt / tau", dt / tau, "finite", "dimensionless units")
     diff = model.astype(jnp.result_type(float)) - target.astype(jnp.result_type(float))
+    out = jnp.sqrt(ratio * _filtered_sum_of_squares(diff, jnp.exp(-ratio)))
+    return _tie_finite(out, {"model": model, "target": target})
+
+
+@jax.jit
+def _filtered_sum_of_squares(diff, decay):
+    """`sum_k d[k]^2`, `d[k] = d[k-1] decay + diff[k]` (compiled once per shape, also for eager calls)."""
 
     def body(d, s):
         d = d * decay + s
         return d, d * d
 
     _, sq = jax.lax.scan(body, jnp.zeros(diff.shape[1:], diff.dtype), diff)
-    out = jnp.sqrt((dt / tau) * jnp.sum(sq, axis=0))
-    return _tie_finite(out, {"model": model, "target": target})
+    return jnp.sum(sq, axis=0)
 
 
 def trace_mse(v, target, dt: float, t_start: float = 0.0, weights=None):
@@ -124,7 +130,7 @@ def trace_mse(v, target, dt: float, t_start: float = 0.0, weights=None):
 
     **Raises:** `ValueError` (`EquinoxRuntimeError` under jit) if no step has weight: T = 0, `t_start`
     past the end, or all `weights` zero."""
-    v, target = _pair(v, target, ("v", "target"))
+    v, target = (a.astype(jnp.result_type(float, a)) for a in _pair(v, target, ("v", "target")))
     dt = _positive("dt", dt)
     t_start = _checks.ensure("t_start", t_start, "finite", "s")
     keep = (jnp.arange(v.shape[0]) * dt >= t_start).astype(v.dtype)

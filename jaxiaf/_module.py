@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _convert
-from ._core import checked, evolve
+from ._core import evolve
 from ._defaults import DEFAULTS
 from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State
@@ -375,9 +375,10 @@ def _state_dict(state: State) -> dict:
 
 @eqx.filter_jit
 def _run(mod: FFIAF, x, record: bool, unroll: int):
-    """The module's evolve: `x` is checked here (the finite `x @ weights` needs no second check)."""
+    """The module's evolve: `x` is checked here, by name; `evolve` checks the rest (values, stability,
+    and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
     state = State(_checks.tie_input_check(state.v, x, "x"), state.since_spike, state.key, state.step)
-    params, sim = checked(mod.params, mod.sim)
+    params, sim = mod.params, mod.sim
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
-    return evolve(params, sim, state, currents, record=record, check=False, unroll=unroll)
+    return evolve(params, sim, state, currents, record=record, unroll=unroll)

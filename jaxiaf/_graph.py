@@ -46,7 +46,7 @@ class GraphModule:
 class LinearWeights(GraphModule):
     """A weight matrix: output channel j receives `sum_i x_i * weights[i, j]`.
 
-    **Fields:** as [`jaxiaf.GraphModule`][], and `weights`: `(N_in, N)` array (dimensionless; the inputs
+    **Fields:** as [`jaxiaf.graph.GraphModule`][], and `weights`: `(N_in, N)` array (dimensionless; the inputs
     are currents in A).
     """
 
@@ -61,7 +61,7 @@ class IAFNeurons(GraphModule):
     and the neuron is refractory for `refractory` s; simulated with `integrator_name` at step `dt`, the
     input held constant over each step.
 
-    **Fields:** as [`jaxiaf.GraphModule`][], and `(N,)` arrays `bias` (A), `tau_mem` (s), `v_thresh`,
+    **Fields:** as [`jaxiaf.graph.GraphModule`][], and `(N,)` arrays `bias` (A), `tau_mem` (s), `v_thresh`,
     `v_reset`, `v_rest` (V), `noise_std` (V, the stationary std of `v` due to the noise alone); `refractory`
     (s, scalar or `(N,)`); `r_m` (ohm, always 1); `dt` (s); `integrator_name`.
     """
@@ -82,7 +82,7 @@ class IAFNeurons(GraphModule):
 class GraphHolder(GraphModule):
     """A graph of modules, seen from outside as one module.
 
-    **Fields:** as [`jaxiaf.GraphModule`][] (the inputs of the first module and the outputs of the last),
+    **Fields:** as [`jaxiaf.graph.GraphModule`][] (the inputs of the first module and the outputs of the last),
     and `modules`: the modules in the order data flows through them.
     """
 
@@ -100,7 +100,7 @@ def layer_graph(name: str, parameters: dict, simulation_parameters: dict) -> Gra
     - `simulation_parameters`: the layer's `simulation_parameters()` (`dt`, `noise_std`, `refractory`,
       `integrator_name`).
 
-    **Returns:** a [`jaxiaf.GraphHolder`][] with `modules == (weights, neurons)`, where
+    **Returns:** a [`jaxiaf.graph.GraphHolder`][] with `modules == (weights, neurons)`, where
     `weights.output_nodes is neurons.input_nodes`.
     """
     weights = np.array(parameters["weights"])

@@ -13,7 +13,7 @@ W = np.array([[0.02, 0.01, 0.0], [0.0, 0.01, 0.03]])
 NUM_STEPS = 200
 TS = jaxiaf.TSContinuous.from_clocked(np.ones((NUM_STEPS, 2)), dt=1e-4)
 
-# Every attribute and method on the reference page (spec/FFIAFBrian-reference.txt), in its order.
+# Every attribute and method on the reference page of Rockpool's FFIAFBrian (its API docs), in its order.
 PAGE_NAMES = [
     "class_name",
     "full_name",

@@ -231,9 +231,10 @@ def _side_by_side(graphs):
 
 @pytest.mark.filterwarnings(*NORSE_DEPRECATIONS)
 def test_norse_reproduces_the_exported_layers(tmp_path):
-    """A 100-neuron layer per integrator, 10^4 steps, exported with `for_norse=True` to a file each."""
+    """A 100-neuron layer per integrator, 10^4 steps, exported with `for_norse=True` to a file each (the
+    seeds give one neuron of the rk4 layer that differs where `v` grazes the threshold)."""
     x = np.random.default_rng(0).normal(0.0, 0.5, (10_000, 10))
-    layers = [_layer(name, n_in=10, n=100, seed=2 + i, bias=0.011) for i, name in enumerate(INTEGRATORS)]
+    layers = [_layer(name, n_in=10, n=100, seed=17 + i, bias=0.011) for i, name in enumerate(INTEGRATORS)]
     graphs = []
     for i, layer in enumerate(layers):
         nir.write(tmp_path / f"norse{i}.nir", jaxiaf.to_nir(layer, for_norse=True))
@@ -252,7 +253,9 @@ def test_norse_reproduces_the_exported_layers(tmp_path):
         for j in np.flatnonzero(~identical):
             k = int(np.argmax(spikes[:, j] != norse_spikes[:, j]))
             quiet = norse_v[k, j] if spikes[k, j] else v[k, j]  # the one that did not spike (not reset)
-            assert abs(quiet - threshold[j]) < 1e-7 and np.abs(v[:k, j] - norse_v[:k, j]).max() < 1e-7
+            margin = abs(quiet - threshold[j])
+            print(f"  neuron {j} first differs at step {k}: |v - v_thresh| = {margin:.1e} V")
+            assert margin < 1e-7 and np.abs(v[:k, j] - norse_v[:k, j]).max() < 1e-7
 
 
 @pytest.mark.filterwarnings(*NORSE_DEPRECATIONS)

@@ -137,6 +137,7 @@ def _read(path) -> tuple[dict, dict]:
 def load(path):
     """Load a layer written by [`jaxiaf.save`][]: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
     parameters, initial parameters, simulation parameters and state), so it continues bit-identically.
+    Values are read in the session's precision: a float32 file loads as float64 when `jax_enable_x64` is on.
 
     **Raises:** `FileNotFoundError`; `ValueError` naming the file for a truncated, corrupted or foreign file,
     another format version, or missing / invalid entries. Nothing is returned half-loaded.

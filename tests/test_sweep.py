@@ -118,8 +118,8 @@ def test_chunks_reuse_one_compilation_and_equal_one_call():
 def test_dtype_follows_the_layer_unless_given():
     mod = _module()
     assert mod.params.tau_mem.dtype == jnp.float64  # x64 is on in the tests
-    assert sweep(mod, {"bias": [0.01, 0.02]}, X, outputs=("v",)).v.dtype == jnp.float64
-    assert sweep(mod, {"bias": [0.01, 0.02]}, X, outputs=("v",), dtype=jnp.float32).v.dtype == jnp.float32
+    assert sweep(mod, {"bias": [0.01, 0.02]}, X[:50], outputs=("v",)).v.dtype == jnp.float64
+    assert sweep(mod, {"bias": [0.01, 0.02]}, X[:50], outputs=("v",), dtype=jnp.float32).v.dtype == jnp.float32
 
 
 def _row_keys(mod, batch_size):
@@ -139,10 +139,10 @@ def _row_keys(mod, batch_size):
 )
 def test_each_swept_name_equals_a_loop_bit_for_bit(name, values):
     mod = _module(noise_std=0.001, bias=0.015)
-    res = sweep(mod, {name: values}, X[:300], outputs=("spikes", "v"))
+    res = sweep(mod, {name: values}, X[:200], outputs=("spikes", "v"))
     keys = _row_keys(mod, 3)
     for b in range(3):
-        spikes, _, rec = mod.set_attributes({name: values[b], "key": keys[b]})(X[:300], record=True)
+        spikes, _, rec = mod.set_attributes({name: values[b], "key": keys[b]})(X[:200], record=True)
         np.testing.assert_array_equal(res.spikes[b], spikes)
         np.testing.assert_array_equal(res.v[b], rec["v"])
     assert len({np.asarray(res.v[b]).tobytes() for b in range(3)}) == 3

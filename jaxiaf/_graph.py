@@ -82,8 +82,8 @@ class IAFNeurons(GraphModule):
 class GraphHolder(GraphModule):
     """A graph of modules, seen from outside as one module.
 
-    **Fields:** as [`jaxiaf.graph.GraphModule`][] (the inputs of the first module and the outputs of the last),
-    and `modules`: the modules in the order data flows through them.
+    **Fields:** as [`jaxiaf.graph.GraphModule`][] (the inputs of the first module and the outputs of the
+    last), and `modules`: the modules in the order data flows through them.
     """
 
     modules: tuple[GraphModule, ...]
@@ -113,7 +113,7 @@ def layer_graph(name: str, parameters: dict, simulation_parameters: dict) -> Gra
         f"{name}_neurons",
         currents,
         spikes,
-        **{k: np.array(parameters[k]) for k in ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")},
+        **{k: np.array(v) for k, v in parameters.items() if k != "weights"},
         noise_std=np.array(simulation_parameters["noise_std"]),
         refractory=np.array(simulation_parameters["refractory"]),
         r_m=1.0,

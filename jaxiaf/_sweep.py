@@ -15,7 +15,7 @@ from ._module import FFIAF, PARAMETER_FAMILIES
 from ._pytrees import Parameters, SimulationParameters, State, StepConstants
 
 OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
-_NEURON = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+_NEURON = tuple(f for f in PARAMETER_FAMILIES if f != "weights")  # bias, tau_mem, v_thresh, v_reset, v_rest
 SWEEPABLE = (*PARAMETER_FAMILIES, "dt", "noise_std", "refractory", "key", "seed")
 
 

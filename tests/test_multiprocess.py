@@ -65,7 +65,11 @@ def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
         )
         for i in range(2)
     ]
-    logs = [p.communicate(timeout=120)[0] for p in procs]
+    try:
+        logs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()  # no-op for a process that has exited
     for p, log in zip(procs, logs, strict=True):
         assert p.returncode == 0, log[-3000:]
     mod, batch, x = workload()

@@ -118,8 +118,9 @@ def test_chunks_reuse_one_compilation_and_equal_one_call():
 def test_dtype_follows_the_layer_unless_given():
     mod = _module()
     assert mod.params.tau_mem.dtype == jnp.float64  # x64 is on in the tests
-    assert sweep(mod, {"bias": [0.01, 0.02]}, X[:50], outputs=("v",)).v.dtype == jnp.float64
-    assert sweep(mod, {"bias": [0.01, 0.02]}, X[:50], outputs=("v",), dtype=jnp.float32).v.dtype == jnp.float32
+    batch = {"bias": [0.01, 0.02]}
+    assert sweep(mod, batch, X[:50], outputs=("v",)).v.dtype == jnp.float64
+    assert sweep(mod, batch, X[:50], outputs=("v",), dtype=jnp.float32).v.dtype == jnp.float32
 
 
 def _row_keys(mod, batch_size):

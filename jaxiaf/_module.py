@@ -85,9 +85,9 @@ class FFIAF(eqx.Module):
       key. Default `jax.random.key(0)`: two layers built without a key draw the same noise, and a run
       is reproducible; give each layer its own key for independent noise.
 
-    With every default, `v` settles at `v_rest + bias * 1 ohm` = -55 mV, exactly the threshold; the spike
-    condition `v > v_thresh` is strict and `v` approaches from below, so the default layer is silent
-    without input and fires with any positive input. `dt` may change only at `t = 0` (see
+    With every default, `v` relaxes towards `v_rest + bias * 1 ohm` = -55 mV, exactly the threshold; the
+    spike condition `v > v_thresh` is strict and `v` settles just under it, so the default layer is silent
+    without input and fires with a small one (1 nA in float64). `dt` may change only at `t = 0` (see
     `set_attributes`).
 
     **Raises:** `ValueError` naming the argument for a wrong shape, a non-finite value, `tau_mem <= 0`,

@@ -286,6 +286,12 @@ def worker(npz_path, config, seeds, mode):
             bounds=BOUNDS,
             population_size=pop,
             generations=gens,
+            # one search of `gens` generations, as fit ran before its restarts (the defaults, with
+            # restarts, are measured on many problems by bench_fit_suite.py)
+            parallel=1,
+            max_evaluations=pop * gens,
+            run_patience=gens,
+            confirm=gens + 1,
             key=jax.random.key(seed),
             progress=False,
         )

@@ -24,17 +24,20 @@ from ._progress import bar as progress_bar
 
 OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
 LOCAL_STD = 0.1
-"""Initial width (in the transformed space) of a local restart around the best point so far."""
+"""Initial width (in the transformed space) of a polishing restart around a finished run's best point."""
 
 
 class Run(NamedTuple):
     """One search from its (re)start to its end: the best loss it reached, its parameters, the
-    generations it ran, and whether it was a local refinement of an earlier best."""
+    generations it ran, whether it polished an earlier run's best point (`local`), and its `origin`: the
+    index of the search from a random point that it descends from (runs of one origin are not
+    independent of each other)."""
 
     loss: float
     values: np.ndarray
     generations: int
     local: bool
+    origin: int
 
 
 class Budget(NamedTuple):
@@ -114,9 +117,7 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
         sim_data, lo, hi = data
         k_init, k_ask, k_tell = jax.random.split(key, 3)
         with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit broadcasting
-            fresh = jax.vmap(init, (0, 0, None, 0))(
-                lanes(k_init), local, centre.astype(dtype), std.astype(dtype)
-            )
+            fresh = jax.vmap(init)(lanes(k_init), local, centre.astype(dtype), std.astype(dtype))
             pick = lambda f, s: jnp.where(restart.reshape((runs,) + (1,) * (s.ndim - 1)), f, s)
             states = jax.tree.map(pick, fresh, states)
             z, states = jax.vmap(es.ask, (0, 0, None))(lanes(k_ask), states, es_params)
@@ -138,38 +139,32 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
 def search(generation, first_states, data, budget: Budget, key, runs: int, population_size: int, progress):
     """Run the generations until a stopping rule holds; see the module docstring.
 
-    Restarts alternate between a random point of the box (an independent run, which alone can confirm
-    a result) and the best point so far with a narrow width (`LOCAL_STD`: a local refinement, which
-    polishes a near-fit that a wide search keeps missing)."""
+    When a search from a random point ends short of the tolerance, its lane polishes that search's best
+    point (a restart there with the narrow width `LOCAL_STD`: a near-fit that a wide search keeps
+    missing); after a polish, or a search that reached the tolerance, the lane starts again from a
+    random point. Each random start is an *origin*: a result counts as confirmed when runs of two
+    origins reach it."""
     key, k_init = jax.random.split(key)
     # strong dtypes, as the states that `generation` returns have: the second generation does not retrace
     states = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), first_states(k_init))
-    restart = np.zeros(runs, bool)
-    local = np.zeros(runs, bool)
-    run_best = np.full(runs, np.inf)
-    run_values = [None] * runs
-    run_stale = np.zeros(runs, int)
-    run_age = np.zeros(runs, int)
+    dtype = data[1].dtype
+    restart, local = np.zeros(runs, bool), np.zeros(runs, bool)
+    origin = np.arange(runs)
+    run_best, run_stale, run_age = np.full(runs, np.inf), np.zeros(runs, int), np.zeros(runs, int)
+    run_values, run_z = [None] * runs, np.zeros((runs, np.shape(data[1])[0]), dtype)
     finished = []
-    best_loss, best_values, best_z, stale, restarts = np.inf, None, None, 0, 0
+    best_loss, best_values, stale, origins = np.inf, None, 0, runs
     history, per_generation, values_history, elapsed = [], [], [], []
     evaluations, reason = 0, "generations"
-    std = np.full(runs, LOCAL_STD)
+    std = np.full(runs, LOCAL_STD, dtype)
     start = time.perf_counter()
     bar = progress_bar(budget.generations, progress, "fit generations", "gen")
+    reached_tol = lambda loss: budget.tol is not None and loss <= budget.tol
     for _ in range(budget.generations):
         key, k_gen = jax.random.split(key)
-        centre = np.zeros(np.shape(data[1]), data[1].dtype) if best_z is None else best_z
-        states, z, values, losses = generation(
-            k_gen,
-            states,
-            jnp.asarray(restart),
-            jnp.asarray(local & restart),
-            jnp.asarray(centre),
-            jnp.asarray(std),
-            data,
-        )
-        losses, values = np.asarray(losses), np.asarray(values, float)
+        args = (jnp.asarray(restart), jnp.asarray(local & restart), jnp.asarray(run_z), jnp.asarray(std))
+        states, z, values, losses = generation(k_gen, states, *args, data)
+        losses, values, z = np.asarray(losses), np.asarray(values, float), np.asarray(z, dtype)
         evaluations += losses.size
         restart[:] = False
         run_age += 1
@@ -177,9 +172,7 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
             i = int(np.argmin(losses[r]))
             run_stale[r] = 0 if _improves(losses[r, i], run_best[r], budget.rtol) else run_stale[r] + 1
             if losses[r, i] < run_best[r]:
-                run_best[r], run_values[r] = float(losses[r, i]), values[r, i]
-                if run_best[r] < best_loss:
-                    best_z = np.asarray(z[r, i], data[1].dtype)
+                run_best[r], run_values[r], run_z[r] = float(losses[r, i]), values[r, i], z[r, i]
         r = int(np.argmin(run_best))
         stale = 0 if _improves(run_best[r], best_loss, budget.rtol) else stale + 1
         if run_best[r] < best_loss:
@@ -188,20 +181,20 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
         history.append(best_loss)
         values_history.append(best_values)
         elapsed.append(time.perf_counter() - start)
-        reached = np.zeros(runs, bool) if budget.tol is None else run_best <= budget.tol
-        for r in np.flatnonzero(reached | (run_stale >= budget.run_patience)):
-            finished.append(Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r])))
-            restarts += 1
-            polish = budget.tol is None or best_loss > budget.tol
-            restart[r], local[r] = True, restarts % 2 == 1 and polish
+        for r in range(runs):
+            if not (reached_tol(run_best[r]) or run_stale[r] >= budget.run_patience):
+                continue
+            finished.append(
+                Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]), int(origin[r]))
+            )
+            restart[r], local[r] = True, not (local[r] or reached_tol(run_best[r]))
+            if not local[r]:
+                origin[r], origins = origins, origins + 1
             run_best[r], run_stale[r], run_age[r] = np.inf, 0, 0
         if bar is not None:
             bar.set_postfix(best_loss=f"{best_loss:.4g}", runs=len(finished))
             bar.update()
-        confirmed = budget.tol is not None and sum(
-            run.loss <= budget.tol and not run.local for run in finished
-        )
-        if budget.tol is not None and confirmed >= budget.confirm:
+        if len({run.origin for run in finished if reached_tol(run.loss)}) >= budget.confirm:
             reason = "tolerance"
         elif stale >= budget.patience and (budget.tol is None or best_loss <= budget.tol):
             reason = "patience"
@@ -214,11 +207,10 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
         break
     if bar is not None:
         bar.close()
-    finished += [
-        Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]))
-        for r in range(runs)
-        if not restart[r]
-    ]
+    for r in np.flatnonzero(~restart):
+        finished.append(
+            Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]), int(origin[r]))
+        )
     return Trace(
         best_loss,
         best_values,

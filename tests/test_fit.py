@@ -65,7 +65,7 @@ def test_fit_to_spike_trains_recovers_the_truth(ground_truth):
     _check_parameters(result.best_params)
     assert result.tolerance_reached and result.best_loss == 0.0 and result.stop_reason == "tolerance"
     assert result.flags == () and result.relative_loss == 0.0
-    assert sum(loss == 0.0 and not local for loss, _, local in result.runs) >= 2
+    assert sum(loss == 0.0 for loss, _, _ in result.runs) >= 2
     held_out, _, _ = result.module(x[5])
     gamma = float(metrics.gamma_factor(np.asarray(held_out)[:, 0], raster[5, :, 0], DT, 2e-3))
     assert gamma >= 0.95
@@ -185,7 +185,7 @@ def test_unidentifiable_parameters_are_flagged():
             x, spikes=np.zeros((1, 500, 1), bool), bounds={"v_thresh": (-0.06, -0.045)}, key=jax.random.key(0)
         )
     assert result.tolerance_reached and result.flags == ("runs_disagree",)
-    assert result.spread["v_thresh"] > 0.02 * abs(result.best_params["v_thresh"])
+    assert result.spread["v_thresh"] > 0.05 * abs(result.best_params["v_thresh"])
 
 
 @pytest.mark.parametrize("optimizer", ["simple_es", "snes", "sep_cma_es", "open_es"])

@@ -248,7 +248,8 @@ def fit(
     the best loss has not improved by 0.1 % for `patience` generations (with a `tol`, only once it is
     reached: until then the fit searches on), or when `max_evaluations`, `max_time` or `generations` is
     spent. The runs that end at the best loss are compared, and the result flags an answer that may be
-    wrong (`FitResult.flags`, each also a [`jaxiaf.FitWarning`][]). A tqdm bar shows the generations, the best loss and the runs.
+    wrong (`FitResult.flags`, each also a [`jaxiaf.FitWarning`][]). A tqdm bar shows the generations,
+    the best loss and the runs.
 
     **Arguments:**
 

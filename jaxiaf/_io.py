@@ -11,9 +11,13 @@
   keeps its initial simulation parameters, `initial_integrator_name` going into the header);
 - the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
 
-A loaded layer equals the saved one leaf for leaf, so it continues bit-identically.
+A loaded layer equals the saved one leaf for leaf, so it continues bit-identically. A `FitResult` file has
+the class `"FitResult"`, its module's header under `module` and its module's arrays prefixed `module.`; its
+array fields (and dicts of arrays, listed in `array_dicts`) are entries prefixed `fit.`, and its other
+fields are JSON in the header's `fields` (tuples as `{"__tuple__": [...]}`).
 """
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -22,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._fit import spikes_to_raster
+from ._fit import FitResult, spikes_to_raster
 from ._module import FFIAF
 from ._timed import FFIAFBrian
 
@@ -72,14 +76,8 @@ def state_from_record(arrays: dict, key_impl: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- save/load
-def save(layer, path) -> None:
-    """Save an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][] (parameters, initial parameters, simulation
-    parameters, state with the noise key and the step) to `path`, in the format of this module's docstring.
-
-    **Arguments:** `layer`: the layer; `path`: a file path (written as given, no suffix added).
-
-    **Raises:** `TypeError` for another kind of object.
-    """
+def _layer_record(layer) -> tuple[dict, dict]:
+    """`(header, arrays)` of an `FFIAF` or `FFIAFBrian` (the header without format and version)."""
     module = functional(layer)
     if isinstance(layer, FFIAFBrian):
         initial = layer._initial
@@ -91,8 +89,6 @@ def save(layer, path) -> None:
     state, key_impl = state_record(module)
     values = {**module.parameters(), **module.simulation_parameters()}
     header = {
-        "format": FORMAT,
-        "version": VERSION,
         "class": type(layer).__name__,
         "name": module.name,
         "integrator_name": values["integrator_name"],
@@ -101,8 +97,92 @@ def save(layer, path) -> None:
     }
     arrays = {k: np.asarray(values[k]) for k in PARAMETERS + SIMULATION}
     arrays.update({f"initial_{k}": np.asarray(initial[k]) for k in initial_names})
+    return header, {**arrays, **state}
+
+
+def _layer_from_record(header: dict, arrays: dict):
+    """The inverse of [`_layer_record`][]; `KeyError`/`TypeError`/`ValueError` for missing or bad entries."""
+    state = state_from_record(arrays, header["key_impl"])
+    initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
+    current = {k: arrays[k] for k in PARAMETERS + SIMULATION}
+    current["integrator_name"] = header["integrator_name"]
+    if header["class"] == "FFIAFBrian":
+        initial["integrator_name"] = header["initial_integrator_name"]
+        layer = FFIAFBrian(**initial, name=header["name"], record=header["record"], key=state["key"])
+        return layer.set_attributes(current).set_attributes(state)
+    if header["class"] == "FFIAF":
+        sim = {k: current[k] for k in (*SIMULATION, "integrator_name")}
+        layer = FFIAF(**initial, **sim, name=header["name"], key=state["key"])
+        return layer.set_attributes({k: current[k] for k in PARAMETERS}).set_attributes(state)
+    raise ValueError(f"unknown layer class {header['class']!r}")
+
+
+def _encode(value):
+    """A JSON form of a `FitResult` field; tuples are tagged so that they come back as tuples."""
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def _fit_record(result: FitResult) -> tuple[dict, dict]:
+    """`(header, arrays)` of a `FitResult`: its module as a layer record under `module.`, array fields and
+    dicts of arrays under `fit.`, every other field in the header's `fields` (JSON)."""
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    module_header, module_arrays = _layer_record(fields.pop("module"))
+    arrays = {f"module.{k}": v for k, v in module_arrays.items()}
+    plain, array_dicts = {}, []
+    for name, value in fields.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"fit.{name}"] = value
+        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+            array_dicts.append(name)
+            arrays.update({f"fit.{name}.{k}": v for k, v in value.items()})
+        else:
+            plain[name] = _encode(value)
+    header = {"class": "FitResult", "module": module_header, "fields": plain, "array_dicts": array_dicts}
+    return header, arrays
+
+
+def _fit_from_record(header: dict, arrays: dict) -> FitResult:
+    module = {k[len("module.") :]: v for k, v in arrays.items() if k.startswith("module.")}
+    fields = {name: _decode(value) for name, value in header["fields"].items()}
+    for key, value in arrays.items():
+        if key.startswith("fit."):
+            name, _, entry = key[len("fit.") :].partition(".")
+            if name in header["array_dicts"]:
+                fields.setdefault(name, {})[entry] = value
+            else:
+                fields[name] = value
+    return FitResult(**fields, module=_layer_from_record(header["module"], module))
+
+
+def save(obj, path) -> None:
+    """Save an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][] (parameters, initial parameters, simulation
+    parameters, state with the noise key and the step), or a [`jaxiaf.FitResult`][] (its fitted module and
+    every other field), to `path`, in the format of this module's docstring.
+
+    **Arguments:** `obj`: the layer or fit result; `path`: a file path (written as given, no suffix added).
+
+    **Raises:** `TypeError` for another kind of object; `ValueError` for a batched module.
+    """
+    header, arrays = _fit_record(obj) if isinstance(obj, FitResult) else _layer_record(obj)
+    header = {"format": FORMAT, "version": VERSION, **header}
     with open(path, "wb") as f:
-        np.savez(f, header=np.array(json.dumps(header)), **arrays, **state)
+        np.savez(f, header=np.array(json.dumps(header)), **arrays)
 
 
 def _read(path) -> tuple[dict, dict]:
@@ -135,28 +215,19 @@ def _read(path) -> tuple[dict, dict]:
 
 
 def load(path):
-    """Load a layer written by [`jaxiaf.save`][]: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
-    parameters, initial parameters, simulation parameters and state), so it continues bit-identically.
-    Values are read in the session's precision: a float32 file loads as float64 when `jax_enable_x64` is on.
+    """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
+    parameters, initial parameters, simulation parameters and state), so it continues bit-identically, or a
+    `FitResult` with equal fields. Values are read in the session's precision: a float32 file loads as
+    float64 when `jax_enable_x64` is on.
 
     **Raises:** `FileNotFoundError`; `ValueError` naming the file for a truncated, corrupted or foreign file,
     another format version, or missing / invalid entries. Nothing is returned half-loaded.
     """
     header, arrays = _read(path)
     try:
-        state = state_from_record(arrays, header["key_impl"])
-        initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
-        current = {k: arrays[k] for k in PARAMETERS + SIMULATION}
-        current["integrator_name"] = header["integrator_name"]
-        if header["class"] == "FFIAFBrian":
-            initial["integrator_name"] = header["initial_integrator_name"]
-            layer = FFIAFBrian(**initial, name=header["name"], record=header["record"], key=state["key"])
-            return layer.set_attributes(current).set_attributes(state)
-        if header["class"] == "FFIAF":
-            sim = {k: current[k] for k in (*SIMULATION, "integrator_name")}
-            layer = FFIAF(**initial, **sim, name=header["name"], key=state["key"])
-            return layer.set_attributes({k: current[k] for k in PARAMETERS}).set_attributes(state)
-        raise ValueError(f"unknown layer class {header['class']!r}")
+        if header.get("class") == "FitResult":
+            return _fit_from_record(header, arrays)
+        return _layer_from_record(header, arrays)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{os.fspath(path)!r}: invalid jaxiaf layer file ({err}).") from err
 

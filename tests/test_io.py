@@ -1,6 +1,7 @@
-"""Saving and loading layers (bit-exact, every bad file refused with its reason) and recorded data from Neo
-objects and from an NWB file written by Neo's own writer, fitted exactly as the same arrays."""
+"""Saving and loading layers and fit results (bit-exact, every bad file refused with its reason) and recorded
+data from Neo objects and from an NWB file written by Neo's own writer, fitted exactly as the same arrays."""
 
+import dataclasses
 import datetime
 import importlib
 import json
@@ -191,17 +192,44 @@ def test_traces_from_neo():
         jaxiaf.traces_from_neo(v, DT, "s")
 
 
+def _ground_truth():
+    """A neuron, 2 trials of 2000 steps of input current (K, T, 1) and its spikes (K, T, 1)."""
+    truth = jaxiaf.FFIAF(np.ones((1, 1)), bias=0.0, tau_mem=0.02, dt=DT, integrator_name="exact")
+    x = 0.02 + 0.004 * np.random.default_rng(3).standard_normal((2, 2000, 1))
+    return truth, x, np.stack([np.asarray(truth(trial)[0]) for trial in x])
+
+
+def _short_fit(truth, x, spikes):
+    kwargs = dict(bounds={"tau_mem": (5e-3, 50e-3)}, population_size=8, generations=4, progress=False)
+    return jaxiaf.fit(truth.set_attributes({"tau_mem": 0.01}), x, spikes=spikes, **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:Only one")  # a short fit warns that nothing confirms its minimum
+def test_fit_result_round_trip(tmp_path):
+    result = _short_fit(*_ground_truth())
+    jaxiaf.save(result, tmp_path / "fit.jaxiaf")
+    loaded = jaxiaf.load(tmp_path / "fit.jaxiaf")
+    assert isinstance(loaded, jaxiaf.FitResult)
+    for field in dataclasses.fields(result):
+        a, b = getattr(result, field.name), getattr(loaded, field.name)
+        if field.name == "module":
+            assert_same_module(a, b)
+        elif isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+        elif isinstance(a, dict) and a and isinstance(next(iter(a.values())), np.ndarray):
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        else:
+            assert a == b and type(a) is type(b), field.name
+
+
 @pytest.mark.filterwarnings("ignore:validate. Using positional arguments:FutureWarning")  # neo's NWBIO
-@pytest.mark.filterwarnings("ignore:Only one run ended at the best loss")  # a short fit, on purpose
+@pytest.mark.filterwarnings("ignore:Only one")  # a short fit warns that nothing confirms its minimum
 def test_fit_from_an_nwb_file_equals_fit_from_arrays(tmp_path):
     """A ground truth's input currents and spikes, written to NWB by Neo's writer and read back, give the
     same arrays and so the same fit."""
     neo, pq = _neo()
     require("pynwb")
-    truth = jaxiaf.FFIAF(np.ones((1, 1)), bias=0.0, tau_mem=0.02, dt=DT, integrator_name="exact")
-    rng = np.random.default_rng(3)
-    x = 0.02 + 0.004 * rng.standard_normal((2, 2000, 1))
-    spikes = np.stack([np.asarray(truth(trial)[0]) for trial in x])
+    truth, x, spikes = _ground_truth()
     block = neo.Block(session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC))
     for k in range(2):
         seg = neo.Segment(name=f"trial{k}")
@@ -214,8 +242,5 @@ def test_fit_from_an_nwb_file_equals_fit_from_arrays(tmp_path):
     x_nwb = jaxiaf.traces_from_neo(read, DT, "A", name="current", t_start=0.0)
     spikes_nwb = jaxiaf.spikes_from_neo(read, DT, t_start=0.0, t_stop=0.2)
     assert np.array_equal(x_nwb, x) and np.array_equal(spikes_nwb, spikes) and spikes.sum() > 10
-    start = truth.set_attributes({"tau_mem": 0.01})
-    kwargs = dict(bounds={"tau_mem": (5e-3, 50e-3)}, population_size=8, generations=4, progress=False)
-    from_nwb = jaxiaf.fit(start, x_nwb, spikes=spikes_nwb, **kwargs)
-    from_arrays = jaxiaf.fit(start, x, spikes=spikes, **kwargs)
-    assert from_nwb.best_params == from_arrays.best_params
+    from_nwb = _short_fit(truth, x_nwb, spikes_nwb)
+    assert from_nwb.best_params == _short_fit(truth, x, spikes).best_params

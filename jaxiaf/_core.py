@@ -207,10 +207,13 @@ def evolve(
     since_spike = where(spike, 1, min(since_spike + 1, 2**30))
     ```
 
-    `UPDATE` is the integrator's update (see `jaxiaf._integrators`), with the input held constant over the
-    step. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`, makes `noise_std`
-    the stationary standard deviation of `v` under the noise alone. A refractory period of R*dt freezes the
-    R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
+    `UPDATE` is the integrator's update (see `jaxiaf._integrators`: Brian2's expressions in float64, one
+    affine update `v + (v_inf - v) * c` in float32), with the input held constant over the step. The
+    compiled loop is pipelined (each iteration thresholds and resets the previous update, then updates the
+    next step) so that only one of its loops computes the update; the results are the same. `R` is capped
+    at `NEVER` = 2**30. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`,
+    makes `noise_std` the stationary standard deviation of `v` under the noise alone. A refractory period
+    of R*dt freezes the R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
 
     The state may carry leading batch axes (`v` of shape (B..., N), one key per batch entry): the batch is
     then part of the scan carry and every step updates all of it at once. Parameters and `currents` are
@@ -242,9 +245,11 @@ def evolve(
     advanced by T; `record` is
     `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`.
 
-    **Raises:** `ValueError` if `currents` does not match the state's shape; `EquinoxRuntimeError` naming
-    the parameter if a value is non-finite or out of range (`tau_mem <= 0`, `dt <= 0`, `noise_std < 0`,
-    `refractory < 0`), or if `currents` is not finite.
+    **Raises:** `ValueError` if `currents` does not match the state's shape; with `check`,
+    `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range (`tau_mem <= 0`,
+    `dt <= 0`, `noise_std < 0`, `refractory < 0`), if `currents` is not finite, if `dt / tau_mem` is beyond
+    an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if the final `v` is NaN
+    or inf, or if `state.step + T` overflows its integer type (int32 with x64 off).
     """
     shape = state.v.shape
     tail = currents.shape[1:]

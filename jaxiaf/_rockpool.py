@@ -48,7 +48,7 @@ class RegisteredAttribute(NamedTuple):
     shape: tuple
 
 
-class _Registered:
+class Registered:
     """`mod.<name>` reads the registered attribute `<name>`; assigning to it calls `set_attributes`."""
 
     def __init__(self, doc: str):

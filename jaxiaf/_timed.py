@@ -2,7 +2,9 @@
 
 The layer is a thin mutable shell around an immutable [`jaxiaf.FFIAF`][]: `evolve` samples the input
 series onto the dt grid, calls the functional module (which calls the core), and wraps the spikes as a
-`TSEvent`. It never re-implements the update, the threshold, the reset or the noise.
+`TSEvent`. It never re-implements the update, the threshold, the reset or the noise. Times, step counts
+and the sampling rule come from `jaxiaf._timebase`; the Rockpool-compatibility surface (class flags, names,
+registries, output wrappers) from `jaxiaf._rockpool`.
 """
 
 import numpy as np
@@ -12,7 +14,7 @@ from ._defaults import DEFAULTS
 from ._equations import check_neuron_eq
 from ._module import FFIAF, PARAMETER_FAMILIES
 from ._pytrees import Parameters, SimulationParameters, State
-from ._rockpool import RockpoolSurface, _Registered
+from ._rockpool import Registered, RockpoolSurface
 from ._timeseries import TSContinuous, TSEvent
 
 
@@ -57,19 +59,19 @@ class FFIAFBrian(RockpoolSurface):
     shape or integrator; `TypeError` for a non-number.
     """
 
-    weights = _Registered("(N_in, N) input weights (dimensionless).")
-    bias = _Registered("(N,) bias current (A).")
-    tau_mem = _Registered("(N,) membrane time constants (s).")
-    v_thresh = _Registered("(N,) thresholds (V).")
-    v_reset = _Registered("(N,) reset potentials (V).")
-    v_rest = _Registered("(N,) resting potentials (V).")
-    noise_std = _Registered("(N,) stationary std of v due to the noise alone (V).")
-    refractory = _Registered("Refractory period (s), () or (N,).")
-    integrator_name = _Registered("Name of the integrator.")
-    v = _Registered("(N,) membrane potential (V).")
-    since_spike = _Registered("(N,) steps since each neuron's last spike (int).")
-    key = _Registered("PRNG key of the noise.")
-    step = _Registered("() number of steps evolved so far (int); `t = step * dt`.")
+    weights = Registered("(N_in, N) input weights (dimensionless).")
+    bias = Registered("(N,) bias current (A).")
+    tau_mem = Registered("(N,) membrane time constants (s).")
+    v_thresh = Registered("(N,) thresholds (V).")
+    v_reset = Registered("(N,) reset potentials (V).")
+    v_rest = Registered("(N,) resting potentials (V).")
+    noise_std = Registered("(N,) stationary std of v due to the noise alone (V).")
+    refractory = Registered("Refractory period (s), () or (N,).")
+    integrator_name = Registered("Name of the integrator.")
+    v = Registered("(N,) membrane potential (V).")
+    since_spike = Registered("(N,) steps since each neuron's last spike (int).")
+    key = Registered("PRNG key of the noise.")
+    step = Registered("() number of steps evolved so far (int); `t = step * dt`.")
 
     def __init__(
         self,

@@ -8,8 +8,8 @@ from ._core import Reducer as Reducer
 from ._core import evolve as evolve
 from ._core import step_constants as step_constants
 from ._equations import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
-from ._fit import FitResult as FitResult
-from ._fit import FitWarning as FitWarning
+from ._fit_result import FitResult as FitResult
+from ._fit_result import FitWarning as FitWarning
 from ._fit import fit as fit
 from ._fit import spikes_to_raster as spikes_to_raster
 from ._io import load as load

@@ -52,11 +52,19 @@ def errors(best, truth):
     return {k: (best[k] - truth[k]) / DT if k == "refractory" else best[k] / truth[k] - 1 for k in best}
 
 
-def run_jaxiaf(problems, target, seeds):
+BEFORE = dict(
+    parallel=1, population_size=32, generations=100, max_evaluations=3200, run_patience=100, confirm=10**6
+)
+"""`fit` as its defaults were before restarts (one CMA-ES of 32 candidates for 100 generations, no early
+stop), for the `--before` column."""
+
+
+def run_jaxiaf(problems, target, seeds, options=None):
     import jax
 
     import jaxiaf
 
+    options = options or {}
     rows, compiled = [], {}
     for index, problem in enumerate(problems):
         data = {target: getattr(problem, target)}
@@ -165,6 +173,7 @@ def main():
     )
     parser.add_argument("--b2mf-rounds", type=int, default=200)
     parser.add_argument("--json", default="benchmarks/fit_suite.json")
+    parser.add_argument("--no-before", action="store_true", help="skip the fits with the former defaults")
     args = parser.parse_args()
     if args.quick:
         args.problems, args.seeds, args.sets = 6, 2, "spikes"
@@ -194,13 +203,23 @@ def main():
             "brian2_data_s": made,
         }
         rows.append([name, *summary(results)])
+        if name == "spikes" and not args.no_before:
+            before, _ = run_jaxiaf(problems, target, seeds, BEFORE)
+            report["sets"]["spikes/before"] = {"fits": before}
+            rows.append(["spikes, former defaults (pop 32 x 100 gen.)", *summary(before)])
+            solved = [(b["problem"], b["seed"]) for b in before if b["recovered"]]
+            pick = lambda rs: [r["wall_s"] for r in rs if (r["problem"], r["seed"]) in solved]
+            lines.append(
+                f"On the {len(solved)} (problem, seed) pairs the former defaults solve: median wall "
+                f"{np.median(pick(results)):.2f} s now vs {np.median(pick(before)):.2f} s before."
+            )
         if name == "spikes" and args.b2mf:
             b2 = run_b2mf(problems[: args.b2mf], 0, args.b2mf_rounds)
             report["sets"]["spikes/brian2modelfitting"] = {"fits": b2}
             mine = [r for r in results if r["problem"] < args.b2mf and r["seed"] == 0]
             rows.append([f"spikes, problems 0-{args.b2mf - 1}, seed 0: jaxiaf", *summary(mine)])
             rows.append([f"same: brian2modelfitting ({args.b2mf_rounds} rounds x 30)", *summary(b2)])
-    lines.append(table(header, rows))
+    lines.insert(1, table(header, rows))
     compile_times = [v for s in report["sets"].values() for v in s.get("compile_s", {}).values()]
     lines.append("")
     lines.append(

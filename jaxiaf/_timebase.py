@@ -17,6 +17,9 @@ STEP_TOL = 1e-6
 a `"previous"` input read `STEP_TOL * dt` after each step time. It absorbs the rounding of times computed
 as `k * dt` (Brian2's spike stamps) or `(k + 0.5) * dt` (mid-bin spikes)."""
 
+MAX_STEPS = 2**31 - 1
+"""The most steps (or raster bins) one call may span: the layer's step counter is an int32."""
+
 
 def _numbers(name: str, value, what: str) -> np.ndarray:
     value = _convert.strip_unit(name, value, "s")
@@ -78,14 +81,22 @@ def grid_times(t_start: float, dt: float, k) -> np.ndarray:
     return t_start + np.asarray(k, dtype=np.float64) * dt
 
 
+def checked_steps(count: int, what: str) -> int:
+    """`count`, or `ValueError` naming `what` (e.g. "`duration`") if it exceeds `MAX_STEPS`."""
+    if count > MAX_STEPS:
+        raise ValueError(f"{what} spans {count:.3g} steps of dt; at most 2**31 - 1 fit the int32 step count.")
+    return count
+
+
 def num_steps(duration: float, dt: float) -> int:
-    """Whole steps in `duration`: `floor(duration / dt + STEP_TOL)`."""
-    return int(np.floor(duration / dt + STEP_TOL))
+    """Whole steps in `duration`: `floor(duration / dt + STEP_TOL)`; at most `MAX_STEPS`."""
+    return checked_steps(int(np.floor(duration / dt + STEP_TOL)), "`duration`")
 
 
 def num_bins(t_start: float, t_stop: float, dt: float) -> int:
-    """Bins of width `dt` needed to cover `[t_start, t_stop)`: `ceil((t_stop - t_start) / dt - STEP_TOL)`."""
-    return max(int(np.ceil((t_stop - t_start) / dt - STEP_TOL)), 0)
+    """Bins of width `dt` needed to cover `[t_start, t_stop)`: `ceil((t_stop - t_start) / dt - STEP_TOL)`;
+    at most `MAX_STEPS`."""
+    return checked_steps(max(int(np.ceil((t_stop - t_start) / dt - STEP_TOL)), 0), "`t_stop` - `t_start`")
 
 
 def bin_index(times, t_start: float, dt: float) -> np.ndarray:

@@ -177,7 +177,7 @@ class FFIAFBrian(RockpoolSurface):
             if duration < 0:
                 raise ValueError(f"{self.full_name}: `duration` must be >= 0 (s); got {duration}.")
         if num_timesteps is not None:
-            return _timebase.count("num_timesteps", num_timesteps)
+            return _timebase.checked_steps(_timebase.count("num_timesteps", num_timesteps), "`num_timesteps`")
         if duration is None:
             if ts_input is None:
                 raise TypeError(

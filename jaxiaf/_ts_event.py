@@ -3,7 +3,7 @@
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._timebase import bin_index, num_bins
+from ._timebase import bin_index, checked_steps, num_bins
 from ._timebase import count as _count
 from ._timebase import seconds as _seconds
 from ._timebase import time_array as _time_array
@@ -247,7 +247,7 @@ class TSEvent:
         if t_stop is not None and num_timesteps is not None:
             raise ValueError("Give at most one of `t_stop` and `num_timesteps`.")
         if num_timesteps is not None:
-            num_steps = _count("num_timesteps", num_timesteps)
+            num_steps = checked_steps(_count("num_timesteps", num_timesteps), "`num_timesteps`")
             stop = start + num_steps * dt
         else:
             stop = self._t_stop if t_stop is None else _seconds("t_stop", t_stop)
@@ -255,7 +255,8 @@ class TSEvent:
                 raise ValueError(f"`t_stop` ({stop}) must be >= `t_start` ({start}).")
             num_steps = num_bins(start, stop, dt)
             if t_stop is None and self._times.size:
-                num_steps = max(num_steps, int(bin_index(self._times, start, dt).max()) + 1)
+                last = int(bin_index(self._times, start, dt).max()) + 1
+                num_steps = max(num_steps, checked_steps(last, "the last event time - `t_start`"))
         columns = _channel_columns(channels, self._num_channels)
 
         times, event_channels = self._unrolled(start, stop)

@@ -154,6 +154,12 @@ ERRORS = [
     (dict(), TypeError, r"give `ts_input`, `duration` or `num_timesteps`"),
     (dict(num_timesteps=2.5), TypeError, r"`num_timesteps` must be an integer >= 0; got 2.5 \(float\)"),
     (dict(num_timesteps=True), TypeError, r"`num_timesteps` must be an integer >= 0"),
+    (
+        dict(num_timesteps=2**31),
+        ValueError,
+        r"`num_timesteps` spans 2.15e\+09 steps of dt; at most 2\*\*31 - 1",
+    ),
+    (dict(duration=1e300), ValueError, r"`duration` spans 1e\+304 steps of dt; at most 2\*\*31 - 1 fit"),
     (dict(num_timesteps=-1), ValueError, r"`num_timesteps` must be an integer >= 0; got -1"),
     (dict(duration=-0.1), ValueError, r"`duration` must be >= 0 \(s\); got -0.1"),
     (dict(duration="long"), TypeError, r"`duration` must be a finite scalar number of seconds; got 'long'"),

@@ -436,5 +436,6 @@ class RockpoolSurface:
 
         **Returns:** a [`jaxiaf.graph.GraphHolder`][] named after the layer, with `modules == (weights,
         neurons)`, N_in input nodes and N output nodes; values are NumPy copies in SI units.
+        For a graph other tools read, use [`jaxiaf.to_nir`][] (NIR).
         """
         return layer_graph(self.name or self.class_name, self.parameters(), self.simulation_parameters())

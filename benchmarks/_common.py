@@ -204,8 +204,19 @@ def run_worker(script: str, args: list, timeout=900, env=None) -> dict:
         raise RuntimeError(f"worker {cmd} failed with code {done.returncode}")
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("{"):
-            return json.loads(line)
+            out = json.loads(line)
+            record("worker", {"script": script, "args": list(map(str, args)), "result": out})
+            return out
     raise RuntimeError(f"worker {cmd} printed no JSON:\n{done.stdout[-4000:]}")
+
+
+def record(kind: str, obj) -> None:
+    """Append `obj` as one JSON line to `$JAXIAF_BENCH_JSON` (set by `run_all.py --json`): the raw
+    measurements behind the printed tables."""
+    path = os.environ.get("JAXIAF_BENCH_JSON")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"kind": kind, **obj}, default=str) + "\n")
 
 
 def emit(obj):
@@ -390,6 +401,7 @@ def results_table(items, ns, *, compare=None, compare_name="same spikes as jaxia
     header = ["implementation", "steady time", "neuron-steps/s"]
     header += [f"speed-up vs {short(a)}" for a, _ in anchors]
     header += ["first call (whole)"] + ([compare_name] if compare else [])
+    record("table", {"neuron_steps": ns, "rows": {label: r for label, r in items}})
     body = []
     for label, r in items:
         row = [label, fmt_s(r["steady"]), fmt_rate(ns / r["steady"])]

@@ -15,7 +15,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
-from _common import ROOT, emit, machine_header, run_worker, table
+from _common import ROOT, emit, machine_header, record, run_worker, table
 
 INTEGRATORS = ("rk4", "exact", "rk2", "euler", "exponential_euler")
 
@@ -61,6 +61,7 @@ def main():
                     f"{int((s32 != s64).sum()):,}",
                 ]
             )
+    record("precision", {"rows": rows})
     print(
         table(
             [

@@ -97,6 +97,3 @@ def weights(value):
 def is_noisy(noise_std) -> bool:
     """Whether a layer must draw noise: always for traced values, else if any `noise_std` is non-zero."""
     return not _checks.is_concrete(noise_std) or bool(np.any(np.asarray(noise_std) != 0))
-
-
-_strip_unit = strip_unit  # the name `jaxiaf._timed` imports until it calls `strip_unit`

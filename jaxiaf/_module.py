@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _convert
-from ._core import evolve
+from ._core import _NONFINITE, _step_message, evolve, step_constants
 from ._defaults import DEFAULTS
 from ._integrators import resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State
@@ -197,7 +197,8 @@ class FFIAF(eqx.Module):
                 f"got shape {x.shape}."
             )
         _checks.check_input_now(x)
-        spikes, new_state, rec = _run(self, x, bool(record), unroll)
+        run = _run_eager if all(map(_checks.is_concrete, jax.tree.leaves((self, x)))) else _run
+        spikes, new_state, rec = run(self, x, bool(record), unroll)
         return spikes, _state_dict(new_state), rec
 
     evolve = __call__
@@ -382,3 +383,32 @@ def _run(mod: FFIAF, x, record: bool, unroll: int):
     params, sim = mod.params, mod.sim
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
     return evolve(params, sim, state, currents, record=record, unroll=unroll)
+
+
+def _run_eager(mod: FFIAF, x, record: bool, unroll: int):
+    """An eager call, checked on the host: the compiled program then holds no host callback (every
+    `eqx.error_if` is one, and so is float64's `step_constants`), so JAX's persistent compilation cache can
+    keep it across processes. The checks and messages are `_run`'s."""
+    for name in Parameters.__annotations__:
+        _checks.check_now(name, getattr(mod.params, name))
+    for name in ("dt", "noise_std", "refractory"):
+        _checks.check_now(name, getattr(mod.sim, name))
+    step = int(mod.neuron_state.step)
+    if step > jnp.iinfo(mod.neuron_state.step.dtype).max - x.shape[0]:
+        raise ValueError(_step_message(mod.neuron_state.step, x.shape[0]))
+    constants = step_constants(mod.params, mod.sim)  # ValueError for an unstable integrator
+    spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, constants)
+    if not bool(finite):
+        raise ValueError(_checks.input_message("x @ weights"))
+    if not np.isfinite(np.asarray(new_state.v)).all():
+        raise ValueError(_NONFINITE)
+    return spikes, new_state, rec
+
+
+@eqx.filter_jit
+def _run_unchecked(mod: FFIAF, x, record: bool, unroll: int, constants):
+    params = mod.params
+    currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
+    finite = jnp.isfinite(jnp.sum(currents * 0))
+    unchecked = dict(record=record, check=False, constants=constants, unroll=unroll)
+    return (*evolve(params, mod.sim, mod.neuron_state, currents, **unchecked), finite)

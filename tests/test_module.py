@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import jaxiaf
+from jaxiaf._pytrees import NEVER
 
 W = np.full((2, 3), 0.01)
 
@@ -66,7 +67,7 @@ def test_resets():
     assert int(changed.neuron_state.step) == 100
     state_reset = changed.reset_state()
     np.testing.assert_array_equal(state_reset.v, mod.v_rest)
-    assert (np.asarray(state_reset.neuron_state.since_spike) == jaxiaf.NEVER).all()
+    assert (np.asarray(state_reset.neuron_state.since_spike) == NEVER).all()
     assert int(state_reset.neuron_state.step) == 100
     assert int(changed.reset_time().neuron_state.step) == 0
     assert int(changed.reset_all().neuron_state.step) == 0

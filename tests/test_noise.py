@@ -6,6 +6,7 @@ import pytest
 from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 import jaxiaf
+from jaxiaf._core import standard_normal_raster
 
 
 @pytest.mark.parametrize("integrator", ["exact", "rk4"])
@@ -32,7 +33,7 @@ def test_noisy_run_equals_brian_with_the_same_draws(integrator, key):
     sc = random_scenarios(np.random.default_rng(21), 30, 1500, 1e-4)
     noise_std = 0.001
     spikes, v = run_jax(sc, integrator, noise_std=noise_std, key=key)
-    per_scenario = jaxiaf.standard_normal_raster(key, 0, 1500, sc.shape[1])
+    per_scenario = standard_normal_raster(key, 0, 1500, sc.shape[1])
     xi = np.tile(np.asarray(per_scenario), (1, sc.shape[0]))
     ref = brian_layer(sc, integrator, noise_std=noise_std).evolve(currents=sc.currents(), xi=xi)
     same = spike_sets_equal(spikes, ref.raster(), sc.shape[0])
@@ -43,10 +44,10 @@ def test_noisy_run_equals_brian_with_the_same_draws(integrator, key):
 
 
 def test_noise_draws_depend_only_on_key_and_global_step(key):
-    whole = jaxiaf.standard_normal_raster(key, 0, 50, 3)
-    tail = jaxiaf.standard_normal_raster(key, 20, 30, 3)
+    whole = standard_normal_raster(key, 0, 50, 3)
+    tail = standard_normal_raster(key, 20, 30, 3)
     np.testing.assert_array_equal(np.asarray(whole[20:]), np.asarray(tail))
-    assert abs(float(jaxiaf.standard_normal_raster(key, 0, 4000, 50).std()) - 1) < 0.02
+    assert abs(float(standard_normal_raster(key, 0, 4000, 50).std()) - 1) < 0.02
 
 
 def test_per_neuron_noise_std_sets_each_neurons_stationary_std():

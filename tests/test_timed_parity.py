@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import jaxiaf
+from jaxiaf._core import standard_normal_raster
 
 INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
 DT = 1e-4
@@ -84,7 +85,7 @@ def test_matches_brian_ref(integrator):
     ts = _input()
     out, _, record = _layer(integrator)(ts, record=True)
     x = ts(np.arange(NUM_STEPS) * DT)
-    xi = np.asarray(jaxiaf.standard_normal_raster(KEY, 0, NUM_STEPS, 3))
+    xi = np.asarray(standard_normal_raster(KEY, 0, NUM_STEPS, 3))
     ref = FFIAFBrian2(W, **KWARGS, integrator_name=integrator).evolve(x=x, xi=xi)
     np.testing.assert_array_equal(_raster(out), ref.raster())
     np.testing.assert_array_equal(record["v"].samples, ref.v)

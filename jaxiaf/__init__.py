@@ -8,10 +8,10 @@ from ._core import Reducer as Reducer
 from ._core import evolve as evolve
 from ._core import step_constants as step_constants
 from ._equations import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
-from ._fit_result import FitResult as FitResult
-from ._fit_result import FitWarning as FitWarning
 from ._fit import fit as fit
 from ._fit import spikes_to_raster as spikes_to_raster
+from ._fit_result import FitResult as FitResult
+from ._fit_result import FitWarning as FitWarning
 from ._io import load as load
 from ._io import save as save
 from ._io import spikes_from_neo as spikes_from_neo

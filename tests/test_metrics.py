@@ -68,17 +68,6 @@ def test_trace_mse_and_count_error():
     assert float(metrics.spike_count_error(_train([1, 2, 3]), A)) == pytest.approx(2 / 5)
 
 
-def test_metrics_vmap_and_jit_over_columns():
-    trains = jnp.stack([A, _train([1010]), _train([])], axis=1)
-    target = jnp.broadcast_to(A[:, None], trains.shape)
-    by_column = metrics.gamma_factor(trains, target, DT, 2e-3)
-    jitted = jax.jit(lambda a: metrics.gamma_factor(a, target, DT, 2e-3))(trains)
-    vmapped = jax.vmap(lambda a, b: metrics.gamma_factor(a, b, DT, 2e-3), in_axes=1)(trains, target)
-    np.testing.assert_allclose(by_column, jitted)
-    np.testing.assert_allclose(by_column, vmapped)
-    assert by_column[0] == pytest.approx(1.0) and by_column[2] <= 0.0
-
-
 PAIRS = {
     "coincidences": lambda m, t, dt: metrics.coincidences(m, t, dt, 2e-3),
     "gamma_factor": lambda m, t, dt: metrics.gamma_factor(m, t, dt, 2e-3),

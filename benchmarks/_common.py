@@ -168,9 +168,12 @@ def cpu_busy(seconds=1.0) -> float:
 _QUIET_LOG = []
 
 
-def wait_for_quiet(threshold=0.15, max_wait=30.0, log=print) -> float:
-    """Wait (up to `max_wait` s) until other processes use less than `threshold` of the cores, so timings
-    are not taken while something else runs (shared machines); returns the last busy fraction seen."""
+def wait_for_quiet(threshold=0.15, max_wait=None, log=print) -> float:
+    """Wait (up to `max_wait` s, default `$JAXIAF_BENCH_MAX_WAIT` or 30) until other processes use less than
+    `threshold` of the cores, so timings are not taken while something else runs (shared machines);
+    returns the last busy fraction seen."""
+    if max_wait is None:
+        max_wait = float(os.environ.get("JAXIAF_BENCH_MAX_WAIT", 30))
     start = time.perf_counter()
     busy = cpu_busy(0.5)
     while busy > threshold and time.perf_counter() - start < max_wait:

@@ -218,7 +218,7 @@ METRICS = {
 JITTED_METRICS = {name: eqx.filter_jit(f) for name, f in METRICS.items()}
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(
     pair=raster_pairs(),
     which=st.sampled_from(sorted(METRICS)),

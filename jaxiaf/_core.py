@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import _checks, _surrogate
 from ._integrators import STABILITY_LIMITS, affine, coefficient, resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
@@ -81,11 +81,7 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     refractory = jnp.broadcast_to(sim.refractory, r_dt).astype(dtype)
     dt_r = jnp.broadcast_to(sim.dt, r_dt).astype(dtype)
     if dtype == jnp.float64:
-        like = jax.ShapeDtypeStruct(dt_tau, dtype)
-        shapes = (like, like, like, jax.ShapeDtypeStruct(r_dt, jnp.int32))
-        dt, tau, decay, steps = jax.pure_callback(
-            _host_constants, shapes, dt, tau, refractory, dt_r, vmap_method="broadcast_all"
-        )
+        dt, tau, decay, steps = _host_call(dt, tau, refractory, dt_r)
     else:
         decay = jnp.exp((-dt) / tau)
         steps = jnp.floor(jnp.minimum((refractory + 1e-3 * dt_r) / dt_r, NEVER)).astype(jnp.int32)
@@ -97,6 +93,23 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     if _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
         raise ValueError(_stability_message(sim.integrator_name))
     return StepConstants(dt, tau, decay, steps, noise_scale, c)
+
+
+@jax.custom_jvp
+def _host_call(dt, tau, refractory, dt_r):
+    like = jax.ShapeDtypeStruct(dt.shape, dt.dtype)
+    shapes = (like, like, like, jax.ShapeDtypeStruct(refractory.shape, jnp.int32))
+    return jax.pure_callback(_host_constants, shapes, dt, tau, refractory, dt_r, vmap_method="broadcast_all")
+
+
+@_host_call.defjvp
+def _host_call_jvp(primals, tangents):
+    """The host constants' derivatives (a callback has none): `d decay = decay * (dt dtau / tau - ddt) / tau`;
+    `refractory_steps` is piecewise constant."""
+    dt, tau, decay, steps = _host_call(*primals)
+    ddt, dtau = tangents[:2]
+    zero = np.zeros(steps.shape, jax.dtypes.float0)
+    return (dt, tau, decay, steps), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau, zero)
 
 
 def _draw(key, step, num_neurons: int, dtype):
@@ -181,7 +194,9 @@ def checked(params: Parameters, sim: SimulationParameters):
     return params, sim
 
 
-@functools.partial(jax.jit, static_argnames=("record", "reducer", "check", "unroll"))
+@functools.partial(
+    jax.jit, static_argnames=("record", "reducer", "check", "unroll", "surrogate", "checkpoint_every")
+)
 def evolve(
     params: Parameters,
     sim: SimulationParameters,
@@ -193,6 +208,8 @@ def evolve(
     check: bool = True,
     constants: StepConstants | None = None,
     unroll: int = 1,
+    surrogate: "_surrogate.Surrogate | None" = None,
+    checkpoint_every: int | None = None,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -239,6 +256,12 @@ def evolve(
       On a GPU each loop iteration costs a few microseconds of launch and synchronisation, which
       dominates small layers: `unroll=8` or more amortises it. On a CPU keep 1 (XLA:CPU then duplicates
       the update into every fusion and runs slower; see `benchmarks/README.md`).
+    - `surrogate`: static; None (default): the spikes are bool and carry no gradient. A
+      `jaxiaf.surrogate.Surrogate` (e.g. `SuperSpike()`): the spikes (raster, record, reducer) are 0/1
+      floats of `v`'s dtype whose derivative is the surrogate's; `v` and the spikes are bit-identical
+      (see `jaxiaf._surrogate`).
+    - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
+      the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`).
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) bool spike raster, or with a
     reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
@@ -260,6 +283,7 @@ def evolve(
         )
     if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
         raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
+    _surrogate.check_options(surrogate, checkpoint_every)
     if check:
         params, sim = checked(params, sim)
         state = State(
@@ -289,8 +313,10 @@ def evolve(
     def settle(w, since):
         """Threshold and reset of the step that took `v` to `w`, `since` being the counter before it."""
         p, consts = _broadcast(params, constants, shape)
-        spike = (w > p.v_thresh) & (since >= consts.refractory_steps)
-        return spike, jnp.where(spike, p.v_reset, w), jnp.where(spike, 1, jnp.minimum(since + 1, NEVER))
+        nr = since >= consts.refractory_steps
+        fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
+        v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
+        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
 
     def body(carry, k):
         # Step k settles (threshold, reset) the update computed by the previous iteration, then updates
@@ -310,7 +336,9 @@ def evolve(
     source = currents if num_steps else jnp.zeros((1, *tail), currents.dtype)
     w0 = advance(state.v, state.since_spike, source[0], state.step, active=num_steps > 0)
     carry0 = (w0, state.since_spike, acc0)
-    (v, since, acc), (kept, ys, raster) = jax.lax.scan(body, carry0, jnp.arange(num_steps), unroll=unroll)
+    (v, since, acc), (kept, ys, raster) = _surrogate.scan(
+        body, carry0, jnp.arange(num_steps), unroll, checkpoint_every
+    )
     step = state.step
     if check:
         v = eqx.error_if(v, ~jnp.all(jnp.isfinite(v)) & ~unstable, _NONFINITE)

@@ -6,8 +6,8 @@ column by column and returns one value per column (shape `...`); they are jit- a
 spike for the gamma factor and coincidences; counts for the van Rossum distance and the count error).
 
 Bad values raise `ValueError` naming the argument eagerly (`EquinoxRuntimeError` under jit/vmap):
-`dt`, `tau` not finite and > 0, `delta` not finite and >= 0, rasters or traces of different shapes or
-holding NaN/inf, a `trace_mse` with no step to average.
+`dt`, `tau` not finite and > 0, `delta` not finite and >= 0, a Brian2 quantity that is not a time,
+rasters or traces of different shapes or holding NaN/inf, a `trace_mse` with no step to average.
 """
 
 from typing import ClassVar
@@ -16,7 +16,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from . import _checks
+from . import _checks, _convert
 
 
 def _pair(model, target, names=("model", "target")):
@@ -45,7 +45,8 @@ def _tie_finite(out, arrays: dict):
 
 
 def _positive(name: str, value, rule: str = "finite and > 0"):
-    return _checks.ensure(name, value, rule, "s")
+    """A duration in seconds (a float, a traced value, or a Brian2 quantity of time), checked."""
+    return _checks.ensure(name, _convert.strip_unit(name, value, "s"), rule, "s")
 
 
 def coincidences(model, target, dt: float, delta: float):

@@ -244,3 +244,7 @@ def test_every_value_checks_its_dimension():
     with pytest.raises(ValueError, match=re.escape("`x` must be in amperes (A)")):
         _mod()(X * b2.mV)
     np.testing.assert_array_equal(_mod()(X * b2.amp)[0], _mod()(X)[0])
+    train = np.zeros((100, 1), bool)
+    with pytest.raises(ValueError, match=re.escape("`tau` must be in seconds (s)")):
+        jaxiaf.metrics.van_rossum(train, train, 0.1 * b2.ms, 10 * b2.mV)
+    assert float(jaxiaf.metrics.van_rossum(train, train, 0.1 * b2.ms, 10 * b2.ms)[0]) == 0.0

@@ -16,6 +16,7 @@ def test_readme_python_snippets_run(capsys):
     assert namespace["swept"].counts.shape == (48, 4)
     fitted, truth = namespace["result"].best_params, {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052}
     assert all(abs(fitted[k] / truth[k] - 1) < 0.05 for k in truth), fitted
+    assert namespace["result"].flags == () and namespace["result"].stop_reason == "tolerance"
     assert namespace["ts_out"].num_channels == 4 and namespace["ts_out"].times.size > 0
     assert namespace["layer"].t == 0.1
     assert "(1000, 4)" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from . import graph as graph
 from . import metrics as metrics
+from . import surrogate as surrogate
 from ._cache import enable_default_cache as _enable_default_cache
 from ._cache import set_compilation_cache as set_compilation_cache
 from ._core import Reducer as Reducer
@@ -56,6 +57,7 @@ __all__ = [
     "spikes_from_neo",
     "spikes_to_raster",
     "step_constants",
+    "surrogate",
     "sweep",
     "to_nir",
     "traces_from_neo",

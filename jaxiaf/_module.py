@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert
+from . import _checks, _convert, _surrogate
 from ._core import _NONFINITE, _step_message, evolve, step_constants
 from ._defaults import DEFAULTS
 from ._integrators import resolve_integrator
@@ -84,6 +84,9 @@ class FFIAF(eqx.Module):
     - `key`: keyword-only PRNG key of the noise: one typed key (`jax.random.key`) or one raw `uint32[2]`
       key. Default `jax.random.key(0)`: two layers built without a key draw the same noise, and a run
       is reproducible; give each layer its own key for independent noise.
+    - `surrogate`: keyword-only, static; None (default), or a `jaxiaf.surrogate.Surrogate` (e.g.
+      `SuperSpike()`): the spikes then come back as 0/1 floats carrying its gradient, with a
+      bit-identical forward (see [`jaxiaf.evolve`][]).
 
     With every default, `v` relaxes towards `v_rest + bias * 1 ohm` = -55 mV, exactly the threshold; the
     spike condition `v > v_thresh` is strict and `v` settles just under it, so the default layer is silent
@@ -99,6 +102,7 @@ class FFIAF(eqx.Module):
     neuron_state: State
     initial_params: Parameters
     name: str = eqx.field(static=True)
+    surrogate: "_surrogate.Surrogate | None" = eqx.field(static=True)
 
     weights = _Alias("params", "(N_in, N) weights.")
     bias = _Alias("params", "(N,) bias current (A).")
@@ -127,6 +131,7 @@ class FFIAF(eqx.Module):
         name: str = DEFAULTS["name"],
         *,
         key=None,
+        surrogate=None,
     ):
         w = _convert.weights(weights)
         n = w.shape[1]
@@ -143,6 +148,8 @@ class FFIAF(eqx.Module):
             step=jnp.asarray(0),
         )
         self.name = "" if name is None else str(name)
+        _surrogate.check_options(surrogate, None)
+        self.surrogate = surrogate
 
     @property
     def shape(self) -> tuple:
@@ -164,7 +171,7 @@ class FFIAF(eqx.Module):
         """Time evolved so far, `step * dt` (s)."""
         return self.neuron_state.step * self.sim.dt
 
-    def __call__(self, x, record: bool = False, unroll: int = 1):
+    def __call__(self, x, record: bool = False, unroll: int = 1, checkpoint_every: int | None = None):
         """Evolve over the T steps of `x`.
 
         **Arguments:**
@@ -173,6 +180,8 @@ class FFIAF(eqx.Module):
         - `record`: static bool; if True, also return the per-step `v` and spike raster.
         - `unroll`: static int; steps per iteration of the compiled loop, same results (see
           [`jaxiaf.evolve`][]: 8 or more on a GPU, 1 on a CPU).
+        - `checkpoint_every`: static; None, or steps per `jax.checkpoint` chunk in reverse mode (with a
+          `surrogate`; see [`jaxiaf.evolve`][]).
 
         **Returns:** `(spikes, new_state, record)`: `spikes` (T, N) bool; `new_state` a dict as
         [`FFIAF.state`][] (give it to `set_attributes`); `record` `{"v": (T, N), "spikes": (T, N)}` or `{}`.
@@ -198,7 +207,7 @@ class FFIAF(eqx.Module):
             )
         _checks.check_input_now(x)
         run = _run_eager if all(map(_checks.is_concrete, jax.tree.leaves((self, x)))) else _run
-        spikes, new_state, rec = run(self, x, bool(record), unroll)
+        spikes, new_state, rec = run(self, x, bool(record), unroll, checkpoint_every)
         return spikes, _state_dict(new_state), rec
 
     evolve = __call__
@@ -375,17 +384,18 @@ def _state_dict(state: State) -> dict:
 
 
 @eqx.filter_jit
-def _run(mod: FFIAF, x, record: bool, unroll: int):
+def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     """The module's evolve: `x` is checked here, by name; `evolve` checks the rest (values, stability,
     and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
     state = State(_checks.tie_input_check(state.v, x, "x"), state.since_spike, state.key, state.step)
     params, sim = mod.params, mod.sim
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
-    return evolve(params, sim, state, currents, record=record, unroll=unroll)
+    options = dict(unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
+    return evolve(params, sim, state, currents, record=record, **options)
 
 
-def _run_eager(mod: FFIAF, x, record: bool, unroll: int):
+def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     """An eager call, checked on the host: the compiled program then holds no host callback (every
     `eqx.error_if` is one, and so is float64's `step_constants`), so JAX's persistent compilation cache can
     keep it across processes. The checks and messages are `_run`'s."""
@@ -397,7 +407,7 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int):
     if step > jnp.iinfo(mod.neuron_state.step.dtype).max - x.shape[0]:
         raise ValueError(_step_message(mod.neuron_state.step, x.shape[0]))
     constants = step_constants(mod.params, mod.sim)  # ValueError for an unstable integrator
-    spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, constants)
+    spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, checkpoint_every, constants)
     if not bool(finite):
         raise ValueError(_checks.input_message("x @ weights"))
     if not np.isfinite(np.asarray(new_state.v)).all():
@@ -406,9 +416,10 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int):
 
 
 @eqx.filter_jit
-def _run_unchecked(mod: FFIAF, x, record: bool, unroll: int, constants):
+def _run_unchecked(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every, constants):
     params = mod.params
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
     finite = jnp.isfinite(jnp.sum(currents * 0))
     unchecked = dict(record=record, check=False, constants=constants, unroll=unroll)
+    unchecked.update(surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
     return (*evolve(params, mod.sim, mod.neuron_state, currents, **unchecked), finite)

@@ -164,3 +164,21 @@ def test_noise_key_default_is_fixed_and_documented():
     c = jaxiaf.FFIAF(W, noise_std=1e-3, key=jax.random.key(1))(x, record=True)[2]["v"]
     np.testing.assert_array_equal(a, b)
     assert (np.asarray(a) != np.asarray(c)).any()
+
+
+def test_surrogate_layer_has_the_same_forward_and_a_gradient():
+    from jaxiaf.surrogate import SuperSpike
+
+    x = np.ones((200, 2))
+    smooth = jaxiaf.FFIAF(W, bias=0.03, surrogate=SuperSpike())
+    spikes, _, rec = smooth(x, record=True)
+    hard, _, hard_rec = jaxiaf.FFIAF(W, bias=0.03)(x, record=True)
+    assert spikes.dtype == jnp.float64 and int(hard.sum()) > 0
+    np.testing.assert_array_equal(spikes, hard)
+    np.testing.assert_array_equal(rec["v"], hard_rec["v"])
+    count = lambda b, every: smooth.set_attributes({"bias": b})(x, checkpoint_every=every)[0].sum()
+    grad = jax.grad(count)(jnp.full(3, 0.03), None)
+    assert np.isfinite(grad).all() and (np.asarray(grad) > 0).all()
+    np.testing.assert_allclose(jax.grad(count)(jnp.full(3, 0.03), 50), grad, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"`surrogate` must be None or a jaxiaf.surrogate.Surrogate"):
+        jaxiaf.FFIAF(W, surrogate="superspike")

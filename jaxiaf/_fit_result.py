@@ -41,7 +41,12 @@ class FitResult(eqx.Module):
       it),
       `"runs_disagree"` (runs at the best loss differ by more than 5 % in a parameter, or by more than
       2 steps in `refractory`: the data do not pin the parameters),
-      `"high_loss"` (`relative_loss > 0.1`). Each flag also issues a [`jaxiaf.FitWarning`][].
+      `"not_pinned"` (random walks from the best that keep the loss at the best loss got more than 5 %
+      away in a parameter, or more than 2 steps in `refractory`: `extent`), `"high_loss"`
+      (`relative_loss > 0.1`). Each flag also issues a [`jaxiaf.FitWarning`][].
+    - `extent`: `{name: float}` how far from the best parameters (SI) random walks got while every
+      point they kept fitted the data *at the best loss* (`parallel * population_size` walks of 24
+      steps of 2-200 % of the 5 % / 2-step width): a measure of how closely the data pin each parameter.
     - `loss_history`: (G,) the best loss found up to each generation.
     - `generation_best`: (G,) the best loss within each generation.
     - `params_history`: `{name: (G,) array}` the best parameters found up to each generation.
@@ -59,6 +64,7 @@ class FitResult(eqx.Module):
     stop_reason: str
     spread: dict
     relative_loss: float
+    extent: dict
     flags: tuple
     loss_history: np.ndarray
     generation_best: np.ndarray
@@ -72,12 +78,11 @@ class FitResult(eqx.Module):
     generations: int = eqx.field(static=True)
 
 
-def result(module, names, lo, hi, trace, budget, null_loss, config) -> FitResult:
+def result(module, names, lo, hi, trace, budget, null_loss, near, extent, config) -> FitResult:
     """The [`jaxiaf.FitResult`][] of a search, with its flags (and a warning per flag)."""
     as_dict = lambda values: {name: float(val) for name, val in zip(names, values, strict=True)}
     best = as_dict(trace.best_values)
-    near = trace.best_loss + NEAR_BEST * null_loss
-    at_best = [run for run in trace.runs if run.loss <= near or _reached(run.loss, budget.tol)]
+    at_best = [run for run in trace.runs if run.loss <= near]
     values = np.array([run.values for run in at_best]) if at_best else trace.best_values[None]
     spread = as_dict(values.max(axis=0) - values.min(axis=0))
     relative = trace.best_loss / null_loss if null_loss > 0 else (0.0 if trace.best_loss == 0 else np.inf)
@@ -89,10 +94,15 @@ def result(module, names, lo, hi, trace, budget, null_loss, config) -> FitResult
         flags.append("unconfirmed")
     elif any(_disagree(name, spread[name], best[name], module.dt) for name in names):
         flags.append("runs_disagree")
+    extent = as_dict(extent)
+    if any(_disagree(name, extent[name], best[name], module.dt) for name in names):
+        flags.append("not_pinned")
     if relative > 0.1:
         flags.append("high_loss")
     for flag in flags:
-        warnings.warn(_MESSAGES[flag].format(r=relative, s=spread, n=len(at_best)), FitWarning, stacklevel=3)
+        warnings.warn(
+            _MESSAGES[flag].format(r=relative, s=spread, n=len(at_best), e=extent), FitWarning, stacklevel=3
+        )
     optimizer, population_size, parallel = config
     return FitResult(
         best_params=best,
@@ -103,6 +113,7 @@ def result(module, names, lo, hi, trace, budget, null_loss, config) -> FitResult
         stop_reason=trace.stop_reason,
         spread=spread,
         relative_loss=float(relative),
+        extent=extent,
         flags=tuple(flags),
         loss_history=trace.loss_history,
         generation_best=trace.generation_best,
@@ -124,6 +135,8 @@ _MESSAGES = {
     "is the global minimum (raise `max_evaluations` or `parallel`).",
     "runs_disagree": "{n} runs ended at the best loss with different parameters (spread {s}): the data do "
     "not pin them down.",
+    "not_pinned": "Parameters up to {e} away from the best fit the data as well: the data do not pin "
+    "them to 5 % (or 2 refractory steps).",
     "high_loss": "The best loss is {r:.2f} of the loss of a model that explains nothing: the fit explains "
     "little of the data.",
 }

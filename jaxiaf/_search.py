@@ -98,8 +98,9 @@ def transform(z, lo, hi):
 
 @functools.lru_cache(maxsize=16)
 def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn, dtype):
-    """One jitted generation of all runs (restart the flagged ones, ask, evaluate, tell), cached so that
-    fits of the same shape compile once. `loss_fn(values (P, D), data) -> (P,)`."""
+    """One jitted generation of all runs (restart the flagged ones, ask, evaluate, tell), the first states,
+    and the loss of given values (`evaluate(values (runs * P, D), data)`), cached so that fits of the same
+    shape compile once. `loss_fn(values (P, D), data) -> (P,)`."""
     es, es_params = _strategy(optimizer, population_size, dim, std_init)
     lanes = lambda key: jax.random.split(key, runs)
 
@@ -133,7 +134,8 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
         with jax.numpy_rank_promotion("allow"):
             return jax.vmap(init, (0, None, None, None))(lanes(key), False, jnp.zeros(dim, dtype), 1.0)
 
-    return jax.jit(generation), jax.jit(first_states)
+    evaluate = jax.jit(lambda values, data: loss_fn(values.astype(dtype), data[0]))
+    return jax.jit(generation), jax.jit(first_states), evaluate
 
 
 def search(generation, first_states, data, budget: Budget, key, runs: int, population_size: int, progress):
@@ -222,6 +224,40 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
         reason,
         evaluations,
     )
+
+
+PROBE_REL = 0.05
+"""How far [`explore`][] tries to walk from the best: 5 % of each value (the refractory period:
+`PROBE_STEPS` steps)."""
+PROBE_STEPS = 2
+
+
+def explore(evaluate, data, best_values, names, dt, count, seed, near, steps=24):
+    """How far from the best the parameters can go while still fitting the data as well (loss <= `near`).
+
+    `count` random walks start at the best values; each step proposes a Gaussian move of 2 % to 200 %
+    (log-uniform, per walk) of the tolerance width (`PROBE_REL` of each value, `PROBE_STEPS * dt` for
+    the refractory period), clipped to the bounds, and keeps it if its loss is <= `near`. Walks follow
+    ridges of equally good fits that a fixed shell would miss. Returns the (D,) largest distance from the best reached, per parameter (SI).
+    """
+    _, lo, hi = data
+    rng = np.random.default_rng(seed)
+    width = np.array(
+        [
+            PROBE_STEPS * dt if n == "refractory" else PROBE_REL * abs(v)
+            for n, v in zip(names, best_values, strict=True)
+        ]
+    )
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    walkers = np.repeat(np.asarray(best_values, float)[None], count, axis=0)
+    extent = np.zeros(len(names))
+    for _ in range(steps):
+        scale = np.exp(rng.uniform(np.log(0.02), np.log(2.0), (count, 1)))
+        proposal = np.clip(walkers + scale * width * rng.standard_normal(walkers.shape), lo, hi)
+        keep = np.asarray(evaluate(jnp.asarray(proposal), data), float) <= near
+        walkers[keep] = proposal[keep]
+        extent = np.maximum(extent, np.abs(walkers - best_values).max(axis=0))
+    return extent
 
 
 def _improves(new, old, rtol):

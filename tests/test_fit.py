@@ -65,6 +65,9 @@ def test_fit_to_spike_trains_recovers_the_truth(ground_truth):
     _check_parameters(result.best_params)
     assert result.tolerance_reached and result.best_loss == 0.0 and result.stop_reason == "tolerance"
     assert result.flags == () and result.relative_loss == 0.0
+    assert all(
+        extent < 0.05 * abs(result.best_params[k]) for k, extent in result.extent.items() if k != "refractory"
+    )
     assert sum(loss == 0.0 for loss, _, _ in result.runs) >= 2
     held_out, _, _ = result.module(x[5])
     gamma = float(metrics.gamma_factor(np.asarray(held_out)[:, 0], raster[5, :, 0], DT, 2e-3))
@@ -184,8 +187,9 @@ def test_unidentifiable_parameters_are_flagged():
         result = _fit(
             x, spikes=np.zeros((1, 500, 1), bool), bounds={"v_thresh": (-0.06, -0.045)}, key=jax.random.key(0)
         )
-    assert result.tolerance_reached and result.flags == ("runs_disagree",)
+    assert result.tolerance_reached and result.flags == ("runs_disagree", "not_pinned")
     assert result.spread["v_thresh"] > 0.05 * abs(result.best_params["v_thresh"])
+    assert result.extent["v_thresh"] > 0.05 * abs(result.best_params["v_thresh"])
 
 
 @pytest.mark.parametrize("optimizer", ["simple_es", "snes", "sep_cma_es", "open_es"])

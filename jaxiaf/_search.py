@@ -238,7 +238,8 @@ def explore(evaluate, data, best_values, names, dt, count, seed, near, steps=24)
     `count` random walks start at the best values; each step proposes a Gaussian move of 2 % to 200 %
     (log-uniform, per walk) of the tolerance width (`PROBE_REL` of each value, `PROBE_STEPS * dt` for
     the refractory period), clipped to the bounds, and keeps it if its loss is <= `near`. Walks follow
-    ridges of equally good fits that a fixed shell would miss. Returns the (D,) largest distance from the best reached, per parameter (SI).
+    ridges of equally good fits that a fixed shell would miss. Returns the (D,) largest distance from
+    the best reached, per parameter (SI).
     """
     _, lo, hi = data
     rng = np.random.default_rng(seed)

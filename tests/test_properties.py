@@ -3,7 +3,7 @@
 Every call either returns a correct result (right shapes and dtypes, no NaN) or raises a clear error
 (`ValueError`, `TypeError` or `EquinoxRuntimeError`) whose message names the argument at fault; never a
 crash from inside JAX and never a silent NaN. Shapes are drawn from a few values so that the compiled loops
-are reused; `max_examples` keeps the file near 60 s on 2 busy cores (336 cases).
+are reused; `max_examples` keeps the file near 60 s on 2 busy cores (348 cases).
 """
 
 import contextlib
@@ -276,3 +276,26 @@ def test_timed_layer_durations(duration):
     if out is not None:
         assert re.search("TSEvent", type(out[0]).__name__)
         assert out[1]["step"] == int(np.floor(duration / layer.dt + 1e-6))
+
+
+SAMPLES = {
+    "finite": np.linspace(0.0, 2.0, 11)[:, None],
+    "nan": np.r_[np.ones(5), np.nan, np.ones(5)][:, None],
+    "inf": np.r_[np.ones(5), -np.inf, np.ones(5)][:, None],
+    "complex": np.ones((11, 1)) * 1j,
+    "int64 2**40": np.full((11, 1), 2**40, np.int64),
+    "bool": np.ones((11, 1), bool),
+}
+
+
+@settings(max_examples=24, **SETTINGS)
+@given(kind=st.sampled_from(sorted(SAMPLES)), interp=st.sampled_from(["previous", "linear"]))
+def test_time_series_samples_through_the_timed_layer(kind, interp):
+    layer = jaxiaf.FFIAFBrian(np.full((1, 3), 0.01), bias=0.0)
+    names = ["samples", "times", "ts_input", "x"]
+    ts = _outcome(lambda: jaxiaf.TSContinuous(np.arange(11) * 1e-4, SAMPLES[kind], interp_kind=interp), names)
+    out = None if ts is None else _outcome(lambda: layer(ts, record=True), names)
+    assert (out is None) == (kind in {"nan", "inf", "complex"})
+    if out is not None:
+        v = np.asarray(out[2]["v"].samples)
+        assert v.shape == (10, 3) and np.isfinite(v).all()

@@ -318,7 +318,7 @@ def evolve(
         v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
         return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
 
-    def body(carry, k):
+    def body(carry, k, u):
         # Step k settles (threshold, reset) the update computed by the previous iteration, then updates
         # step k + 1. The carry holds the un-reset `w`, so the counter, the reducer and the outputs read
         # stored values: XLA:CPU's one loop per carried array recomputes the update only in `w`'s loop.
@@ -327,7 +327,6 @@ def evolve(
         y = None
         if reducer is not None:
             acc, y = reducer.update(acc, k, spike, v)
-        u = jax.lax.dynamic_index_in_dim(source, jnp.minimum(k + 1, len(source) - 1), keepdims=False)
         w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
         kept = (spike, v) if record else None
         return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
@@ -337,7 +336,7 @@ def evolve(
     w0 = advance(state.v, state.since_spike, source[0], state.step, active=num_steps > 0)
     carry0 = (w0, state.since_spike, acc0)
     (v, since, acc), (kept, ys, raster) = _surrogate.scan(
-        body, carry0, jnp.arange(num_steps), unroll, checkpoint_every
+        body, carry0, source, num_steps, unroll, checkpoint_every
     )
     step = state.step
     if check:

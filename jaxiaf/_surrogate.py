@@ -113,21 +113,33 @@ def reset(surrogate: Surrogate | None, fired, spike, w, v_reset):
     return v + (spike - jax.lax.stop_gradient(spike)) * (v_reset - w)
 
 
-def scan(body, carry, xs, unroll: int, checkpoint_every: int | None):
-    """`lax.scan(body, carry, xs)`; with `checkpoint_every = C`, as an outer scan over chunks of C steps
-    under `jax.checkpoint` (and a plain scan over the last `T mod C`): reverse mode then stores the carry
-    once per chunk and recomputes the steps of one chunk at a time, `O(T / C + C)` memory instead of
-    `O(T)` residuals. Same results."""
+def scan(body, carry, source, num_steps: int, unroll: int, checkpoint_every: int | None):
+    """The core's loop: `body(carry, k, source[k + 1]) -> (carry, y)` for k = 0 .. num_steps - 1 (the
+    last step reads `source[-1]`), stacking the `y`.
+
+    With `checkpoint_every = C`, the first `C * floor((T - 1) / C)` steps run as an outer scan over chunks
+    of C steps under `jax.checkpoint`, each chunk's inputs a slice of the outer scan's `xs`, and the rest as
+    a plain scan: reverse mode then stores the carry once per chunk and recomputes one chunk at a time,
+    `O(T / C + C)` states instead of `O(T)` per-step residuals. Same results. (Reading `source` by index
+    inside a checkpointed chunk would make each chunk's backward pass build a whole (T, ...) cotangent.)
+    """
+    read = lambda k: jax.lax.dynamic_index_in_dim(source, jnp.minimum(k + 1, len(source) - 1), keepdims=False)
+    plain = lambda c, ks: jax.lax.scan(lambda c, k: body(c, k, read(k)), c, ks, unroll=unroll)
     if checkpoint_every is None:
-        return jax.lax.scan(body, carry, xs, unroll=unroll)
-    num, size = xs.shape[0] // checkpoint_every, checkpoint_every
-    chunk = jax.checkpoint(lambda c, ks: jax.lax.scan(body, c, ks, unroll=unroll), prevent_cse=False)
-    carry, ys = jax.lax.scan(chunk, carry, xs[: num * size].reshape(num, size))
+        return plain(carry, jnp.arange(num_steps))
+    size = checkpoint_every
+    num = max(num_steps - 1, 0) // size
+    steps = jnp.arange(num * size).reshape(num, size)
+    inputs = source[1 : 1 + num * size].reshape(num, size, *source.shape[1:])
+
+    @functools.partial(jax.checkpoint, prevent_cse=False)
+    def chunk(c, xs):
+        return jax.lax.scan(lambda c, ku: body(c, *ku), c, xs, unroll=unroll)
+
+    carry, ys = jax.lax.scan(chunk, carry, (steps, inputs))
     ys = jax.tree.map(lambda a: a.reshape(num * size, *a.shape[2:]), ys)
-    if xs.shape[0] > num * size:
-        carry, tail = jax.lax.scan(body, carry, xs[num * size :], unroll=unroll)
-        ys = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
-    return carry, ys
+    carry, tail = plain(carry, jnp.arange(num * size, num_steps))
+    return carry, jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
 
 
 def check_options(surrogate, checkpoint_every) -> None:

@@ -295,8 +295,9 @@ def main():
         )
     )
     print(
-        "\nJAX never caches a program that contains a host callback: `mod(x)` compiles its runtime checks "
-        "(`eqx.error_if`) and, in float64, the host-computed constants into its program.\n"
+        "\nJAX never caches a program that contains a host callback (`eqx.error_if`, float64's host-computed "
+        "constants): an eager `mod(x)` checks on the host and runs a callback-free program, so it is cached; "
+        "`mod(x)` under `jax.jit` and `evolve(check=True)` are not.\n"
     )
     print(
         "Brian2 call latency: `FFIAFBrian2.evolve` (a new network per call, as brian_ref builds it); "

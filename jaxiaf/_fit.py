@@ -1,4 +1,5 @@
-"""`fit`: gradient-free fitting of neuron parameters to spike trains or voltage traces.
+"""`fit`: fitting of neuron parameters to spike trains or voltage traces, gradient-free (below) or by
+gradient descent (`optimizer="adam"` or another optax optimizer: `jaxiaf._fit_grad`).
 
 A population of candidate parameter sets is evaluated over all trials in one compiled call (the
 population, the parallel searches and the trials are batch axes of the core's scan carry); an evolution
@@ -14,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert, _integrators, _metrics, _search, _timebase
+from . import _checks, _convert, _fit_grad, _integrators, _metrics, _search, _timebase
 from ._core import Reducer, evolve
-from ._fit_result import FitResult, result
+from ._fit_result import NEAR_BEST, FitResult, result
 from ._module import FFIAF
 from ._pytrees import Parameters, SimulationParameters, State
 
@@ -104,7 +105,7 @@ def _recorder(need_v: bool) -> Reducer:
     )
 
 
-def _population_loss(values, data, names, dt, metrics, need_v, unroll):
+def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate=None):
     """(P,) loss of P parameter sets `values` (P, D), every trial evolved in one scan.
 
     `data` is `((params, sim, state), currents (T, K, N), target_spikes (T, K, N), target_v (T, K, N))`;
@@ -126,7 +127,14 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll):
     )
     sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy)
     (_, (spikes, v)), _, _ = evolve(
-        Parameters(**p), sim, state, currents, reducer=_recorder(need_v), check=False, unroll=unroll
+        Parameters(**p),
+        sim,
+        state,
+        currents,
+        reducer=_recorder(need_v),
+        check=False,
+        unroll=unroll,
+        surrogate=surrogate,
     )
     total = jnp.zeros(num_pop, values.dtype)
     for weight, metric in metrics:
@@ -138,10 +146,16 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll):
 
 
 @functools.lru_cache(maxsize=16)
-def _loss_fn(names, dt, metrics, need_v, unroll):
+def _loss_fn(names, dt, metrics, need_v, unroll, surrogate):
     """One function object per configuration, so that the compiled generation's cache key repeats."""
     return functools.partial(
-        _population_loss, names=names, dt=dt, metrics=metrics, need_v=need_v, unroll=unroll
+        _population_loss,
+        names=names,
+        dt=dt,
+        metrics=metrics,
+        need_v=need_v,
+        unroll=unroll,
+        surrogate=surrogate,
     )
 
 
@@ -209,7 +223,10 @@ def fit(
       trains and grows smoothly with each spike's shift (up to ~tau), so it pins the parameters where the
       gamma factor (1 for any trains matching within +-delta) leaves them loose; see the README.
     - `optimizer`: an evosax strategy: `"cma_es"` (default), `"sep_cma_es"`, `"simple_es"`, `"snes"`,
-      `"open_es"` (even `population_size`).
+      `"open_es"` (even `population_size`); or gradient descent (`jaxiaf._fit_grad`): an optax optimizer
+      by name (`"adam"`, `"sgd"`, ...; learning rate 0.05 in the transformed space) or object
+      (`optax.adam(1e-2)`), differentiating through spikes with `jaxiaf.surrogate.SuperSpike()`; then
+      `population_size` is 1 and runs are not restarted.
     - `population_size`: candidates per search and generation (int >= 2); `parallel`: searches side by
       side (int >= 1). A generation evaluates `parallel * population_size` parameter sets.
     - `max_evaluations`: budget in evaluated parameter sets (default 40 000: about 2-5 s for 5 trials
@@ -234,8 +251,12 @@ def fit(
     """
     module = _functional(module)
     dtype = _dtype(module, dtype)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"`optimizer` must be one of {list(OPTIMIZERS)}; got {optimizer!r}.")
+    gradient = _fit_grad.is_gradient(optimizer)
+    if not gradient and optimizer not in OPTIMIZERS:
+        raise ValueError(
+            f"`optimizer` must be one of {list(OPTIMIZERS)}, or an optax optimizer (e.g. 'adam' or "
+            f"`optax.adam(1e-2)`); got {optimizer!r}."
+        )
     _positive_int("population_size", population_size, 2)
     _positive_int("parallel", parallel, 1)
     _positive_int("confirm", confirm, 1)
@@ -303,16 +324,21 @@ def fit(
     )
     trial_keys = jax.vmap(jax.random.fold_in, (None, 0))(key0, jnp.arange(num_trials))
     state = State(v=state.v, since_spike=state.since_spike, key=trial_keys, step=state.step)
-    config = (names, dt, tuple(metrics), need_v, unroll)
+    config = (names, dt, tuple(metrics), need_v, unroll, _fit_grad.SURROGATE if gradient else None)
+    population_size = 1 if gradient else population_size  # a gradient step evaluates one set per run
     options = (optimizer, int(population_size), int(parallel), len(names), float(std_init))
     try:
         loss_fn = _loss_fn(*config)
-        generation, first_states = _search.compiled_generation(*options, loss_fn, jnp.dtype(dtype))
+        if not gradient:
+            generation, first_states, evaluate = _search.compiled_generation(
+                *options, loss_fn, jnp.dtype(dtype)
+            )
     except TypeError:  # a metric holding an array is not hashable: build without the caches
         loss_fn = _loss_fn.__wrapped__(*config)
-        generation, first_states = _search.compiled_generation.__wrapped__(
-            *options, loss_fn, jnp.dtype(dtype)
-        )
+        if not gradient:
+            generation, first_states, evaluate = _search.compiled_generation.__wrapped__(
+                *options, loss_fn, jnp.dtype(dtype)
+            )
     sim_data = ((params, sim, state), currents, target_spikes, target_v)
     data = (sim_data, jnp.asarray(lo, dtype), jnp.asarray(hi, dtype))
     max_generations = max_evaluations // (population_size * parallel)
@@ -326,7 +352,20 @@ def fit(
         run_patience=int(run_patience),
     )
     key = jax.random.key(0) if key is None else key
-    trace = _search.search(generation, first_states, data, budget, key, parallel, population_size, progress)
+    if gradient:
+        trace, evaluate = _fit_grad.descend(
+            optimizer, loss_fn, data, budget, key, parallel, std_init, progress
+        )
+    else:
+        trace = _search.search(
+            generation, first_states, data, budget, key, parallel, population_size, progress
+        )
+    null_loss = _null_loss(metrics, target_spikes, target_v, dt)
+    near = max(trace.best_loss + NEAR_BEST * null_loss, -1.0 if tol is None else tol)
+    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+    extent = _search.explore(
+        evaluate, data, trace.best_values, names, dt, population_size * parallel, seed, near
+    )
     return result(
         module,
         names,
@@ -334,8 +373,10 @@ def fit(
         hi,
         trace,
         budget,
-        _null_loss(metrics, target_spikes, target_v, dt),
-        (optimizer, int(population_size), int(parallel)),
+        null_loss,
+        near,
+        extent,
+        (optimizer if isinstance(optimizer, str) else type(optimizer).__name__, population_size, parallel),
     )
 
 

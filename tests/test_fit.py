@@ -301,7 +301,7 @@ def test_an_ffiafbrian_layer_can_be_fitted(ground_truth):
             "`bounds['tau_mem']` must be (low, high) with finite low < high",
         ),
         (dict(bounds={"tau_mem": (-0.01, 0.01)}), "`tau_mem` must be finite and > 0 (in s)"),
-        (dict(optimizer="adam"), "`optimizer` must be one of"),
+        (dict(optimizer="not_an_optimizer"), "`optimizer` must be one of"),
         (dict(bounds={"tau_mem": (1e-5, 0.05)}), "`bounds['tau_mem']` must start above dt / 2.785"),
         (dict(population_size=1), "`population_size` must be an integer >= 2"),
         (dict(parallel=0), "`parallel` must be an integer >= 1"),

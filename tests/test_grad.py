@@ -178,3 +178,44 @@ def test_bad_options_name_the_argument(kwargs, name):
     mod = _layer("exact")
     with pytest.raises(ValueError, match=name):
         jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, _currents(mod, 5), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def subthreshold_traces():
+    """3 trials of 0.2 s of a sub-threshold neuron (tau_mem 20 ms, bias 8 mA) driven by noisy currents."""
+    x = 0.006 + 0.008 * np.random.default_rng(0).standard_normal((3, 2000, 1))
+    truth = jaxiaf.FFIAF(np.ones((1, 1)), tau_mem=0.02, bias=0.008, v_thresh=0.0, integrator_name="exact")
+    return x, np.stack([np.asarray(truth(trial, record=True)[2]["v"]) for trial in x])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "optax.adam(0.1)"])
+def test_gradient_fit_recovers_a_subthreshold_trace_fit(subthreshold_traces, optimizer):
+    import optax
+
+    x, v = subthreshold_traces
+    result = jaxiaf.fit(
+        jaxiaf.FFIAF(np.ones((1, 1)), v_thresh=0.0, integrator_name="exact"),
+        x,
+        v=v,
+        bounds={"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)},
+        optimizer=optax.adam(0.1) if optimizer != "adam" else optimizer,
+        max_evaluations=1200,
+        progress=False,
+        key=jax.random.key(1),
+    )
+    assert abs(result.best_params["tau_mem"] / 0.02 - 1) < 0.01
+    assert abs(result.best_params["bias"] / 0.008 - 1) < 0.01
+    assert result.optimizer == ("adam" if optimizer == "adam" else "GradientTransformationExtraArgs")
+    assert result.population_size == 1 and result.evaluations == result.generations * result.parallel
+    assert len(result.runs) == result.parallel and np.all(np.diff(result.loss_history) <= 0)
+
+
+def test_unknown_optimizer_names_the_argument():
+    with pytest.raises(ValueError, match="`optimizer` must be one of"):
+        jaxiaf.fit(
+            jaxiaf.FFIAF(np.ones((1, 1))),
+            np.ones((10, 1)),
+            v=np.ones((10, 1)),
+            bounds={"bias": (0, 1)},
+            optimizer="adamz",
+        )

@@ -219,3 +219,27 @@ def test_unknown_optimizer_names_the_argument():
             bounds={"bias": (0, 1)},
             optimizer="adamz",
         )
+
+
+def test_sweep_gives_gradients_per_set_through_v():
+    """`jaxiaf.sweep` is differentiable through its `v` output (its spikes are bool: no surrogate there);
+    each set's gradient equals that of `jaxiaf.evolve` alone."""
+    mod = _layer("exact", num=3, v_thresh=1.0)
+    x = np.random.default_rng(6).uniform(0.0, 1.5, (200, 3))
+    taus = jnp.asarray([0.015, 0.02, 0.03])
+    swept = lambda tau: jnp.sum(jaxiaf.sweep(mod, {"tau_mem": tau}, x, outputs=("v",), progress=False).v)
+
+    def alone(tau):
+        params = jaxiaf.Parameters(
+            **{
+                **{f: getattr(mod.params, f) for f in ("weights", "bias", "v_thresh", "v_reset", "v_rest")},
+                "tau_mem": tau,
+            }
+        )
+        return jnp.sum(
+            jaxiaf.evolve(
+                params, mod.sim, mod.neuron_state, jnp.asarray(x) @ mod.params.weights, record=True
+            )[2]["v"]
+        )
+
+    np.testing.assert_allclose(jax.grad(swept)(taus), [jax.grad(alone)(t) for t in taus], rtol=1e-9)

@@ -111,9 +111,9 @@ def descent_by_beta(betas=(1.0, 3.0, 10.0, 25.0, 50.0), num=200, num_steps=2000,
 
 
 def main(quick: bool = False):
-    configs = [(10_000, 1000, None), (10_000, 1000, 100), (100_000, 1000, 316)]
+    configs = [(10_000, 1000, None), (10_000, 1000, 100), (100_000, 1000, 400)]
     if not quick:
-        configs.insert(2, (30_000, 1000, None))
+        configs.insert(2, (100_000, 1000, None))
     for num_steps, num, every in configs:
         result = measure(num_steps, num, every)
         print(f"T={num_steps:>7} N={num} checkpoint_every={every!s:>5}: {result}", flush=True)

@@ -117,26 +117,31 @@ def scan(body, carry, source, num_steps: int, unroll: int, checkpoint_every: int
     """The core's loop: `body(carry, k, source[k + 1]) -> (carry, y)` for k = 0 .. num_steps - 1 (the
     last step reads `source[-1]`), stacking the `y`.
 
-    With `checkpoint_every = C`, the first `C * floor((T - 1) / C)` steps run as an outer scan over chunks
-    of C steps under `jax.checkpoint`, each chunk's inputs a slice of the outer scan's `xs`, and the rest as
-    a plain scan: reverse mode then stores the carry once per chunk and recomputes one chunk at a time,
-    `O(T / C + C)` states instead of `O(T)` per-step residuals. Same results. (Reading `source` by index
-    inside a checkpointed chunk would make each chunk's backward pass build a whole (T, ...) cotangent.)
+    With `checkpoint_every = C`, the first `C * floor(T / C)` steps run as an outer scan over chunks of C
+    steps under `jax.checkpoint`, the rest as a plain scan: reverse mode then stores the carry once per
+    chunk and recomputes one chunk at a time, `O(T / C + C)` states instead of `O(T)` per-step residuals.
+    Same results. Each chunk takes its C inputs as a slice of the outer scan's `xs` (a free reshape of
+    `source` when C divides T): read by index inside a checkpointed chunk, `source` would make each
+    chunk's backward pass build a whole (T, ...) cotangent.
     """
     read = lambda k: jax.lax.dynamic_index_in_dim(source, jnp.minimum(k + 1, len(source) - 1), keepdims=False)
     plain = lambda c, ks: jax.lax.scan(lambda c, k: body(c, k, read(k)), c, ks, unroll=unroll)
     if checkpoint_every is None:
         return plain(carry, jnp.arange(num_steps))
     size = checkpoint_every
-    num = max(num_steps - 1, 0) // size
+    num = num_steps // size
     steps = jnp.arange(num * size).reshape(num, size)
-    inputs = source[1 : 1 + num * size].reshape(num, size, *source.shape[1:])
+    rows = source[: num * size].reshape(num, size, *source.shape[1:])
+    after = source[jnp.minimum((jnp.arange(num) + 1) * size, len(source) - 1)]  # next chunk's first input
 
     @functools.partial(jax.checkpoint, prevent_cse=False)
     def chunk(c, xs):
-        return jax.lax.scan(lambda c, ku: body(c, *ku), c, xs, unroll=unroll)
+        ks, own, first_after = xs
+        return jax.lax.scan(
+            lambda c, ku: body(c, *ku), c, (ks, jnp.concatenate([own[1:], first_after[None]])), unroll=unroll
+        )
 
-    carry, ys = jax.lax.scan(chunk, carry, (steps, inputs))
+    carry, ys = jax.lax.scan(chunk, carry, (steps, rows, after))
     ys = jax.tree.map(lambda a: a.reshape(num * size, *a.shape[2:]), ys)
     carry, tail = plain(carry, jnp.arange(num * size, num_steps))
     return carry, jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, tail)

@@ -261,9 +261,11 @@ def evolve(
       floats of `v`'s dtype whose derivative is the surrogate's; `v` and the spikes are bit-identical
       (see `jaxiaf._surrogate`).
     - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
-      the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`).
+      the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`;
+      a C that divides T saves a copy of `currents`).
 
-    **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) bool spike raster, or with a
+    **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) spike raster (bool; 0/1
+    floats with a `surrogate`), or with a
     reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
     advanced by T; `record` is
     `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`.

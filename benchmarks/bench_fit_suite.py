@@ -125,8 +125,9 @@ def run_jaxiaf(problems, target, seeds, options=None):
 
 def run_b2mf(problems, seed, rounds):
     """brian2modelfitting (GammaFactor, Nevergrad CMA, 30 samples per round) on each problem's spikes."""
-    from bench_fit import b2mf_fit
+    from bench_fit import _import_b2mf, b2mf_fit
 
+    _import_b2mf()  # brian2modelfitting 0.4 under NumPy 2
     rows = []
     for index, problem in enumerate(problems):
         x, raster = problem.x[:, :, 0], problem.spikes[:, :, 0]
@@ -203,6 +204,8 @@ def main():
             "brian2_data_s": made,
         }
         rows.append([name, *summary(results)])
+        with open(args.json, "w") as f:  # after every set: a crash later keeps what was measured
+            json.dump(report, f, indent=1, default=float)
         if name == "spikes" and not args.no_before:
             before, _ = run_jaxiaf(problems, target, seeds, BEFORE)
             report["sets"]["spikes/before"] = {"fits": before}

@@ -5,6 +5,28 @@ import numpy as np
 INTERP_KINDS = ("previous", "linear")
 
 
+class TimeSpan:
+    """The time span every series has: `t_start`, `t_stop` (exclusive) and `duration`, in s."""
+
+    _t_start: float
+    _t_stop: float
+
+    @property
+    def t_start(self) -> float:
+        """Start of the series, in s."""
+        return self._t_start
+
+    @property
+    def t_stop(self) -> float:
+        """End of the series, in s (exclusive)."""
+        return self._t_stop
+
+    @property
+    def duration(self) -> float:
+        """`t_stop - t_start`, in s."""
+        return self._t_stop - self._t_start
+
+
 def _count_array(values, name: str) -> np.ndarray:
     """`values` as an int64 array; `ValueError` naming `name` unless every entry is an integer >= 0."""
     array = np.asarray(values)

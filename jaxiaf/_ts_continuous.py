@@ -7,10 +7,10 @@ from ._timebase import count as _count
 from ._timebase import seconds as _seconds
 from ._timebase import time_array as _time_array
 from ._ts_common import INTERP_KINDS as _INTERP_KINDS
-from ._ts_common import _channel_columns, _readonly
+from ._ts_common import TimeSpan, _channel_columns, _readonly
 
 
-class TSContinuous:
+class TSContinuous(TimeSpan):
     """A sampled continuous signal with `N` channels.
 
     The signal is defined on `[t_start, t_stop]`; calling the series samples it there (see
@@ -161,21 +161,6 @@ class TSContinuous:
     def samples(self) -> np.ndarray:
         """Sample values, shape `(T, N)` (read-only)."""
         return self._samples
-
-    @property
-    def t_start(self) -> float:
-        """Start of the series, in s."""
-        return self._t_start
-
-    @property
-    def t_stop(self) -> float:
-        """End of the series, in s."""
-        return self._t_stop
-
-    @property
-    def duration(self) -> float:
-        """`t_stop - t_start`, in s."""
-        return self._t_stop - self._t_start
 
     @property
     def num_channels(self) -> int:

@@ -7,10 +7,10 @@ from ._timebase import bin_index, checked_steps, num_bins
 from ._timebase import count as _count
 from ._timebase import seconds as _seconds
 from ._timebase import time_array as _time_array
-from ._ts_common import _channel_columns, _count_array, _readonly
+from ._ts_common import TimeSpan, _channel_columns, _count_array, _readonly
 
 
-class TSEvent:
+class TSEvent(TimeSpan):
     """Discrete events (spikes), each at a time on an integer channel.
 
     Events lie in `[t_start, t_stop)` and are kept sorted by time, then by channel. Arrays are
@@ -166,21 +166,6 @@ class TSEvent:
     def channels(self) -> np.ndarray:
         """Event channels, shape `(M,)`, int64 (read-only)."""
         return self._channels
-
-    @property
-    def t_start(self) -> float:
-        """Start of the series, in s."""
-        return self._t_start
-
-    @property
-    def t_stop(self) -> float:
-        """End of the series, in s (exclusive)."""
-        return self._t_stop
-
-    @property
-    def duration(self) -> float:
-        """`t_stop - t_start`, in s."""
-        return self._t_stop - self._t_start
 
     @property
     def num_channels(self) -> int:

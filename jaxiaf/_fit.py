@@ -280,6 +280,8 @@ def fit(
     if spikes is None and v is None:
         raise ValueError("Give a target: `spikes` (a raster or spike times per trial) and/or `v` (traces).")
     names, lo, hi = _bounds(module, bounds)
+    if gradient:
+        _fit_grad.check(optimizer, names)
     x = _as_trials("x", x, (module.size_in,), dtype)
     num_trials, num_steps = x.shape[:2]
     dt = float(module.dt)

@@ -35,13 +35,23 @@ def is_gradient(optimizer) -> bool:
     return isinstance(optimizer, str) and callable(getattr(optax, optimizer, None)) and optimizer[0] != "_"
 
 
+def check(optimizer, names) -> None:
+    """`ValueError` for an optax name that is not an optimizer, or a parameter without a gradient
+    (`refractory` is a whole number of steps)."""
+    if isinstance(optimizer, str):
+        _named(optimizer)
+    if "refractory" in names:
+        raise ValueError(
+            "`bounds['refractory']`: the refractory period is a whole number of steps, with no gradient; "
+            "fit it with an evolution strategy (e.g. `optimizer='cma_es'`)."
+        )
+
+
 @functools.lru_cache(maxsize=16)
-def _optax(optimizer):
-    """The optax transformation of `optimizer` (one object per name, so that compiled steps are reused)."""
+def _named(optimizer: str):
+    """The optax transformation of a name (one object per name, so that compiled steps are reused)."""
     import optax
 
-    if not isinstance(optimizer, str):
-        return optimizer
     try:
         return getattr(optax, optimizer)(learning_rate=LEARNING_RATE)
     except TypeError as error:
@@ -81,7 +91,7 @@ def descend(optimizer, loss_fn, data, budget, key, runs: int, std_init: float, p
     without an improvement of the best loss by `budget.rtol`, or a budget spent (one evaluation: one
     parameter set and its gradient). Runs are not restarted: each run is one random start (its own
     origin) descending for the whole fit."""
-    transformation = _optax(optimizer)
+    transformation = _named(optimizer) if isinstance(optimizer, str) else optimizer
     dtype = data[1].dtype
     dim = data[1].shape[0]
     try:

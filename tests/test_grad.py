@@ -1,6 +1,8 @@
 """Gradients through the layer: surrogate spikes (forward bit-identical), exact sub-threshold gradients
 against central finite differences, descent with spikes, checkpointing, and gradient-based fitting."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -211,15 +213,18 @@ def test_gradient_fit_recovers_a_subthreshold_trace_fit(subthreshold_traces, opt
     assert len(result.runs) == result.parallel and np.all(np.diff(result.loss_history) <= 0)
 
 
-def test_unknown_optimizer_names_the_argument():
-    with pytest.raises(ValueError, match="`optimizer` must be one of"):
-        jaxiaf.fit(
-            jaxiaf.FFIAF(np.ones((1, 1))),
-            np.ones((10, 1)),
-            v=np.ones((10, 1)),
-            bounds={"bias": (0, 1)},
-            optimizer="adamz",
-        )
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(optimizer="adamz"), "`optimizer` must be one of"),
+        (dict(optimizer="apply_updates"), "is not an optax optimizer taking a `learning_rate`"),
+        (dict(bounds={"refractory": (0, 1e-3)}), "with no gradient"),
+    ],
+)
+def test_gradient_fit_errors(kwargs, message):
+    args = {**dict(v=np.ones((10, 1)), bounds={"bias": (0, 1)}, optimizer="adam", progress=False), **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        jaxiaf.fit(jaxiaf.FFIAF(np.ones((1, 1))), np.ones((10, 1)), **args)
 
 
 def test_sweep_gives_gradients_per_set_through_v():

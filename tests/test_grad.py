@@ -273,3 +273,38 @@ def test_adam_fits_spike_trains_through_the_surrogate():
         abs(result.best_params["tau_mem"] / 0.02 - 1) < 0.01
         and abs(result.best_params["bias"] / 0.008 - 1) < 0.01
     )
+
+
+def test_per_neuron_parameters_descend_with_optax():
+    """Per-neuron `tau_mem` and `bias` of 50 neurons (10 % off, in log space) recovered from sub-threshold
+    traces by 150 Adam steps on `trace_mse` through `jaxiaf.evolve`: all within 5 %, >= 90 % within 1 %."""
+    import optax
+
+    num = 50
+    rng = np.random.default_rng(7)
+    mod = jaxiaf.FFIAF(rng.normal(0.01, 0.005, (3, num)), v_thresh=1.0, integrator_name="exact")
+    currents = _currents(mod, 1000)
+    true = {"tau_mem": rng.uniform(0.01, 0.03, num), "bias": rng.uniform(0.006, 0.01, num)}
+
+    def trace(q):
+        params = jaxiaf.Parameters(
+            **{**{f: getattr(mod.params, f) for f in ("weights", "v_thresh", "v_reset", "v_rest")}, **q}
+        )
+        return jaxiaf.evolve(params, mod.sim, mod.neuron_state, currents, record=True)[2]["v"]
+
+    target = trace(true)
+    loss = lambda z: jnp.sum(jaxiaf.metrics.trace_mse(trace(jax.tree.map(jnp.exp, z)), target, 1e-4))
+    optimizer = optax.adam(0.01)
+
+    @jax.jit
+    def step(z, state):
+        updates, state = optimizer.update(jax.grad(loss)(z), state)
+        return optax.apply_updates(z, updates), state
+
+    z = {k: jnp.log(v) + rng.normal(0, 0.1, num) for k, v in true.items()}
+    state = optimizer.init(z)
+    for _ in range(150):
+        z, state = step(z, state)
+    for k, v in true.items():
+        error = np.abs(np.exp(z[k]) / v - 1)
+        assert np.all(error < 0.05) and np.mean(error < 0.01) >= 0.9, (k, np.sort(error)[-5:])

@@ -30,6 +30,7 @@ from _common import (
     fmt_s,
     machine_header,
     quiet_summary,
+    record,
     run_worker,
     table,
     wait_for_quiet,
@@ -200,7 +201,7 @@ def main():
             warm = run_worker("bench_latency.py", ["jax", precision], env={"JAXIAF_CACHE_DIR": cache})
             size = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
             files = sum(1 for f in Path(cache).rglob("*") if f.is_file())
-        results[name + " warm cache"] = {"fill": fill, "warm": warm, "bytes": size, "files": files}
+        record("warm cache", {"layer": name, "fill": fill, "warm": warm, "bytes": size, "files": files})
         warm_rows.append(
             [
                 name,

@@ -109,7 +109,9 @@ def van_rossum(model, target, dt: float, tau: float):
     dt, tau = _positive("dt", dt), _positive("tau", tau)
     ratio = _checks.ensure("dt / tau", dt / tau, "finite", "dimensionless units")
     diff = model.astype(jnp.result_type(float)) - target.astype(jnp.result_type(float))
-    out = jnp.sqrt(ratio * _filtered_sum_of_squares(diff, jnp.exp(-ratio)))
+    squared = ratio * _filtered_sum_of_squares(diff, jnp.exp(-ratio))
+    # the gradient of sqrt at 0 is inf (times 0: NaN); where the trains match it is 0 instead
+    out = jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1.0)), 0.0)
     return _tie_finite(out, {"model": model, "target": target})
 
 

@@ -371,3 +371,12 @@ def test_bounds_with_brian2_units_are_checked():
             bounds={"tau_mem": (5 * brian2.mV, 50 * brian2.mV)},
             **args,
         )
+
+
+def test_van_rossum_has_a_zero_gradient_where_trains_match():
+    """The distance is a sqrt: its gradient at 0 would be NaN; it is 0, and the value is unchanged."""
+    target = np.zeros((50, 2), bool)
+    target[[10, 30], 0] = True
+    grad = jax.grad(lambda m: metrics.van_rossum(m, target, 1e-4, 1e-2).sum())(target.astype(float))
+    assert np.all(np.isfinite(grad)) and np.all(np.asarray(grad)[:, 1] == 0.0)
+    np.testing.assert_array_equal(metrics.van_rossum(target, target, 1e-4, 1e-2), [0.0, 0.0])

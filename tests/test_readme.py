@@ -3,6 +3,8 @@
 import pathlib
 import re
 
+import numpy as np
+
 README = pathlib.Path(__file__).parents[1] / "README.md"
 
 
@@ -19,4 +21,8 @@ def test_readme_python_snippets_run(capsys):
     assert namespace["result"].flags == () and namespace["result"].stop_reason == "tolerance"
     assert namespace["ts_out"].num_channels == 4 and namespace["ts_out"].times.size > 0
     assert namespace["layer"].t == 0.1
+    gradient = np.asarray(
+        namespace["jax"].grad(namespace["spike_count"])(namespace["grad_layer"].params.weights)
+    )
+    assert np.all(np.isfinite(gradient)) and np.all(gradient != 0)  # "non-zero"
     assert "(1000, 4)" in capsys.readouterr().out

@@ -216,8 +216,11 @@ def fit(
     - `bounds`: `{name: (low, high)}` in SI units (or Brian2 quantities) for any of `bias`, `tau_mem`,
       `v_thresh`, `v_reset`, `v_rest`, `refractory`, `noise_std`; one value per layer (shared by its
       neurons).
-    - `spikes`: target spikes: a (K, T, N) bool (or 0/1) raster, or K arrays of spike times (s) for N = 1.
-    - `v`: target membrane potentials (K, T, N) (V).
+    - `spikes`: target spikes: a (K, T, N) bool (or 0/1) raster, K arrays of spike times (s) for N = 1,
+      or Neo spike trains (anything [`jaxiaf.spikes_from_neo`][] reads: a list of `neo.SpikeTrain`s, a
+      `Segment`, a `Block` of trials; their `t_stop - t_start` must be the T steps of `x`).
+    - `v`: target membrane potentials (K, T, N) (V), or Neo analog signals sampled at `dt` (anything
+      [`jaxiaf.traces_from_neo`][] reads, in units of voltage).
     - `metric`: a [`jaxiaf.metrics.Metric`][] or a list of `(weight, Metric)` summed. Default: for spikes
       `VanRossum(10e-3)`, for traces `TraceMSE()`. The van Rossum distance is zero only for identical
       trains and grows smoothly with each spike's shift (up to ~tau), so it pins the parameters where the
@@ -286,11 +289,17 @@ def fit(
     num_trials, num_steps = x.shape[:2]
     dt = float(module.dt)
     target_spikes = target_v = None
+    from . import _neo  # it imports this module: imported here, not at the top
+
     if spikes is not None:
-        if isinstance(spikes, (list, tuple)):
+        if _neo.is_neo(spikes):
+            spikes = _neo.spikes_from_neo(spikes, dt)
+        elif isinstance(spikes, (list, tuple)):
             spikes = spikes_to_raster(spikes, num_steps, dt)
         target_spikes = jnp.moveaxis(_as_trials("spikes", spikes, (module.size_out,), jnp.bool_), 1, 0)
     if v is not None:
+        if _neo.is_neo(v):
+            v = _neo.traces_from_neo(v, dt, "V")
         target_v = jnp.moveaxis(_as_trials("v", v, (module.size_out,), dtype), 1, 0)
     for name, target in (("spikes", target_spikes), ("v", target_v)):
         if target is not None and target.shape[:2] != (num_steps, num_trials):

@@ -152,6 +152,21 @@ class TSContinuous(TimeSpan):
             interp_kind=interp_kind,
         )
 
+    def to_neo(self, units: str = "dimensionless"):
+        """A `neo.AnalogSignal` (regular sample times) or `neo.IrregularlySampledSignal`, its samples in
+        `units` (e.g. `"A"`: a series carries no unit); needs `neo` (the `interop` extra)."""
+        from ._neo import continuous_to_neo
+
+        return continuous_to_neo(self, units)
+
+    @classmethod
+    def from_neo(cls, signal, unit: str | None = None, name: str | None = None) -> "TSContinuous":
+        """The series of a `neo.AnalogSignal` or `neo.IrregularlySampledSignal`: times in s, samples in
+        `unit` if given (e.g. `"A"`), else in the signal's units."""
+        from ._neo import continuous_from_neo
+
+        return continuous_from_neo(signal, unit, name)
+
     @property
     def times(self) -> np.ndarray:
         """Sample times, shape `(T,)`, in s (read-only)."""

@@ -157,6 +157,21 @@ class TSEvent(TimeSpan):
             num_channels=num_channels,
         )
 
+    def to_neo(self) -> list:
+        """One `neo.SpikeTrain` per channel (times in s, this series' `t_start` and `t_stop`); needs `neo`
+        (the `interop` extra)."""
+        from ._neo import events_to_neo
+
+        return events_to_neo(self)
+
+    @classmethod
+    def from_neo(cls, spiketrains, name: str | None = None) -> "TSEvent":
+        """The series of one trial's `neo.SpikeTrain`s (a list, one per channel, or a `neo.Segment`),
+        with their common `t_start` and `t_stop`."""
+        from ._neo import events_from_neo
+
+        return events_from_neo(spiketrains, name)
+
     @property
     def times(self) -> np.ndarray:
         """Event times, shape `(M,)`, in s, sorted (read-only)."""

@@ -244,3 +244,45 @@ def test_fit_from_an_nwb_file_equals_fit_from_arrays(tmp_path):
     assert np.array_equal(x_nwb, x) and np.array_equal(spikes_nwb, spikes) and spikes.sum() > 10
     from_nwb = _short_fit(truth, x_nwb, spikes_nwb)
     assert from_nwb.best_params == _short_fit(truth, x, spikes).best_params
+    # fit takes the Neo objects themselves: the NWB file's segments, one per trial
+    direct = _short_fit(truth, x_nwb, read.segments)
+    assert direct.best_params == from_nwb.best_params
+
+
+def test_fit_takes_neo_spike_trains_and_signals():
+    neo, pq = _neo()
+    truth, x, spikes = _ground_truth()
+    trains = [
+        [neo.SpikeTrain(np.flatnonzero(spikes[k, :, 0]) * DT, units="s", t_stop=2000 * DT)] for k in range(2)
+    ]
+    assert _short_fit(truth, x, trains).best_params == _short_fit(truth, x, spikes).best_params
+    v = np.stack([np.asarray(truth(trial, record=True)[2]["v"]) for trial in x])
+    signals = [neo.AnalogSignal(v[k] * 1e3, units="mV", sampling_period=DT * pq.s) for k in range(2)]
+    kwargs = dict(
+        bounds={"tau_mem": (5e-3, 50e-3)}, max_evaluations=64, progress=False, key=jax.random.key(1)
+    )
+    module = truth.set_attributes({"tau_mem": 0.01})
+    from_neo = jaxiaf.fit(module, x, v=signals, **kwargs)
+    assert from_neo.best_params == jaxiaf.fit(module, x, v=v, **kwargs).best_params
+
+
+def test_time_series_to_neo_and_back():
+    neo, pq = _neo()
+    events = jaxiaf.TSEvent([0.001, 0.0025, 0.004], [0, 1, 0], t_start=0.0, t_stop=0.005, num_channels=3)
+    trains = events.to_neo()
+    assert len(trains) == 3 and all(isinstance(t, neo.SpikeTrain) for t in trains)
+    assert trains[0].times.rescale("s").magnitude.tolist() == [0.001, 0.004] and trains[2].size == 0
+    back = jaxiaf.TSEvent.from_neo(trains, name="back")
+    assert np.array_equal(back.times, events.times) and np.array_equal(back.channels, events.channels)
+    assert (back.t_start, back.t_stop, back.num_channels) == (0.0, 0.005, 3)
+    series = jaxiaf.TSContinuous.from_clocked(np.arange(8.0).reshape(4, 2), dt=DT)
+    signal = series.to_neo("nA")
+    assert isinstance(signal, neo.AnalogSignal) and float(signal.sampling_period.rescale("s")) == DT
+    again = jaxiaf.TSContinuous.from_neo(signal, unit="A")
+    np.testing.assert_allclose(again.samples, series.samples * 1e-9, rtol=1e-12)
+    np.testing.assert_allclose(again.times, series.times, rtol=0, atol=1e-18)
+    irregular = jaxiaf.TSContinuous([0.0, 0.1, 0.3], [1.0, 2.0, 3.0]).to_neo()
+    assert isinstance(irregular, neo.IrregularlySampledSignal)
+    assert np.array_equal(jaxiaf.TSContinuous.from_neo(irregular).samples[:, 0], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="`signal` must be a neo.AnalogSignal"):
+        jaxiaf.TSContinuous.from_neo(trains[0])

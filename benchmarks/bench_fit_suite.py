@@ -173,7 +173,7 @@ def main():
         "--b2mf", type=int, default=0, help="problems (of the `spikes` set) for brian2modelfitting"
     )
     parser.add_argument("--b2mf-rounds", type=int, default=200)
-    parser.add_argument("--json", default="benchmarks/fit_suite.json")
+    parser.add_argument("--json", default="benchmarks/results/fit_suite.json")
     parser.add_argument("--no-before", action="store_true", help="skip the fits with the former defaults")
     args = parser.parse_args()
     if args.quick:

@@ -372,7 +372,11 @@ def fit(
             generation, first_states, data, budget, key, parallel, population_size, progress
         )
     null_loss = _null_loss(metrics, target_spikes, target_v, dt)
-    near = max(trace.best_loss + NEAR_BEST * null_loss, -1.0 if tol is None else tol)
+    # at the best loss: within 5 % of the null loss above it for spike losses (one spike more or less
+    # moves a van Rossum loss by ~0.5); within 5 % of the best loss itself with a trace term (a trace
+    # error is smooth and its best value is the data's noise level)
+    scale = null_loss if tol is not None else trace.best_loss
+    near = max(trace.best_loss + NEAR_BEST * scale, -1.0 if tol is None else tol)
     seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
     extent = _search.explore(
         evaluate, data, trace.best_values, names, dt, population_size * parallel, seed, near

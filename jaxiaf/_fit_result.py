@@ -8,8 +8,9 @@ import numpy as np
 from ._module import FFIAF
 
 NEAR_BEST = 0.05
-"""Runs whose loss is within this fraction of the null loss above the best loss count as *at the best loss*
-when the result compares runs (`FitResult.spread`, the flags)."""
+"""Runs whose loss is at most `NEAR_BEST` times the null loss (spike losses) or the best loss (with a
+trace term) above the best loss count as *at the best loss* when the result compares runs
+(`FitResult.spread`, `FitResult.extent`, the flags)."""
 
 
 class FitWarning(UserWarning):
@@ -31,8 +32,8 @@ class FitResult(eqx.Module):
     - `stop_reason`: `"tolerance"` (`confirm` runs reached `tol`), `"patience"` (no improvement for
       `patience` generations), `"evaluations"`, `"time"` or `"generations"` (a budget was spent).
     - `spread`: `{name: float}` the range (max - min) of each parameter over the runs that ended *at the
-      best loss*: within `tol`, or within `NEAR_BEST` (5 %) of the null loss (below) above the best
-      loss; 0 when only one did.
+      best loss*: within `tol`, or above the best loss by at most 5 % of the null loss (below; spike
+      losses) or of the best loss (with a trace term); 0 when only one did.
     - `relative_loss`: `best_loss` divided by the loss of a silent model (spikes) or of the target's
       mean trace (`v`): about 0 for a fit that explains the data, near 1 for one that explains nothing.
     - `flags`: the reasons to doubt the answer, empty when there are none:

@@ -226,10 +226,15 @@ def emit(obj):
     print(json.dumps(obj), flush=True)
 
 
-def peak_rss_mb() -> float:
-    import resource
+def vm_hwm_mb(pid="self") -> float:
+    """Peak resident memory (MB) of a process, `VmHWM` of /proc/<pid>/status: the one peak-RSS method of
+    every benchmark (this process, a JAX worker, the cpp_standalone child)."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def peak_rss_mb() -> float:
+    return vm_hwm_mb()
 
 
 # ----------------------------------------------------------------------------------------------- Brian2

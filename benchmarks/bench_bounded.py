@@ -11,7 +11,6 @@ time and the peak RSS of its binary.
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -25,11 +24,13 @@ from _common import (
     fmt_ratio,
     fmt_s,
     machine_header,
+    peak_rss_mb,
     quiet_summary,
     run_worker,
     setup_jax_env,
     sweep_workload,
     table,
+    vm_hwm_mb,
     wait_for_quiet,
 )
 
@@ -50,7 +51,7 @@ def worker(precision, integrator, num_sets, num_steps, chunk):
     weights, x, bias, tau = workload(num_sets, num_steps)
     mod = jaxiaf.FFIAF(weights, integrator_name=integrator)
     dtype = jnp.float64 if precision == "f64" else jnp.float32
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss0 = peak_rss_mb()
     t0 = time.perf_counter()
     res = jaxiaf.sweep(mod, {"bias": bias, "tau_mem": tau}, x, dtype=dtype, chunk_size=chunk, progress=False)
     counts = np.asarray(jax.block_until_ready(res.counts))
@@ -58,7 +59,7 @@ def worker(precision, integrator, num_sets, num_steps, chunk):
     emit(
         {
             "time": elapsed,
-            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss": peak_rss_mb(),
             "rss_before": rss0,
             "spikes": int(counts.sum()),
             "devices": len(jax.devices()),
@@ -78,10 +79,8 @@ def _child_peak_rss(stop, peak):
                 stat = open(f"/proc/{pid}/stat").read()
                 comm, ppid = stat.split("(", 1)[1].split(")")[0], int(stat.rsplit(")", 1)[1].split()[1])
                 if ppid == me and comm == "main":
-                    for line in open(f"/proc/{pid}/status"):
-                        if line.startswith("VmHWM:"):
-                            peak[0] = max(peak[0], int(line.split()[1]) / 1024)
-            except (OSError, ValueError, IndexError):
+                    peak[0] = max(peak[0], vm_hwm_mb(pid))
+            except (OSError, ValueError, IndexError, StopIteration):
                 continue
         stop.wait(0.05)
 

@@ -203,8 +203,7 @@ def test_other_optimizers_improve_the_loss(ground_truth, optimizer):
         dtype=np.float32,
     )
     assert result.loss_history[-1] < result.generation_best[0]
-    for name, (low, high) in BOUNDS.items():
-        assert low <= result.best_params[name] <= high
+    assert result.evaluations == result.generations * 16 * 4
 
 
 def test_fitted_module_carries_the_best_parameters(ground_truth):

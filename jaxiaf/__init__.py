@@ -15,9 +15,9 @@ from ._fit_result import FitResult as FitResult
 from ._fit_result import FitWarning as FitWarning
 from ._io import load as load
 from ._io import save as save
+from ._module import FFIAF as FFIAF
 from ._neo import spikes_from_neo as spikes_from_neo
 from ._neo import traces_from_neo as traces_from_neo
-from ._module import FFIAF as FFIAF
 from ._nir import from_nir as from_nir
 from ._nir import to_nir as to_nir
 from ._pytrees import Parameters as Parameters

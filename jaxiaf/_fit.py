@@ -233,7 +233,8 @@ def fit(
     - `population_size`: candidates per search and generation (int >= 2); `parallel`: searches side by
       side (int >= 1). A generation evaluates `parallel * population_size` parameter sets.
     - `max_evaluations`: budget in evaluated parameter sets (default 100 000; a fit that reproduces
-      the data stops long before: see the README for measured times); `max_time`: budget in seconds (checked after each generation); `generations`:
+      the data stops long before: see the README for measured times); `max_time`: budget in seconds
+      (checked after each generation); `generations`:
       budget in generations (default: as many as the other budgets allow).
     - `tol`: the loss at which a run counts as an exact fit. Default: 1e-9 when every metric compares
       spikes (noise-free data reproduced spike for spike, up to rounding), None (no tolerance) when a

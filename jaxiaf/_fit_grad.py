@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._progress import bar as progress_bar
-from ._search import Run, Trace, _improves, transform
+from ._search import Run, Trace, _improves, stop_reason, transform
 from ._surrogate import SuperSpike
 
 LEARNING_RATE = 0.05
@@ -126,17 +126,11 @@ def descend(optimizer, loss_fn, data, budget, key, runs: int, std_init: float, p
         if bar is not None:
             bar.set_postfix(best_loss=f"{best_loss:.4g}")
             bar.update()
-        if np.sum(reached_tol(run_best)) >= min(budget.confirm, runs):
-            reason = "tolerance"
-        elif stale >= budget.patience and (budget.tol is None or best_loss <= budget.tol):
-            reason = "patience"
-        elif evaluations >= budget.max_evaluations:
-            reason = "evaluations"
-        elif elapsed[-1] >= budget.max_time:
-            reason = "time"
-        else:
-            continue
-        break
+        confirmed = int(np.sum(reached_tol(run_best)))
+        budget_now = budget._replace(confirm=min(budget.confirm, runs))
+        reason = stop_reason(budget_now, confirmed, stale, best_loss, evaluations, elapsed[-1]) or reason
+        if reason != "generations":
+            break
     if bar is not None:
         bar.close()
     finished = [Run(float(run_best[r]), run_values[r], len(history), False, r) for r in range(runs)]

@@ -196,17 +196,10 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
         if bar is not None:
             bar.set_postfix(best_loss=f"{best_loss:.4g}", runs=len(finished))
             bar.update()
-        if len({run.origin for run in finished if reached_tol(run.loss)}) >= budget.confirm:
-            reason = "tolerance"
-        elif stale >= budget.patience and (budget.tol is None or best_loss <= budget.tol):
-            reason = "patience"
-        elif evaluations >= budget.max_evaluations:
-            reason = "evaluations"
-        elif elapsed[-1] >= budget.max_time:
-            reason = "time"
-        else:
-            continue
-        break
+        confirmed = len({run.origin for run in finished if reached_tol(run.loss)})
+        reason = stop_reason(budget, confirmed, stale, best_loss, evaluations, elapsed[-1]) or reason
+        if reason != "generations":
+            break
     if bar is not None:
         bar.close()
     for r in np.flatnonzero(~restart):
@@ -259,6 +252,23 @@ def explore(evaluate, data, best_values, names, dt, count, seed, near, steps=24)
         walkers[keep] = proposal[keep]
         extent = np.maximum(extent, np.abs(walkers - best_values).max(axis=0))
     return extent
+
+
+def stop_reason(
+    budget: Budget, confirmed: int, stale: int, best_loss: float, evaluations: int, seconds: float
+):
+    """Why a fit stops after this generation (None: it goes on): `confirmed` runs (of different random
+    starts) reached the tolerance; no improvement for `patience` generations (with a tolerance, only once
+    the best loss is within it); or a budget is spent."""
+    if confirmed >= budget.confirm:
+        return "tolerance"
+    if stale >= budget.patience and (budget.tol is None or best_loss <= budget.tol):
+        return "patience"
+    if evaluations >= budget.max_evaluations:
+        return "evaluations"
+    if seconds >= budget.max_time:
+        return "time"
+    return None
 
 
 def _improves(new, old, rtol):

@@ -8,14 +8,13 @@ exactly below the threshold), and the optimizer moves each run's unconstrained `
 """
 
 import functools
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ._progress import bar as progress_bar
-from ._search import Run, Trace, _improves, stop_reason, transform
+from ._search import Record, Run, stop_reason, transform
 from ._surrogate import SuperSpike
 
 LEARNING_RATE = 0.05
@@ -102,12 +101,10 @@ def descend(optimizer, loss_fn, data, budget, key, runs: int, std_init: float, p
     z = (std_init * jax.random.normal(k_z, (runs, dim))).astype(dtype)
     opt_state = init(z)
     run_best, run_values = np.full(runs, np.inf), [None] * runs
-    best_loss, best_values, stale = np.inf, None, 0
-    history, per_step, values_history, elapsed = [], [], [], []
     evaluations, reason = 0, "generations"
     reached_tol = lambda loss: budget.tol is not None and loss <= budget.tol
     bar = progress_bar(budget.generations, progress, "fit steps", "step")
-    start = time.perf_counter()
+    record = Record(budget.rtol)
     for _ in range(budget.generations):
         z, opt_state, values, losses = step(z, opt_state, data)
         losses = np.where(np.isfinite(np.asarray(losses)), np.asarray(losses), np.inf)
@@ -115,34 +112,17 @@ def descend(optimizer, loss_fn, data, budget, key, runs: int, std_init: float, p
         evaluations += runs
         for r in np.flatnonzero(losses < run_best):
             run_best[r], run_values[r] = float(losses[r]), values[r]
-        r = int(np.argmin(run_best))
-        stale = 0 if _improves(run_best[r], best_loss, budget.rtol) else stale + 1
-        if run_best[r] < best_loss:
-            best_loss, best_values = float(run_best[r]), run_values[r]
-        per_step.append(float(losses.min()))
-        history.append(best_loss)
-        values_history.append(best_values)
-        elapsed.append(time.perf_counter() - start)
+        record.update(run_best, run_values, losses.min())
         if bar is not None:
-            bar.set_postfix(best_loss=f"{best_loss:.4g}")
+            bar.set_postfix(best_loss=f"{record.best_loss:.4g}")
             bar.update()
         confirmed = int(np.sum(reached_tol(run_best)))
         budget_now = budget._replace(confirm=min(budget.confirm, runs))
-        reason = stop_reason(budget_now, confirmed, stale, best_loss, evaluations, elapsed[-1]) or reason
+        reason = stop_reason(budget_now, confirmed, record, evaluations) or reason
         if reason != "generations":
             break
     if bar is not None:
         bar.close()
-    finished = [Run(float(run_best[r]), run_values[r], len(history), False, r) for r in range(runs)]
-    trace = Trace(
-        best_loss,
-        best_values,
-        np.array(history),
-        np.array(per_step),
-        np.array(values_history),
-        np.array(elapsed),
-        finished,
-        reason,
-        evaluations,
-    )
+    finished = [Run(float(run_best[r]), run_values[r], len(record.history), False, r) for r in range(runs)]
+    trace = record.trace(finished, reason, evaluations)
     return trace, evaluate

@@ -70,6 +70,32 @@ class Trace(NamedTuple):
     evaluations: int
 
 
+class Record:
+    """The loop's account of a fit, shared by the evolution strategies and the gradient fit: after each
+    generation (`update`), the best loss and values so far, the generations since the best loss last
+    improved by `rtol`, and the histories that become the [`Trace`][]."""
+
+    def __init__(self, rtol: float):
+        self.rtol, self.start = rtol, time.perf_counter()
+        self.best_loss, self.best_values, self.stale = np.inf, None, 0
+        self.history, self.generation_best, self.values_history, self.elapsed = [], [], [], []
+
+    def update(self, run_best, run_values, generation_min: float):
+        """Fold in a generation: the runs' best losses and values so far, the generation's lowest loss."""
+        r = int(np.argmin(run_best))
+        self.stale = 0 if _improves(run_best[r], self.best_loss, self.rtol) else self.stale + 1
+        if run_best[r] < self.best_loss:
+            self.best_loss, self.best_values = float(run_best[r]), run_values[r]
+        self.generation_best.append(float(generation_min))
+        self.history.append(self.best_loss)
+        self.values_history.append(self.best_values)
+        self.elapsed.append(time.perf_counter() - self.start)
+
+    def trace(self, runs: list, reason: str, evaluations: int) -> Trace:
+        histories = (self.history, self.generation_best, self.values_history, self.elapsed)
+        return Trace(self.best_loss, self.best_values, *map(np.array, histories), runs, reason, evaluations)
+
+
 def _strategy(name: str, population_size: int, dim: int, std_init: float):
     """A small adapter over evosax 0.3: the strategy and its parameters, minimising by default."""
     from evosax import algorithms
@@ -154,12 +180,9 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     origin = np.arange(runs)
     run_best, run_stale, run_age = np.full(runs, np.inf), np.zeros(runs, int), np.zeros(runs, int)
     run_values, run_z = [None] * runs, np.zeros((runs, np.shape(data[1])[0]), dtype)
-    finished = []
-    best_loss, best_values, stale, origins = np.inf, None, 0, runs
-    history, per_generation, values_history, elapsed = [], [], [], []
+    finished, origins, record = [], runs, Record(budget.rtol)
     evaluations, reason = 0, "generations"
     std = np.full(runs, LOCAL_STD, dtype)
-    start = time.perf_counter()
     bar = progress_bar(budget.generations, progress, "fit generations", "gen")
     reached_tol = lambda loss: budget.tol is not None and loss <= budget.tol
     for _ in range(budget.generations):
@@ -175,14 +198,7 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
             run_stale[r] = 0 if _improves(losses[r, i], run_best[r], budget.rtol) else run_stale[r] + 1
             if losses[r, i] < run_best[r]:
                 run_best[r], run_values[r], run_z[r] = float(losses[r, i]), values[r, i], z[r, i]
-        r = int(np.argmin(run_best))
-        stale = 0 if _improves(run_best[r], best_loss, budget.rtol) else stale + 1
-        if run_best[r] < best_loss:
-            best_loss, best_values = float(run_best[r]), run_values[r]
-        per_generation.append(float(losses.min()))
-        history.append(best_loss)
-        values_history.append(best_values)
-        elapsed.append(time.perf_counter() - start)
+        record.update(run_best, run_values, losses.min())
         for r in range(runs):
             if not (reached_tol(run_best[r]) or run_stale[r] >= budget.run_patience):
                 continue
@@ -194,10 +210,10 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
                 origin[r], origins = origins, origins + 1
             run_best[r], run_stale[r], run_age[r] = np.inf, 0, 0
         if bar is not None:
-            bar.set_postfix(best_loss=f"{best_loss:.4g}", runs=len(finished))
+            bar.set_postfix(best_loss=f"{record.best_loss:.4g}", runs=len(finished))
             bar.update()
         confirmed = len({run.origin for run in finished if reached_tol(run.loss)})
-        reason = stop_reason(budget, confirmed, stale, best_loss, evaluations, elapsed[-1]) or reason
+        reason = stop_reason(budget, confirmed, record, evaluations) or reason
         if reason != "generations":
             break
     if bar is not None:
@@ -206,17 +222,7 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
         finished.append(
             Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]), int(origin[r]))
         )
-    return Trace(
-        best_loss,
-        best_values,
-        np.array(history),
-        np.array(per_generation),
-        np.array(values_history),
-        np.array(elapsed),
-        finished,
-        reason,
-        evaluations,
-    )
+    return record.trace(finished, reason, evaluations)
 
 
 PROBE_REL = 0.05
@@ -254,19 +260,17 @@ def explore(evaluate, data, best_values, names, dt, count, seed, near, steps=24)
     return extent
 
 
-def stop_reason(
-    budget: Budget, confirmed: int, stale: int, best_loss: float, evaluations: int, seconds: float
-):
+def stop_reason(budget: Budget, confirmed: int, record: Record, evaluations: int):
     """Why a fit stops after this generation (None: it goes on): `confirmed` runs (of different random
     starts) reached the tolerance; no improvement for `patience` generations (with a tolerance, only once
     the best loss is within it); or a budget is spent."""
     if confirmed >= budget.confirm:
         return "tolerance"
-    if stale >= budget.patience and (budget.tol is None or best_loss <= budget.tol):
+    if record.stale >= budget.patience and (budget.tol is None or record.best_loss <= budget.tol):
         return "patience"
     if evaluations >= budget.max_evaluations:
         return "evaluations"
-    if seconds >= budget.max_time:
+    if record.elapsed[-1] >= budget.max_time:
         return "time"
     return None
 

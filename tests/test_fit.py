@@ -155,7 +155,9 @@ def test_a_fit_compiles_its_generation_once(ground_truth, caplog):
     assert len(compiles) == 1
 
 
-def test_restarts_alternate_random_and_local_runs(ground_truth):
+def test_runs_short_of_the_tolerance_are_polished(ground_truth):
+    """A random start that ends short of `tol` is followed by a narrow search polishing its best point
+    (a local run); after a polish the lane starts from a random point again: both kinds appear."""
     x, raster, _ = ground_truth
     result = _fit(
         x[:1, :2000],

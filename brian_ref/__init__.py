@@ -6,3 +6,5 @@ Plain floats and arrays in (SI units), spike steps and voltage traces out; Brian
 
 from ._layer import BrianResult as BrianResult
 from ._layer import FFIAFBrian2 as FFIAFBrian2
+from ._equations import EquationLayer as EquationLayer
+from ._equations import EquationResult as EquationResult

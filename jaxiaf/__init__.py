@@ -15,6 +15,8 @@ from ._fit_result import FitResult as FitResult
 from ._fit_result import FitWarning as FitWarning
 from ._io import load as load
 from ._io import save as save
+from ._model import Model as Model
+from ._model import model as model
 from ._module import FFIAF as FFIAF
 from ._neo import spikes_from_neo as spikes_from_neo
 from ._neo import traces_from_neo as traces_from_neo
@@ -38,6 +40,7 @@ __all__ = [
     "FFIAFBrian",
     "FitResult",
     "FitWarning",
+    "Model",
     "Parameters",
     "Reducer",
     "SimulationParameters",
@@ -52,6 +55,7 @@ __all__ = [
     "grid",
     "load",
     "metrics",
+    "model",
     "save",
     "set_compilation_cache",
     "spikes_from_neo",

@@ -24,8 +24,15 @@ def _bad(xp, value, rule):
     return ~finite
 
 
+def _rule(name: str) -> str:
+    """The rule of a page argument; a parameter of a layer's own equations must be finite."""
+    return SPECS[name].rule if name in SPECS else "finite"
+
+
 def message(name: str) -> str:
     """The error message for a bad value of the parameter `name`."""
+    if name not in SPECS:
+        return f"`{name}` must be finite for every neuron."
     rule, unit = SPECS[name].rule, SPECS[name].unit
     return f"`{name}` must be {rule} (in {_UNIT_TEXT.get(unit, unit)}) for every neuron."
 
@@ -40,14 +47,14 @@ def check_now(name: str, value) -> None:
     if not is_concrete(value):
         return
     arr = np.asarray(value)
-    bad = _bad(np, arr, SPECS[name].rule)
+    bad = _bad(np, arr, _rule(name))
     if np.any(bad):
         raise ValueError(f"{message(name)} Got {arr[bad].ravel()[:5].tolist()}.")
 
 
 def traced(name: str, value):
     """`value`, tied to a runtime check of the rule for `name` (works under jit and vmap)."""
-    return eqx.error_if(value, jnp.any(_bad(jnp, value, SPECS[name].rule)), message(name))
+    return eqx.error_if(value, jnp.any(_bad(jnp, value, _rule(name))), message(name))
 
 
 def tie_input_check(carrier, value, name: str = "x"):

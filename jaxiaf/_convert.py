@@ -28,9 +28,23 @@ def strip_unit(name: str, value, unit: str):
     dim = getattr(value, "dim", None)
     if dim is None:
         return value
-    if str(dim) != UNIT_DIMS[unit]:
-        raise ValueError(f"`{name}` must be in {UNIT_NAMES[unit]}; got a quantity of dimension {dim}.")
+    if str(dim) != _dimension(unit):
+        raise ValueError(f"`{name}` must be in {unit_name(unit)}; got a quantity of dimension {dim}.")
     return np.asarray(value)
+
+
+def _dimension(unit: str) -> str:
+    """How Brian2 writes the dimension of `unit`: one of the layer's (`"s"`, `"V"`, `"A"`, `"1"`) or a
+    Brian2 unit expression from a layer's own equations (e.g. `"siemens"`, see `jaxiaf.Model`)."""
+    if unit in UNIT_DIMS:
+        return UNIT_DIMS[unit]
+    import brian2
+
+    return str(eval(unit, vars(brian2)).dim)  # a unit expression written by Brian2 itself (`repr`)
+
+
+def unit_name(unit: str) -> str:
+    return UNIT_NAMES.get(unit, unit)
 
 
 def _numeric(name: str, value, what: str):
@@ -48,7 +62,7 @@ def _numeric(name: str, value, what: str):
 
 def as_float(name: str, value, unit: str):
     """`value` as an array of the layer's float dtype; a Brian2 quantity must carry `unit`."""
-    value = _numeric(name, strip_unit(name, value, unit), f"in {UNIT_NAMES[unit]}")
+    value = _numeric(name, strip_unit(name, value, unit), f"in {unit_name(unit)}")
     return jnp.asarray(value, dtype=float_dtype())
 
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _surrogate
+from . import _checks, _generated, _surrogate
 from ._integrators import STABILITY_LIMITS, affine, coefficient, resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
@@ -24,8 +24,10 @@ def _host_constants(dt, tau, refractory, dt_of_refractory):
 
 
 _NONFINITE = (
-    "The membrane potential `v` became NaN or inf: the initial `v` is not finite, or the input currents "
-    "(`x @ weights`) overflow the float dtype."
+    "The membrane potential `v` (or another state variable) became NaN or inf: the initial state is not "
+    "finite, the input currents (`x @ weights`) overflow the float dtype, or a layer's own equations are "
+    "undefined for its parameters (e.g. Brian2's `exact` solution at a degenerate value, or an unstable "
+    "explicit integrator: use a smaller `dt`)."
 )
 
 
@@ -74,6 +76,8 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     (B, 1) stores (B, 1) constants, not (B, N). `evolve` gives them their loop shapes (`_loop_shape`).
     """
     dtype = params.tau_mem.dtype
+    if sim.model is not None:
+        return _model_constants(params, sim, dtype)
     dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
     tau = jnp.broadcast_to(params.tau_mem, dt_tau)
     dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
@@ -93,6 +97,21 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     if _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
         raise ValueError(_stability_message(sim.integrator_name))
     return StepConstants(dt, tau, decay, steps, noise_scale, c)
+
+
+def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> StepConstants:
+    """A model layer's constants: `dt`, the refractory steps (from the model's period expression, or from
+    `sim.refractory` as for the default equations) and the model's loop-invariant values."""
+    dt, steps, scalars = _generated.constants(params, sim, dtype)
+    if steps is None:
+        r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
+        refractory = jnp.broadcast_to(sim.refractory, r_dt).astype(dtype)
+        dt_r = jnp.broadcast_to(sim.dt, r_dt).astype(dtype)
+        if dtype == jnp.float64:
+            steps = _host_call(dt_r, dt_r, refractory, dt_r)[3]
+        else:
+            steps = jnp.floor(jnp.minimum((refractory + 1e-3 * dt_r) / dt_r, NEVER)).astype(jnp.int32)
+    return StepConstants(dt, None, None, steps, None, None, scalars)
 
 
 @jax.custom_jvp
@@ -181,15 +200,65 @@ def _loop_shape(constant, shape):
     return jnp.broadcast_to(constant, jnp.broadcast_shapes(constant.shape, shape[-1:]))
 
 
+def _default_step(params, sim, state, constants, shape, surrogate):
+    """`advance` and `settle` of the default equations (`jaxiaf._integrators`), see [`jaxiaf.evolve`][]."""
+    update = resolve_integrator(sim.integrator_name) if state.v.dtype == jnp.float64 else affine
+
+    def advance(v, since, u, n, active):
+        """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
+        p, consts = _broadcast(params, constants, shape)
+        nr = (since >= consts.refractory_steps) & active
+        u = jnp.broadcast_to(u, shape)
+        if sim.noisy:
+            xi = _draw_batch(state.key, n, shape, v.dtype)
+            u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
+        return jnp.where(nr, update(v, u, p, consts, nr), v)
+
+    def settle(w, since):
+        """Threshold and reset of the step that took `v` to `w`, `since` being the counter before it."""
+        p, consts = _broadcast(params, constants, shape)
+        nr = since >= consts.refractory_steps
+        fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
+        v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
+        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+
+    return advance, settle
+
+
+def _model_step(model, params, state, constants, shape):
+    """`advance` and `settle` of a layer's own equations: Brian2's generated statements
+    (`jaxiaf._generated`) on a dict of the state variables; the noise terms draw `model.draws` unit
+    normals per neuron and step from `fold_in(key, step)`."""
+    env = _generated.loop_env(model, params, constants, shape)
+    steps = jnp.broadcast_to(constants.refractory_steps, shape)
+
+    def advance(vals, since, u, n, active):
+        nr = since >= steps
+        draws = None
+        if model.draws:
+            raw = _draw_batch(state.key, n, (*shape[:-1], model.draws * shape[-1]), vals["v"].dtype)
+            draws = jnp.moveaxis(raw.reshape(*shape[:-1], model.draws, shape[-1]), -2, 0)
+        return _generated.advance(model, env, vals, since, nr, jnp.broadcast_to(u, shape), n, draws, active)
+
+    def settle(vals, since):
+        fired, vals = _generated.settle(model, env, vals, since, since >= steps)
+        return fired, vals, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+
+    return advance, settle
+
+
 def checked(params: Parameters, sim: SimulationParameters):
     """`params` and `sim` tied to runtime checks of every value (see `jaxiaf._checks`)."""
-    params = Parameters(**{f: _checks.traced(f, getattr(params, f)) for f in Parameters.__annotations__})
+    fields = {f: _checks.traced(f, getattr(params, f)) for f in Parameters.__annotations__ if f != "extra"}
+    extra = {n: _checks.ensure(n, value, "finite", "SI units") for n, value in params.extra.items()}
+    params = Parameters(**fields, extra=extra)
     sim = SimulationParameters(
         dt=_checks.traced("dt", sim.dt),
         noise_std=_checks.traced("noise_std", sim.noise_std),
         refractory=_checks.traced("refractory", sim.refractory),
         integrator_name=sim.integrator_name,
         noisy=sim.noisy,
+        model=sim.model,
     )
     return params, sim
 
@@ -288,37 +357,27 @@ def evolve(
     _surrogate.check_options(surrogate, checkpoint_every)
     if check:
         params, sim = checked(params, sim)
-        state = State(
-            _checks.tie_input_check(state.v, currents, "currents"), state.since_spike, state.key, state.step
-        )
-    update = resolve_integrator(sim.integrator_name) if state.v.dtype == jnp.float64 else affine
+        v = _checks.tie_input_check(state.v, currents, "currents")
+        state = State(v, state.since_spike, state.key, state.step, state.extra)
+    model = sim.model
+    if model is not None and surrogate is not None:
+        raise ValueError("`surrogate`: gradients through spikes are supported for the default equations only.")
     if constants is None:
         constants = step_constants(params, sim)
-    unstable = jnp.any(_unstable(jnp, constants.coefficient, sim.integrator_name))
-    if check:  # tied to `v`, which every path reads (float64 does not read the coefficient)
-        state = eqx.tree_at(
-            lambda s: s.v, state, eqx.error_if(state.v, unstable, _stability_message(sim.integrator_name))
-        )
+    if model is None:
+        unstable = jnp.any(_unstable(jnp, constants.coefficient, sim.integrator_name))
+        if check:  # tied to `v`, which every path reads (float64 does not read the coefficient)
+            state = eqx.tree_at(
+                lambda s: s.v, state, eqx.error_if(state.v, unstable, _stability_message(sim.integrator_name))
+            )
+    else:
+        unstable = False
     constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
     num_steps = currents.shape[0]
-
-    def advance(v, since, u, n, active):
-        """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
-        p, consts = _broadcast(params, constants, shape)
-        nr = (since >= consts.refractory_steps) & active
-        u = jnp.broadcast_to(u, shape)
-        if sim.noisy:
-            xi = _draw_batch(state.key, n, shape, v.dtype)
-            u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
-        return jnp.where(nr, update(v, u, p, consts, nr), v)
-
-    def settle(w, since):
-        """Threshold and reset of the step that took `v` to `w`, `since` being the counter before it."""
-        p, consts = _broadcast(params, constants, shape)
-        nr = since >= consts.refractory_steps
-        fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
-        v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
-        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+    if model is None:
+        advance, settle = _default_step(params, sim, state, constants, shape, surrogate)
+    else:
+        advance, settle = _model_step(model, params, state, constants, shape)
 
     def body(carry, k, u):
         # Step k settles (threshold, reset) the update computed by the previous iteration, then updates
@@ -328,25 +387,32 @@ def evolve(
         spike, v, since = settle(w, since_before)
         y = None
         if reducer is not None:
-            acc, y = reducer.update(acc, k, spike, v)
+            acc, y = reducer.update(acc, k, spike, v if model is None else v["v"])
         w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
         kept = (spike, v) if record else None
         return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
 
     acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
     source = currents if num_steps else jnp.zeros((1, *tail), currents.dtype)
-    w0 = advance(state.v, state.since_spike, source[0], state.step, active=num_steps > 0)
+    v0 = state.v if model is None else {"v": state.v, **state.extra}
+    w0 = advance(v0, state.since_spike, source[0], state.step, active=num_steps > 0)
     carry0 = (w0, state.since_spike, acc0)
     (v, since, acc), (kept, ys, raster) = _surrogate.scan(
         body, carry0, source, num_steps, unroll, checkpoint_every
     )
     step = state.step
+    values = {"v": v} if model is None else dict(v)
     if check:
-        v = eqx.error_if(v, ~jnp.all(jnp.isfinite(v)) & ~unstable, _NONFINITE)
+        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in values.values()]))
+        values["v"] = eqx.error_if(values["v"], ~finite & ~unstable, _NONFINITE)
         last = jnp.iinfo(jnp.asarray(step).dtype).max - num_steps
         step = eqx.error_if(step, step > last, _step_message(step, num_steps))
-    new_state = State(v=v, since_spike=since, key=state.key, step=step + num_steps)
-    rec = {"v": kept[1], "spikes": kept[0]} if record else {}
+    extra = {k: x for k, x in values.items() if k != "v"}
+    new_state = State(v=values["v"], since_spike=since, key=state.key, step=step + num_steps, extra=extra)
+    if record:
+        rec = {"v": kept[1], "spikes": kept[0]} if model is None else {**kept[1], "spikes": kept[0]}
+    else:
+        rec = {}
     if reducer is not None:
         return (acc, ys), new_state, rec
     return (kept[0] if record else raster), new_state, rec

@@ -1,13 +1,11 @@
-"""The neuron equations that `FFIAFBrian(neuron_eq=...)` accepts: for now, the default IAF set only.
+"""The default neuron equations, and how a user's `neuron_eq` is recognised as them.
 
-`DEFAULT_NEURON_EQ` is Rockpool's `eqNeuronIAFFF`, in Brian2 syntax. jaxiaf integrates it with the input
-current held constant over each step (see `spec/DYNAMICS.md`), so the same set with `I_total` flagged
-`(constant over dt)` is accepted as well. Brian2 is imported only here, only when equations are given,
-and only if it is installed; without it, strings are compared line by line.
+`DEFAULT_NEURON_EQ` is Rockpool's `eqNeuronIAFFF`, in Brian2 syntax. Given these equations (by content,
+with or without `I_total` flagged `(constant over dt)`) and the default threshold and reset, a layer
+runs the hand-tuned kernels of `jaxiaf._integrators`; `tests/test_equations.py` proves them equal, bit for
+bit, to the statements generated from these equations (`jaxiaf._generated`). Any other equations go
+through [`jaxiaf.model`][].
 """
-
-import importlib.util
-import re
 
 DEFAULT_NEURON_EQ = """
 dv/dt = (v_rest - v + r_m * I_total) / tau_m    : volt (unless refractory)  # Neuron membrane voltage
@@ -19,7 +17,7 @@ r_m                                             : ohm                       # Me
 v_thresh                                        : volt                      # Firing threshold potential
 v_reset                                         : volt                      # Reset potential
 """
-"""Rockpool's default IAF equations (`eqNeuronIAFFF`), the only set supported so far."""
+"""Rockpool's default IAF equations (`eqNeuronIAFFF`): the page layer's own model."""
 
 _HELD_FLAG = "constant over dt"
 
@@ -40,50 +38,16 @@ def _brian_form(equations) -> dict:
     return form
 
 
-def _text_form(equations: str) -> frozenset:
-    """The set of lines of an equation string, without comments, whitespace or the `(constant over dt)`
-    flag of `I_total`."""
-    lines = set()
-    for line in equations.splitlines():
-        line = re.sub(r"\s+", "", line.split("#", 1)[0])
-        if line.startswith("I_total="):
-            line = line.replace("(" + re.sub(r"\s+", "", _HELD_FLAG) + ")", "")
-        if line:
-            lines.add(line)
-    return frozenset(lines)
-
-
-def check_neuron_eq(neuron_eq) -> None:
-    """Accept `None` or the default IAF equations; raise `ValueError` for anything else.
-
-    **Arguments:**
-
-    - `neuron_eq`: `None`, a Brian2 `Equations` object or an equation string. Equations are compared by
-      content: with Brian2 installed, by parsing both sets (names, types, units, flags, and expressions
-      up to algebraic rearrangement); without it, line by line, ignoring whitespace and comments.
-
-    **Raises:** `ValueError` unless `neuron_eq` is `None` or equal to `DEFAULT_NEURON_EQ` (optionally with
-    `I_total` flagged `(constant over dt)`).
-    """
+def is_default(neuron_eq) -> bool:
+    """Whether `neuron_eq` is None or the default equations: same names, types, units, flags, and
+    expressions up to algebraic rearrangement. Invalid equations are left to [`jaxiaf.model`][]."""
     if neuron_eq is None:
-        return
-    if isinstance(neuron_eq, str) or type(neuron_eq).__name__ == "Equations":
-        if importlib.util.find_spec("brian2") is None:
-            same = _text_form(neuron_eq) == _text_form(DEFAULT_NEURON_EQ)
-        else:
-            from brian2.equations.equations import EquationError
+        return True
+    if not isinstance(neuron_eq, str) and type(neuron_eq).__name__ != "Equations":
+        raise TypeError(f"`neuron_eq` must be a Brian2 `Equations` object or a string; got {neuron_eq!r}.")
+    from brian2.equations.equations import EquationError
 
-            try:
-                same = _brian_form(neuron_eq) == _brian_form(DEFAULT_NEURON_EQ)
-            except EquationError as error:
-                raise ValueError(
-                    f"`neuron_eq` is not valid Brian2 equations ({error}); only the default IAF equations "
-                    "(`jaxiaf.DEFAULT_NEURON_EQ`) are supported yet."
-                ) from None
-        if same:
-            return
-    raise ValueError(
-        "`neuron_eq`: only the default IAF equations (`jaxiaf.DEFAULT_NEURON_EQ`, Rockpool's "
-        "`eqNeuronIAFFF`) are supported yet; give `neuron_eq=None` or those equations. "
-        f"Got {neuron_eq!r}."
-    )
+    try:
+        return _brian_form(neuron_eq) == _brian_form(DEFAULT_NEURON_EQ)
+    except (EquationError, SyntaxError, ValueError, KeyError):
+        return False

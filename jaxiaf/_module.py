@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert, _surrogate
+from . import _checks, _convert, _named, _surrogate
 from ._core import _NONFINITE, _step_message, evolve, step_constants
 from ._defaults import DEFAULTS
 from ._integrators import resolve_integrator
@@ -32,10 +32,10 @@ def _select(values: dict, families: dict, family) -> dict:
     if family is None:
         return dict(values)
     wanted = {family} if isinstance(family, str) else set(family)
-    known = sorted(set(families.values()))
+    known = sorted(set(families.values()) | {"equations"})
     if not wanted <= set(known):
         raise ValueError(f"`family` must be one of {known} (or a list of them); got {family!r}.")
-    return {k: v for k, v in values.items() if families[k] in wanted}
+    return {k: v for k, v in values.items() if families.get(k, "equations") in wanted}
 
 
 class _Alias:
@@ -127,26 +127,48 @@ class FFIAF(eqx.Module):
         v_reset=DEFAULTS["v_reset"],
         v_rest=DEFAULTS["v_rest"],
         refractory=DEFAULTS["refractory"],
-        integrator_name: str = DEFAULTS["integrator_name"],
+        integrator_name: str | None = None,
         name: str = DEFAULTS["name"],
         *,
         key=None,
         surrogate=None,
+        neuron_eq=None,
+        threshold: str | None = None,
+        reset: str | None = None,
+        **values,
     ):
+        model = _named.resolve(neuron_eq, threshold, reset, refractory, integrator_name)
+        if model is None and values:
+            raise TypeError(
+                f"FFIAF got unexpected arguments {sorted(values)}: the default equations have no such "
+                "parameters (give `neuron_eq` to declare them)."
+            )
         w = _convert.weights(weights)
         n = w.shape[1]
         vectors = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)
+        extra = {} if model is None else _named.extra_parameters(model, values, n)
         self.params = Parameters(
-            weights=w, **{k: _convert.per_neuron(k, val, _convert.UNITS[k], n) for k, val in vectors.items()}
+            weights=w,
+            **{k: _convert.per_neuron(k, val, _convert.UNITS[k], n) for k, val in vectors.items()},
+            extra=extra,
         )
         self.initial_params = self.params
-        self.sim = _make_sim(n, dt, noise_std, refractory, integrator_name)
-        self.neuron_state = State(
-            v=self.params.v_rest,
-            since_spike=jnp.full((n,), NEVER, jnp.int32),
-            key=jax.random.key(0) if key is None else _key(key),
-            step=jnp.asarray(0),
-        )
+        if model is None:
+            method = DEFAULTS["integrator_name"] if integrator_name is None else integrator_name
+        else:
+            _named.check_names(model, values, "FFIAF")
+            if _convert.is_noisy(_convert.as_float("noise_std", noise_std, "V")):
+                raise ValueError(
+                    "`noise_std` must be 0 with `neuron_eq`: write the noise into the equations as a `xi` "
+                    "term (e.g. `+ sigma*sqrt(2/tau_m)*xi`), which Brian2 scales per integrator."
+                )
+            method, refractory = model.method, 0.0 if isinstance(refractory, str) else refractory
+        self.sim = _make_sim(n, dt, noise_std, refractory, method, model)
+        key = jax.random.key(0) if key is None else _key(key)
+        if model is None:
+            self.neuron_state = State(self.params.v_rest, jnp.full((n,), NEVER, jnp.int32), key, jnp.asarray(0))
+        else:
+            self.neuron_state = _named.initial_state(model, self.params, values, n, key)
         self.name = "" if name is None else str(name)
         _surrogate.check_options(surrogate, None)
         self.surrogate = surrogate
@@ -214,7 +236,10 @@ class FFIAF(eqx.Module):
 
     def parameters(self, family=None) -> dict:
         """The parameters `{name: array}`; `family` (str or list) selects: `"weights"`, `"biases"`, `"taus"`,
-        `"voltages"` (`v_thresh`, `v_reset`, `v_rest`)."""
+        `"voltages"` (`v_thresh`, `v_reset`, `v_rest`), `"equations"` (the other parameters declared by a
+        layer's own equations). With `neuron_eq`, exactly the declared parameters and the weights."""
+        if self.sim.model is not None:
+            return _select(_named.parameters(self.sim.model, self.params), PARAMETER_FAMILIES, family)
         values = {k: getattr(self.params, k) for k in PARAMETER_FAMILIES}
         return _select(values, PARAMETER_FAMILIES, family)
 
@@ -225,8 +250,8 @@ class FFIAF(eqx.Module):
         return _select(values, SIMULATION_FAMILIES, family)
 
     def state(self, family=None) -> dict:
-        """`v` (V), `since_spike` (steps), `key`, `step`; families `"voltages"`, `"refractory"`, `"random"`,
-        `"time"`."""
+        """`v` (V), `since_spike` (steps), `key`, `step`, and a layer's other state variables by name;
+        families `"voltages"`, `"refractory"`, `"random"`, `"time"`, `"equations"`."""
         return _select(_state_dict(self.neuron_state), STATE_FAMILIES, family)
 
     def attributes_named(self, name) -> dict:
@@ -253,17 +278,20 @@ class FFIAF(eqx.Module):
         **Raises:** `ValueError` for an unknown name, a wrong shape or a bad value (`EquinoxRuntimeError`
         for a traced value, when the module is evolved); `TypeError` for a wrong type.
         """
-        if isinstance(new_attributes, (Parameters, SimulationParameters, State)):
-            new_attributes = {k: getattr(new_attributes, k) for k in type(new_attributes).__annotations__}
+        new_attributes = as_attributes(new_attributes)
         if not isinstance(new_attributes, dict):
             raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
+        model = self.sim.model
         known = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
+        if model is not None:
+            known = {**{k: f for k, f in known.items() if k not in PARAMETER_FAMILIES}, "weights": "weights"}
+            known.update(dict.fromkeys(model.parameter_names + model.state_names, "equations"))
         unknown = sorted(set(new_attributes) - set(known) - {"noisy"})
         if unknown:
             raise ValueError(
                 f"Unknown attribute(s) {unknown} for `set_attributes`; allowed: {sorted(known)}."
             )
-        p = {k: getattr(self.params, k) for k in PARAMETER_FAMILIES}
+        p = self.parameters()
         s = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
         st = _state_dict(self.neuron_state)
         for k, value in new_attributes.items():
@@ -275,21 +303,29 @@ class FFIAF(eqx.Module):
             p["weights"] = _convert.weights(p["weights"])
             if p["weights"].shape != self.shape:
                 raise ValueError(f"`weights` must keep shape {self.shape}; got {p['weights'].shape}.")
-        for k in set(new_attributes) & (set(PARAMETER_FAMILIES) - {"weights"}):
-            p[k] = _convert.per_neuron(k, p[k], _convert.UNITS[k], n)
+        changed = set(new_attributes)
+        params = self.params
+        if model is None:
+            for k in changed & (set(PARAMETER_FAMILIES) - {"weights"}):
+                p[k] = _convert.per_neuron(k, p[k], _convert.UNITS[k], n)
+            params = Parameters(**p)
+        elif changed & set(p):
+            params = _named.with_values(model, eqx.tree_at(lambda q: q.weights, params, p["weights"]),
+                                        {k: p[k] for k in changed & set(p)}, n)  # fmt: skip
         sim = self.sim
-        state = _make_state(st, n) if set(new_attributes) & set(STATE_FAMILIES) else self.neuron_state
+        state = _make_state(st, n, model) if changed & set(st) else self.neuron_state
         if set(new_attributes) & set(SIMULATION_FAMILIES):
-            sim = _make_sim(n, s["dt"], s["noise_std"], s["refractory"], s["integrator_name"])
+            sim = _make_sim(n, s["dt"], s["noise_std"], s["refractory"], s["integrator_name"], model)
             sim = eqx.tree_at(lambda q: q.dt, sim, _dt_change(self.sim.dt, sim.dt, state.step))
-        return eqx.tree_at(
-            lambda m: (m.params, m.sim, m.neuron_state),
-            self,
-            (Parameters(**p), sim, state),
-        )
+        return eqx.tree_at(lambda m: (m.params, m.sim, m.neuron_state), self, (params, sim, state))
 
     def reset_state(self) -> "FFIAF":
-        """A copy with `v = v_rest` and no neuron refractory (the key and the step count are kept)."""
+        """A copy with `v = v_rest` and no neuron refractory (the key and the step count are kept); with
+        `neuron_eq`, `v = v_rest` if declared (else 0) and the other state variables 0."""
+        if self.sim.model is not None:
+            state = self.neuron_state
+            fresh = _named.initial_state(self.sim.model, self.params, {}, self.size_out, state.key, state.step)
+            return eqx.tree_at(lambda m: m.neuron_state, self, fresh)
         state = eqx.tree_at(
             lambda s: (s.v, s.since_spike),
             self.neuron_state,
@@ -310,8 +346,18 @@ class FFIAF(eqx.Module):
         return eqx.tree_at(lambda m: m.params, self, self.initial_params)
 
 
-def _make_sim(n, dt, noise_std, refractory, integrator_name) -> SimulationParameters:
-    resolve_integrator(integrator_name)
+def as_attributes(new_attributes):
+    """A [`jaxiaf.Parameters`][], [`jaxiaf.SimulationParameters`][] or [`jaxiaf.State`][] as the dict
+    `set_attributes` takes (its `extra` entries by name); anything else unchanged."""
+    if not isinstance(new_attributes, (Parameters, SimulationParameters, State)):
+        return new_attributes
+    fields = [k for k in type(new_attributes).__annotations__ if k not in ("extra", "model")]
+    return {**{k: getattr(new_attributes, k) for k in fields}, **getattr(new_attributes, "extra", {})}
+
+
+def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None) -> SimulationParameters:
+    if model is None:
+        resolve_integrator(integrator_name)
     noise = _convert.per_neuron("noise_std", noise_std, "V", n)
     refr = _convert.as_float("refractory", refractory, "s")
     if refr.ndim != 0:
@@ -323,6 +369,7 @@ def _make_sim(n, dt, noise_std, refractory, integrator_name) -> SimulationParame
         refractory=refr,
         integrator_name=integrator_name,
         noisy=_convert.is_noisy(noise),
+        model=model,
     )
 
 
@@ -355,15 +402,20 @@ def _integers(name: str, value, shape: tuple):
     return _checks.ensure(name, arr, "finite and >= 0", "steps")
 
 
-def _make_state(values: dict, n: int) -> State:
-    v = _convert.as_float("v", values["v"], "V")
-    if v.shape != (n,):
-        raise ValueError(f"`v` must have shape ({n},); got {v.shape}.")
+def _state_vector(name: str, value, unit: str, n: int):
+    arr = _convert.as_float(name, value, unit)
+    if arr.shape != (n,):
+        raise ValueError(f"`{name}` must have shape ({n},); got {arr.shape}.")
+    return _checks.ensure(name, arr, "finite", unit)
+
+
+def _make_state(values: dict, n: int, model=None) -> State:
     since = _integers("since_spike", values["since_spike"], (n,)).astype(jnp.int32)
     step = _integers("step", values["step"], ())
-    return State(
-        v=_checks.ensure("v", v, "finite", "V"), since_spike=since, key=_key(values["key"]), step=step
-    )
+    units = {} if model is None else dict(model.states)
+    extra = {k: _state_vector(k, values[k], units[k], n) for k in units if k != "v"}
+    v = _state_vector("v", values["v"], "V" if model is None else units["v"], n)
+    return State(v=v, since_spike=since, key=_key(values["key"]), step=step, extra=extra)
 
 
 def _dt_change(old, new, step):
@@ -380,7 +432,7 @@ def _dt_change(old, new, step):
 
 
 def _state_dict(state: State) -> dict:
-    return {k: getattr(state, k) for k in STATE_FAMILIES}
+    return {**{k: getattr(state, k) for k in STATE_FAMILIES}, **state.extra}
 
 
 @eqx.filter_jit
@@ -388,7 +440,7 @@ def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     """The module's evolve: `x` is checked here, by name; `evolve` checks the rest (values, stability,
     and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
-    state = State(_checks.tie_input_check(state.v, x, "x"), state.since_spike, state.key, state.step)
+    state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
     params, sim = mod.params, mod.sim
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
     options = dict(unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
@@ -399,8 +451,8 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     """An eager call, checked on the host: the compiled program then holds no host callback (every
     `eqx.error_if` is one, and so is float64's `step_constants`), so JAX's persistent compilation cache can
     keep it across processes. The checks and messages are `_run`'s."""
-    for name in Parameters.__annotations__:
-        _checks.check_now(name, getattr(mod.params, name))
+    for name, value in mod.params.named().items():
+        _checks.check_now(name, value)
     for name in ("dt", "noise_std", "refractory"):
         _checks.check_now(name, getattr(mod.sim, name))
     step = int(mod.neuron_state.step)
@@ -410,7 +462,7 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, checkpoint_every, constants)
     if not bool(finite):
         raise ValueError(_checks.input_message("x @ weights"))
-    if not np.isfinite(np.asarray(new_state.v)).all():
+    if not all(np.isfinite(np.asarray(v)).all() for v in (new_state.v, *new_state.extra.values())):
         raise ValueError(_NONFINITE)
     return spikes, new_state, rec
 

@@ -24,6 +24,9 @@ class Parameters(eqx.Module):
     - `v_thresh`: (N,) spike threshold (V); a neuron spikes when `v > v_thresh` (strict).
     - `v_reset`: (N,) potential after a spike (V).
     - `v_rest`: (N,) resting potential (V); `v` relaxes towards `v_rest + r_m * (I + bias)`, `r_m` = 1 ohm.
+    - `extra`: the parameters of a layer's own equations ([`jaxiaf.Model`][]) other than the five above,
+      by name, in SI units (e.g. `{"a": ..., "tau_w": ...}`); empty for the default equations. With
+      equations, the five fields above are read only where the equations declare those names.
     """
 
     weights: jax.Array
@@ -32,6 +35,12 @@ class Parameters(eqx.Module):
     v_thresh: jax.Array
     v_reset: jax.Array
     v_rest: jax.Array
+    extra: dict = eqx.field(default_factory=dict)
+
+    def named(self) -> dict:
+        """Every leaf by name: the fields, then the `extra` entries."""
+        fields = {f: getattr(self, f) for f in type(self).__annotations__ if f != "extra"}
+        return {**fields, **self.extra}
 
 
 class SimulationParameters(eqx.Module):
@@ -45,6 +54,8 @@ class SimulationParameters(eqx.Module):
     - `integrator_name`: static; one of `rk4`, `rk2`, `euler`, `exponential_euler`, `exact` (`linear`).
     - `noisy`: static; whether noise is drawn at all. Set from `noise_std` at construction: a layer built
       with `noise_std=0` compiles a loop without random numbers.
+    - `model`: static; None for the default equations, or the [`jaxiaf.Model`][] compiled from a layer's
+      own equations (`integrator_name` is then the model's method; noise comes from its `xi` terms).
     """
 
     dt: jax.Array
@@ -52,6 +63,7 @@ class SimulationParameters(eqx.Module):
     refractory: jax.Array
     integrator_name: str = eqx.field(static=True)
     noisy: bool = eqx.field(static=True)
+    model: object = eqx.field(static=True, default=None)
 
 
 class State(eqx.Module):
@@ -64,12 +76,19 @@ class State(eqx.Module):
     - `key`: the PRNG key of the noise; it never changes: the noise of global step n is drawn from
       `fold_in(key, n)`, so evolving in chunks draws exactly what one long evolve draws.
     - `step`: () int, the number of steps evolved so far (time `t = step * dt`).
+    - `extra`: the other state variables of a layer's own equations (e.g. `{"w": ...}`), shaped as `v`.
     """
 
     v: jax.Array
     since_spike: jax.Array
     key: jax.Array
     step: jax.Array
+    extra: dict = eqx.field(default_factory=dict)
+
+    def named(self) -> dict:
+        """Every leaf by name: the fields, then the `extra` entries."""
+        fields = {f: getattr(self, f) for f in type(self).__annotations__ if f != "extra"}
+        return {**fields, **self.extra}
 
 
 class StepConstants(eqx.Module):
@@ -78,15 +97,22 @@ class StepConstants(eqx.Module):
     **Fields:** `dt` (s), `tau_mem` (s), `decay` = `exp(-dt / tau_mem)`, `refractory_steps`
     = `int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`; capped at `NEVER`), `noise_scale` (A per unit
     normal draw), `coefficient` = `c(dt / tau_mem)` of the integrator's affine update (float32 path, and the
-    stability check; see `jaxiaf._integrators`).
+    stability check; see `jaxiaf._integrators`). With a layer's own equations, `tau_mem`, `decay`,
+    `noise_scale` and `coefficient` are None and `extra` holds the model's loop-invariant values.
     """
 
     dt: jax.Array
-    tau_mem: jax.Array
-    decay: jax.Array
+    tau_mem: jax.Array | None
+    decay: jax.Array | None
     refractory_steps: jax.Array
-    noise_scale: jax.Array
-    coefficient: jax.Array
+    noise_scale: jax.Array | None
+    coefficient: jax.Array | None
+    extra: dict = eqx.field(default_factory=dict)
+
+    def named(self) -> dict:
+        """Every leaf by name: the fields, then the `extra` entries."""
+        fields = {f: getattr(self, f) for f in type(self).__annotations__ if f != "extra"}
+        return {**fields, **self.extra}
 
 
 def float_dtype():

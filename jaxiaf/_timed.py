@@ -11,8 +11,7 @@ import numpy as np
 
 from . import _timebase
 from ._defaults import DEFAULTS
-from ._equations import check_neuron_eq
-from ._module import FFIAF, PARAMETER_FAMILIES
+from ._module import FFIAF, PARAMETER_FAMILIES, as_attributes
 from ._pytrees import Parameters, SimulationParameters, State
 from ._rockpool import Registered, RockpoolSurface
 from ._timeseries import TSContinuous, TSEvent
@@ -47,10 +46,12 @@ class FFIAFBrian(RockpoolSurface):
     - `v_thresh`, `v_reset`, `v_rest`: threshold, reset and resting potentials (V). Defaults -55, -65,
       -65 mV; `v` starts at `v_rest`.
     - `refractory`: refractory period (s), scalar or (N,). Default 0.
-    - `neuron_eq`: `None` or the default IAF equations (`jaxiaf.DEFAULT_NEURON_EQ`, Rockpool's
-      `eqNeuronIAFFF`), as a Brian2 `Equations` or a string. Others are not supported yet.
-    - `integrator_name`: `"rk4"` (default), `"rk2"`, `"euler"`, `"exponential_euler"` or `"exact"` (alias
-      `"linear"`).
+    - `neuron_eq`: `None` (Rockpool's `eqNeuronIAFFF`, `jaxiaf.DEFAULT_NEURON_EQ`) or any Brian2 neuron
+      equations, as a Brian2 `Equations` or a string, with `threshold`, `reset` (keyword-only) and the
+      values of their parameters and initial states by name (`**values`); see [`jaxiaf.FFIAF`][].
+    - `integrator_name`: `"rk4"` (default for the default equations), `"rk2"`, `"euler"`,
+      `"exponential_euler"` or `"exact"` (alias `"linear"`); with `neuron_eq`, any of Brian2's non-GSL
+      methods, default Brian2's own choice.
     - `name`: a name for the layer. Default `"unnamed"`.
     - `record`: if True, every evolution returns the record (as if called with `record=True`).
     - `key`: keyword-only PRNG key of the noise (default `jax.random.key(0)`).
@@ -85,13 +86,15 @@ class FFIAFBrian(RockpoolSurface):
         v_rest=DEFAULTS["v_rest"],
         refractory=DEFAULTS["refractory"],
         neuron_eq=None,
-        integrator_name: str = DEFAULTS["integrator_name"],
+        integrator_name: str | None = None,
         name: str = DEFAULTS["name"],
         record: bool = False,
         *,
         key=None,
+        threshold: str | None = None,
+        reset: str | None = None,
+        **values,
     ):
-        check_neuron_eq(neuron_eq)
         self._module = FFIAF(
             weights,
             bias=bias,
@@ -105,6 +108,10 @@ class FFIAFBrian(RockpoolSurface):
             integrator_name=integrator_name,
             name=name,
             key=key,
+            neuron_eq=neuron_eq,
+            threshold=threshold,
+            reset=reset,
+            **values,
         )
         self._dt = _timebase.seconds("dt", dt)
         self._record = bool(record)
@@ -327,8 +334,7 @@ class FFIAFBrian(RockpoolSurface):
         **Raises:** `TypeError` for a non-dict; `ValueError` for an unknown name, a bad shape or value, or
         a new `dt` while `t != 0` (call `reset_time()` first: `t = step * dt` would jump).
         """
-        if isinstance(new_attributes, (Parameters, SimulationParameters, State)):
-            new_attributes = {k: getattr(new_attributes, k) for k in type(new_attributes).__annotations__}
+        new_attributes = as_attributes(new_attributes)
         if not isinstance(new_attributes, dict):
             raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
         own = {k: v for k, v in new_attributes.items() if k not in self._submodules}

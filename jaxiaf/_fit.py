@@ -11,11 +11,12 @@ unconstrained `z`, and a parameter is `low + (high - low) * sigmoid(z)`.
 import functools
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert, _fit_grad, _integrators, _metrics, _search, _timebase
+from . import _checks, _convert, _fit_grad, _integrators, _metrics, _named, _search, _timebase
 from ._core import Reducer, evolve
 from ._fit_result import NEAR_BEST, FitResult, result
 from ._module import FFIAF
@@ -68,13 +69,17 @@ def _as_trials(name, value, shape_tail, dtype):
 def _bounds(module: FFIAF, bounds: dict):
     if not isinstance(bounds, dict) or not bounds:
         raise ValueError("`bounds` must name at least one parameter, e.g. {'tau_mem': (5e-3, 50e-3)}.")
-    unknown = sorted(set(bounds) - set(FITTABLE))
+    model = module.sim.model
+    fittable = FITTABLE
+    if model is not None:  # the declared parameters, and the numeric refractory period if it applies
+        fittable = (*model.parameter_names, *(("refractory",) if model.refractory is None else ()))
+    unknown = sorted(set(bounds) - set(fittable))
     if unknown:
-        raise ValueError(f"Cannot fit {unknown}; fittable names: {list(FITTABLE)}.")
+        raise ValueError(f"Cannot fit {unknown}; fittable names: {list(fittable)}.")
     names = tuple(bounds)
     lo, hi = [], []
     for name in names:
-        unit = _convert.UNITS[name]
+        unit = _convert.UNITS.get(name) if model is None or name == "refractory" else _named.unit(model, name)
         pair = np.asarray(_convert.strip_unit(f"bounds['{name}']", bounds[name], unit), float)
         if pair.shape != (2,) or not np.all(np.isfinite(pair)) or not pair[0] < pair[1]:
             raise ValueError(
@@ -86,7 +91,7 @@ def _bounds(module: FFIAF, bounds: dict):
         lo.append(pair[0])
         hi.append(pair[1])
     limit = _integrators.STABILITY_LIMITS.get(module.sim.integrator_name)
-    if "tau_mem" in names and limit is not None and float(module.dt) / lo[names.index("tau_mem")] > limit:
+    if model is None and "tau_mem" in names and limit is not None and float(module.dt) / lo[names.index("tau_mem")] > limit:
         raise ValueError(
             f"`bounds['tau_mem']` must start above dt / {limit:.4g} = {float(module.dt) / limit:.4g} s: "
             f"below it the {module.sim.integrator_name!r} integrator is unstable (use 'exact' for shorter "
@@ -115,19 +120,21 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate
     num_trials, num_neurons = currents.shape[1], currents.shape[2]
     shape = (num_pop, num_trials, num_neurons)
     column = lambda i: values[:, i].reshape(num_pop, 1, 1)
-    p = {f: getattr(params, f) for f in Parameters.__annotations__}
+    p = {f: getattr(params, f) for f in Parameters.__annotations__ if f != "extra"}
+    extra = dict(params.extra)
     s = {f: getattr(sim, f) for f in ("dt", "noise_std", "refractory")}
     for i, name in enumerate(names):
-        (s if name in s else p)[name] = column(i)
+        (s if name in s else p if name in p else extra)[name] = column(i)
     state = State(
         v=jnp.broadcast_to(state.v, shape),
         since_spike=jnp.broadcast_to(state.since_spike, shape),
         key=jnp.broadcast_to(state.key, shape[:2]),
         step=state.step,
+        extra={k: jnp.broadcast_to(x, shape) for k, x in state.extra.items()},
     )
-    sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy)
+    sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy, model=sim.model)
     (_, (spikes, v)), _, _ = evolve(
-        Parameters(**p),
+        Parameters(**p, extra=extra),
         sim,
         state,
         currents,
@@ -335,7 +342,7 @@ def fit(
         else jax.random.wrap_key_data(state.key)
     )
     trial_keys = jax.vmap(jax.random.fold_in, (None, 0))(key0, jnp.arange(num_trials))
-    state = State(v=state.v, since_spike=state.since_spike, key=trial_keys, step=state.step)
+    state = eqx.tree_at(lambda st: st.key, state, trial_keys)
     config = (names, dt, tuple(metrics), need_v, unroll, _fit_grad.SURROGATE if gradient else None)
     population_size = 1 if gradient else population_size  # a gradient step evaluates one set per run
     options = (optimizer, int(population_size), int(parallel), len(names), float(std_init))

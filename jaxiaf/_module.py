@@ -32,7 +32,7 @@ def _select(values: dict, families: dict, family) -> dict:
     if family is None:
         return dict(values)
     wanted = {family} if isinstance(family, str) else set(family)
-    known = sorted(set(families.values()) | {"equations"})
+    known = sorted(set(families.values()) | ({"equations"} if set(values) - set(families) else set()))
     if not wanted <= set(known):
         raise ValueError(f"`family` must be one of {known} (or a list of them); got {family!r}.")
     return {k: v for k, v in values.items() if families.get(k, "equations") in wanted}

@@ -247,12 +247,14 @@ class RockpoolSurface:
 
         **Returns:** `{"v": TSContinuous, "spikes": TSEvent}`: `v` (V) sample k is the potential at the end
         of step k (after any reset), placed at the bin start `t_start + k*dt` and held over the bin
-        (`interp_kind="previous"`); the spikes as `_gen_tsevent` places them. Other entries pass unchanged.
+        (`interp_kind="previous"`); the spikes as `_gen_tsevent` places them. Every other state variable
+        of a layer's own equations (`neuron_eq`) is a `TSContinuous` like `v`, in its SI unit.
         """
         wrapped = dict(recorded_dict)
-        if "v" in wrapped:
-            name = f"Membrane potential '{self.name}'" if self.name else "Membrane potential"
-            wrapped["v"] = self._gen_tscontinuous(np.asarray(wrapped["v"]), t_start=t_start, name=name)
+        for var in set(wrapped) - {"spikes"}:
+            label = "Membrane potential" if var == "v" else f"State variable {var}"
+            name = f"{label} '{self.name}'" if self.name else label
+            wrapped[var] = self._gen_tscontinuous(np.asarray(wrapped[var]), t_start=t_start, name=name)
         if "spikes" in wrapped:
             wrapped["spikes"] = self._gen_tsevent(np.asarray(wrapped["spikes"]), t_start=t_start)
         return wrapped

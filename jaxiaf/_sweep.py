@@ -70,13 +70,32 @@ def _grid_values(name, values):
     """One name's values as an array; Brian2 quantities must carry the parameter's unit."""
     if name in _convert.UNITS:
         return np.asarray(_convert.as_float(name, values, _convert.UNITS[name]))
+    if any(hasattr(item, "dim") for item in np.ravel(np.asarray(values, dtype=object))):
+        import brian2  # a parameter of a layer's own equations: keep the unit for `sweep` to check
+
+        return brian2.Quantity(values)
     return np.asarray(values)
 
 
-def _batch_size(params: dict) -> int:
-    unknown = sorted(set(params) - set(SWEEPABLE))
+def _sweepable(module: FFIAF) -> tuple:
+    """The page's names, or with `neuron_eq` the declared parameters (and `refractory` when numeric)."""
+    model = module.sim.model
+    if model is None:
+        return SWEEPABLE
+    refractory = ("refractory",) if model.refractory is None else ()
+    return ("weights", *model.parameter_names, "dt", *refractory, "key", "seed")
+
+
+def _unit(module: FFIAF, name: str) -> str:
+    model = module.sim.model
+    return _convert.UNITS[name] if model is None or name in _convert.UNITS else model.unit(name)
+
+
+def _batch_size(module: FFIAF, params: dict) -> int:
+    sweepable = _sweepable(module)
+    unknown = sorted(set(params) - set(sweepable))
     if unknown:
-        raise ValueError(f"Cannot sweep {unknown}; sweepable names: {list(SWEEPABLE)}.")
+        raise ValueError(f"Cannot sweep {unknown}; sweepable names: {list(sweepable)}.")
     if not params:
         raise ValueError("`params` must name at least one parameter with a leading batch axis.")
     shapes = {k: v.shape if hasattr(v, "shape") else np.shape(v) for k, v in params.items()}
@@ -89,9 +108,9 @@ def _batch_size(params: dict) -> int:
     return batch
 
 
-def _per_set(name, value, n, dtype):
+def _per_set(name, value, n, dtype, unit):
     """A swept value as (B, 1) (one per set) or (B, N) (one per neuron and set)."""
-    arr = jnp.asarray(_convert.as_float(name, value, _convert.UNITS[name]), dtype)
+    arr = jnp.asarray(_convert.as_float(name, value, unit), dtype)
     if arr.ndim == 1:
         arr = arr[:, None]
     if name == "dt" and arr.shape[1:] != (1,):
@@ -142,8 +161,10 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
     (broadcast inside the step); the state is (B, N). Weights are (N_in, N), or (B, N_in, N) if swept."""
     n = module.size_out
     p = {"weights": module.params.weights.astype(dtype)}
+    per_set = lambda f: _per_set(f, params[f], n, dtype, _unit(module, f))
     for f in _NEURON:
-        p[f] = _per_set(f, params[f], n, dtype) if f in params else getattr(module.params, f).astype(dtype)
+        p[f] = per_set(f) if f in params else getattr(module.params, f).astype(dtype)
+    extra = {f: per_set(f) if f in params else a.astype(dtype) for f, a in module.params.extra.items()}
     if "weights" in params:
         w = jnp.asarray(_convert.as_float("weights", params["weights"], "1"), dtype)
         if w.shape[1:] != module.shape:
@@ -153,16 +174,18 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
     sim = {f: getattr(module.sim, f).astype(dtype) for f in ("dt", "noise_std", "refractory")}
     for f in sim:
         if f in params:
-            sim[f] = _per_set(f, params[f], n, dtype)
+            sim[f] = per_set(f)
     noisy = module.sim.noisy or ("noise_std" in params and _convert.is_noisy(params["noise_std"]))
     state = State(
         v=jnp.broadcast_to(module.neuron_state.v.astype(dtype), (batch, n)),
         since_spike=jnp.broadcast_to(module.neuron_state.since_spike, (batch, n)),
         key=_noise_keys(module, params, batch, common_noise),
         step=module.neuron_state.step,
+        extra={k: jnp.broadcast_to(a.astype(dtype), (batch, n)) for k, a in module.neuron_state.extra.items()},
     )
-    sim = SimulationParameters(**sim, integrator_name=module.sim.integrator_name, noisy=noisy)
-    return Parameters(**p), sim, state
+    model = module.sim.model
+    sim = SimulationParameters(**sim, integrator_name=module.sim.integrator_name, noisy=noisy, model=model)
+    return Parameters(**p, extra=extra), sim, state
 
 
 @functools.lru_cache(maxsize=64)
@@ -228,15 +251,18 @@ def _batched_mask(tree, swept):
     """Which leaves of `(params, sim, state, x, constants)` carry the batch axis: the swept ones, the state
     (but its step count), a (B, T, N_in) input, and the constants computed from swept values ((B, 1) or
     (B, N); those of the module's own values are (N,) or ())."""
-    _, sim, _, x, constants = tree
+    params, sim, state, x, constants = tree
     return (
-        Parameters(**{f: f in swept for f in Parameters.__annotations__}),
+        Parameters(
+            **{f: f in swept for f in Parameters.__annotations__ if f != "extra"},
+            extra={f: f in swept for f in params.extra},
+        ),
         eqx.tree_at(
             lambda s: (s.dt, s.noise_std, s.refractory),
             sim,
             tuple(f in swept for f in ("dt", "noise_std", "refractory")),
         ),
-        State(v=True, since_spike=True, key=True, step=False),
+        State(v=True, since_spike=True, key=True, step=False, extra=dict.fromkeys(state.extra, True)),
         x.ndim == 3,
         jax.tree.map(lambda a: a.ndim == 2, constants),
     )
@@ -306,7 +332,7 @@ def sweep(
         raise ValueError("`dtype=float64` needs jax.config.update('jax_enable_x64', True) first.")
     if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         raise ValueError(f"`dtype` must be float32 or float64; got {dtype}.")
-    batch = _batch_size(params)
+    batch = _batch_size(module, params)
     x = jnp.asarray(x, dtype)
     if x.ndim not in (2, 3) or x.shape[-1] != module.size_in or (x.ndim == 3 and x.shape[0] != batch):
         raise ValueError(

@@ -1,13 +1,15 @@
 """The equation-driven layer (`neuron_eq`): Brian2 parity over a model zoo, the default equations through
 the generated path, names, and every refusal."""
 
+import re
+
 import brian_ref
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from zoo import ZOO, run_both, same_trains
+from zoo import ADAPTIVE, ZOO, run_both, same_trains
 
 import jaxiaf
 from jaxiaf._pytrees import NEVER, Parameters, SimulationParameters, State
@@ -68,3 +70,136 @@ def test_default_kernels_equal_the_generated_statements(method):
     np.testing.assert_array_equal(np.asarray(hand), np.asarray(generated))
     np.testing.assert_array_equal(np.asarray(rec["v"]), np.asarray(rec2["v"]))
     np.testing.assert_array_equal(np.asarray(state.since_spike), np.asarray(state2.since_spike))
+
+
+def _adaptive(**overrides):
+    values = dict(v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=0.002, v_thresh=-0.05, v_reset=-0.065)
+    values.update(overrides)
+    return jaxiaf.FFIAF(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, **values)
+
+
+def test_names_from_the_equations():
+    """Declared parameters and state variables are the layer's, by name: listed, set (SI or Brian2
+    quantities, dimension checked), carried across calls, recorded, and refused when unknown."""
+    import brian2
+
+    mod = _adaptive(tau_w=150 * brian2.ms, w=1e-3)
+    assert set(mod.parameters()) == {"weights", *ADAPTIVE_PARAMETERS}
+    assert set(mod.parameters("equations")) == {"R", "tau_m", "tau_w", "a", "b"}
+    assert float(mod.parameters()["tau_w"][0]) == 0.15 and float(mod.state()["w"][0]) == 1e-3
+    assert mod.sim.model.method == "exact" and mod.integrator_name == "exact"  # Brian2's own choice
+    x = np.full((3000, 1), 0.03)
+    spikes, state, record = mod(x, record=True)
+    assert set(record) == {"v", "w", "spikes"} and record["w"].shape == (3000, 1)
+    assert float(state["w"][0]) == float(record["w"][-1, 0]) > 0
+    whole = mod(np.concatenate([x, x]))[0]
+    second = mod.set_attributes(state)(x)[0]
+    np.testing.assert_array_equal(np.asarray(whole[3000:]), np.asarray(second))
+    assert float(mod.set_attributes({"a": 0.05}).parameters()["a"][0]) == 0.05
+    assert float(mod.reset_state().state()["w"][0]) == 0.0
+    with pytest.raises(ValueError, match=r"`b` must be in amp; got a quantity of dimension"):
+        _adaptive(b=2 * brian2.mV)
+    with pytest.raises(ValueError, match=r"declares the parameter `b : amp`; give its value"):
+        jaxiaf.FFIAF(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, R=1.0, tau_m=0.02, tau_w=0.1, a=0.0)
+    with pytest.raises(ValueError, match=r"\['c'\] not declared by the layer's equations; its parameters are"):
+        _adaptive(c=1.0)
+    with pytest.raises(ValueError, match=r"Unknown attribute\(s\) \['bias'\] for `set_attributes`"):
+        mod.set_attributes({"bias": 0.01})
+    with pytest.raises(ValueError, match=r"Cannot sweep \['bias'\]; sweepable names: \['weights', 'v_rest'"):
+        jaxiaf.sweep(mod, {"bias": [0.01]}, x)
+    with pytest.raises(ValueError, match=r"Cannot fit \['bias'\]; fittable names: \['v_rest'"):
+        jaxiaf.fit(mod, x[None], spikes=np.asarray(spikes)[None], bounds={"bias": (0.0, 0.1)})
+
+
+ADAPTIVE_PARAMETERS = ("v_rest", "R", "tau_m", "tau_w", "a", "b", "v_thresh", "v_reset")
+
+
+def test_jit_vmap_sweep_over_an_equation_parameter():
+    """`jax.jit`, `jax.vmap` and `jaxiaf.sweep` over declared parameters: each row equals the layer
+    evolved alone with that row's values (bit for bit, float64); quantities are checked by unit."""
+    import brian2
+
+    mod = _adaptive(integrator_name="rk4")
+    x = np.full((4000, 1), 0.03)
+    values = (0.0, 0.5, 1.0)
+    result = jaxiaf.sweep(mod, jaxiaf.grid(a=values * brian2.siemens, b=[0.0, 0.002]), x, outputs=("counts", "v"))
+    alone = [int(mod.set_attributes({"a": a, "b": b})(x)[0].sum()) for a in values for b in (0.0, 0.002)]
+    np.testing.assert_array_equal(np.asarray(result.counts[:, 0]), alone)
+    assert len(set(alone)) > 2
+    jitted = jax.jit(lambda m: m(x)[0].sum())(mod)
+    mapped = jax.vmap(lambda a: mod.set_attributes({"a": a})(jnp.asarray(x))[0].sum())(jnp.asarray(values))
+    assert int(jitted) == int(mod(x)[0].sum()) and list(np.asarray(mapped)) == alone[1::2]
+    with pytest.raises(ValueError, match=r"`a` must be in siemens"):
+        jaxiaf.sweep(mod, {"a": [1.0, 2.0] * brian2.ohm}, x)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_adaptive_lif_from_brian_spikes(seed):
+    """`jaxiaf.fit` of `a`, `b`, `tau_w` and `tau_m` from Brian2 spike trains (4 trials of 0.8 s of
+    current steps), with the fit's defaults: every parameter within 10 %."""
+    rng = np.random.default_rng(seed)
+    true = dict(v_rest=-0.065, R=1.0, tau_m=rng.uniform(0.01, 0.03), tau_w=rng.uniform(0.1, 0.3),
+                a=rng.uniform(0.02, 0.05), b=rng.uniform(0.001, 0.004), v_thresh=-0.05, v_reset=-0.065)  # fmt: skip
+    levels = rng.uniform(0.005, 0.05, (4, 16, 1))
+    x = np.repeat(levels, 500, axis=1) + rng.normal(0, 0.003, (4, 8000, 1))
+    layer = brian_ref.EquationLayer(ADAPTIVE.equations, reset=ADAPTIVE.reset, parameters=true, method="exact")
+    spikes = np.stack([layer.evolve(trial, init={"v": [-0.065]}).raster() for trial in x])
+    guess = jaxiaf.FFIAF(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, integrator_name="exact", **true)
+    bounds = {"a": (0.0, 0.08), "b": (0.0, 0.006), "tau_w": (0.05, 0.4), "tau_m": (0.005, 0.05)}
+    result = jaxiaf.fit(guess, x, spikes=spikes, bounds=bounds, key=jax.random.key(seed), progress=False)
+    errors = {k: abs(v / true[k] - 1) for k, v in result.best_params.items()}
+    assert max(errors.values()) < 0.1, errors
+
+
+def test_refractory_period_as_a_parameter_expression():
+    """`refractory="ref"` (a declared per-neuron parameter) is Brian2's rule, as `brian_ref` runs it."""
+    eqs = ADAPTIVE.equations + "\nref : second"
+    rng = np.random.default_rng(3)
+    n = 50
+    params = dict(v_rest=-0.065, R=1.0, tau_m=rng.uniform(0.005, 0.02, n), tau_w=0.1, a=0.01, b=0.001,
+                  v_thresh=-0.05, v_reset=-0.065, ref=rng.integers(0, 40, n) * 1e-4)  # fmt: skip
+    currents = rng.normal(0.03, 0.01, (2000, n))
+    mod = jaxiaf.FFIAF(np.eye(n), neuron_eq=eqs, reset=ADAPTIVE.reset, refractory="ref", integrator_name="rk4", **params)
+    spikes, _, record = mod(currents, record=True)
+    ref = brian_ref.EquationLayer(eqs, reset=ADAPTIVE.reset, refractory="ref", method="rk4", parameters=params)
+    result = ref.evolve(currents, init={"v": np.full(n, -0.065)})
+    np.testing.assert_array_equal(np.asarray(spikes), result.raster())
+    np.testing.assert_array_equal(np.asarray(record["v"]), result.traces["v"])
+    assert np.asarray(spikes).sum() > 100
+
+
+def test_the_timed_layer_records_every_state_variable():
+    layer = jaxiaf.FFIAFBrian(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset,
+                              **dict(zip(ADAPTIVE_PARAMETERS, (-0.065, 1.0, 0.02, 0.15, 0.02, 0.002, -0.05, -0.065))))  # fmt: skip
+    out, _, record = layer.evolve(jaxiaf.TSContinuous([0.0, 0.5], [[0.03], [0.03]]), record=True)
+    assert isinstance(record["w"], jaxiaf.TSContinuous) and record["w"].samples.shape == (5000, 1)
+    assert len(out.times) > 5
+
+
+REFUSALS = [
+    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (shared)"), "shared variables are not supported"),
+    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (linked)"), "linked variables are not supported"),
+    (dict(neuron_eq="dv/dt = (I_inp - v)/tau : volt\nI_inp = 2*volt : volt\ntau : second"), "`I_inp` is the layer's input"),
+    (dict(neuron_eq="du/dt = -u/tau : volt\ntau : second"), "membrane potential a differential equation `dv/dt"),
+    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", integrator_name="gsl_rk45"), "GSL methods"),
+    (dict(neuron_eq="dv/dt = -v*v/(tau*volt) : volt\ntau : second", integrator_name="exponential_euler"), "Brian2 refused"),
+    (dict(neuron_eq="dv/dt = -v/tau : amp\ntau : second"), "Brian2 refused"),
+    (dict(neuron_eq="dv/dt = -v/tau + rand()*volt/second : volt\ntau : second", integrator_name="euler"), "calls rand, which has no JAX counterpart"),
+    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second\nc : 1", reset="c = 1"), "only variables with a differential equation may be reset"),
+    (dict(neuron_eq="dv/dt = -v/tau : volt (unless refractory)\ntau : second", refractory="v > 1*volt"), "refractoriness given as a condition"),
+    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", noise_std=0.001), "`noise_std` must be 0 with `neuron_eq`"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), REFUSALS)
+def test_refusals_name_what_is_allowed(kwargs, message):
+    kwargs = {"threshold": "v > 1*volt", "reset": "v = 0*volt", **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        jaxiaf.FFIAF(np.eye(2), tau=0.01, **kwargs)
+
+
+def test_surrogate_is_refused_for_own_equations():
+    eqs = "dv/dt = (I_inp*ohm - v)/tau : volt\ntau : second"
+    mod = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, threshold="v > 1*volt", reset="v = 0*volt", tau=0.01)
+    with pytest.raises(ValueError, match="supported for the default equations only"):
+        jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.zeros((10, 2)), surrogate=jaxiaf.surrogate.SuperSpike())

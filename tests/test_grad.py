@@ -58,13 +58,13 @@ def _trace_loss(integrator):
     target = jnp.asarray(np.random.default_rng(3).normal(-0.06, 0.002, (300, 5)))
 
     def loss(q):
-        params = jaxiaf.Parameters(**{f: q[f] for f in jaxiaf.Parameters.__annotations__})
+        params = jaxiaf.Parameters(**{f: q[f] for f in mod.params.named()})
         state = mod.neuron_state
         state = jaxiaf.State(q["v0"], state.since_spike, state.key, state.step)
         spikes, _, rec = jaxiaf.evolve(params, mod.sim, state, q["x"] @ q["weights"], record=True)
         return jnp.mean(jaxiaf.metrics.trace_mse(rec["v"], target, 1e-4)), jnp.sum(spikes)
 
-    point = {f: getattr(mod.params, f) for f in jaxiaf.Parameters.__annotations__}
+    point = dict(mod.params.named())
     point.update(x=x, v0=mod.neuron_state.v + 1e-3)
     return jax.jit(loss), point
 

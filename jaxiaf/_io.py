@@ -11,6 +11,10 @@
   keeps its initial simulation parameters, `initial_integrator_name` going into the header);
 - the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
 
+A layer with its own equations ([`jaxiaf.Model`][]) also has `model` in the header (`equations`,
+`threshold`, `reset` and the `refractory` expression or null), its declared parameters by name instead
+of the page's (and `initial_` copies), and its other state variables prefixed `state_` (e.g. `state_w`).
+
 A loaded layer equals the saved one leaf for leaf, so it continues bit-identically. A `FitResult` file has
 the class `"FitResult"`, its module's header under `module` and its module's arrays prefixed `module.`; its
 array fields (and dicts of arrays, listed in `array_dicts`) are entries prefixed `fit.`, and its other
@@ -34,6 +38,8 @@ FORMAT = "jaxiaf-layer"
 VERSION = 1
 PARAMETERS = ("weights", "bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
 SIMULATION = ("dt", "noise_std", "refractory")
+STATE = "state_"
+"""The prefix of the state variables of a layer's own equations other than `v` (e.g. `state_w`)."""
 
 
 # ------------------------------------------------------------------------------------------ state records
@@ -60,18 +66,21 @@ def state_record(module: FFIAF) -> tuple[dict, str]:
         "since_spike": np.asarray(module.neuron_state.since_spike),
         "step": np.asarray(module.neuron_state.step),
         "key_data": np.asarray(jax.random.key_data(key) if typed else key),
+        **{STATE + k: np.asarray(v) for k, v in module.neuron_state.extra.items()},
     }
     return arrays, str(jax.random.key_impl(key)) if typed else ""
 
 
 def state_from_record(arrays: dict, key_impl: str) -> dict:
-    """The inverse of [`state_record`][]: `{v, since_spike, step, key}` for `set_attributes`."""
+    """The inverse of [`state_record`][]: `{v, since_spike, step, key}` (and the other state variables
+    of a layer's own equations) for `set_attributes`."""
     data = jnp.asarray(arrays["key_data"], jnp.uint32)
     return {
         "v": jnp.asarray(arrays["v"]),
         "since_spike": jnp.asarray(arrays["since_spike"]),
         "step": jnp.asarray(arrays["step"]),
         "key": jax.random.wrap_key_data(data, impl=key_impl) if key_impl else data,
+        **{k[len(STATE) :]: jnp.asarray(v) for k, v in arrays.items() if k.startswith(STATE)},
     }
 
 
@@ -79,13 +88,17 @@ def state_from_record(arrays: dict, key_impl: str) -> dict:
 def _layer_record(layer) -> tuple[dict, dict]:
     """`(header, arrays)` of an `FFIAF` or `FFIAFBrian` (the header without format and version)."""
     module = functional(layer)
+    model = module.sim.model
+    names = PARAMETERS if model is None else tuple(module.parameters())
     if isinstance(layer, FFIAFBrian):
         initial = layer._initial
         extra = {"record": layer._record, "initial_integrator_name": initial["integrator_name"]}
-        initial_names = PARAMETERS + SIMULATION
+        initial_names = names + SIMULATION
     else:
-        initial, extra = {k: getattr(layer.initial_params, k) for k in PARAMETERS}, {}
-        initial_names = PARAMETERS
+        initial, extra = module.initial_params.named(), {}
+        initial_names = names
+    if model is not None:
+        extra["model"] = {f: getattr(model, f) for f in ("equations", "threshold", "reset", "refractory")}
     state, key_impl = state_record(module)
     values = {**module.parameters(), **module.simulation_parameters()}
     header = {
@@ -95,7 +108,7 @@ def _layer_record(layer) -> tuple[dict, dict]:
         "key_impl": key_impl,
         **extra,
     }
-    arrays = {k: np.asarray(values[k]) for k in PARAMETERS + SIMULATION}
+    arrays = {k: np.asarray(values[k]) for k in names + SIMULATION}
     arrays.update({f"initial_{k}": np.asarray(initial[k]) for k in initial_names})
     return header, {**arrays, **state}
 
@@ -104,16 +117,22 @@ def _layer_from_record(header: dict, arrays: dict):
     """The inverse of [`_layer_record`][]; `KeyError`/`TypeError`/`ValueError` for missing or bad entries."""
     state = state_from_record(arrays, header["key_impl"])
     initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
-    current = {k: arrays[k] for k in PARAMETERS + SIMULATION}
+    model = header.get("model")
+    names = PARAMETERS if model is None else tuple(k for k in initial if k not in SIMULATION)
+    current = {k: arrays[k] for k in names + SIMULATION}
     current["integrator_name"] = header["integrator_name"]
+    own = {} if model is None else {
+        "neuron_eq": model["equations"], "threshold": model["threshold"], "reset": model["reset"],
+        **({} if model["refractory"] is None else {"refractory": model["refractory"]}),
+    }  # fmt: skip
     if header["class"] == "FFIAFBrian":
         initial["integrator_name"] = header["initial_integrator_name"]
-        layer = FFIAFBrian(**initial, name=header["name"], record=header["record"], key=state["key"])
+        layer = FFIAFBrian(**initial, **own, name=header["name"], record=header["record"], key=state["key"])
         return layer.set_attributes(current).set_attributes(state)
     if header["class"] == "FFIAF":
         sim = {k: current[k] for k in (*SIMULATION, "integrator_name")}
-        layer = FFIAF(**initial, **sim, name=header["name"], key=state["key"])
-        return layer.set_attributes({k: current[k] for k in PARAMETERS}).set_attributes(state)
+        layer = FFIAF(**{**initial, **sim, **own}, name=header["name"], key=state["key"])
+        return layer.set_attributes({k: current[k] for k in names}).set_attributes(state)
     raise ValueError(f"unknown layer class {header['class']!r}")
 
 

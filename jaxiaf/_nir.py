@@ -59,11 +59,18 @@ def to_nir(layer, *, for_norse: bool = False):
     `integrator_name`, `refractory`, `noise_std`, `name`, the state `v`, `since_spike`, `step`,
     `key_data` and `key_impl`.
 
+    **Raises:** `ValueError` for a layer with its own equations (`neuron_eq`).
+
     **Warns:** `UserWarning` when the layer has a non-zero refractory period or noise: other NIR readers
     ignore both (only [`jaxiaf.from_nir`][] restores them, from the metadata).
     """
     nir = _nir()
     module = functional(layer)
+    if module.sim.model is not None:
+        raise ValueError(
+            "`to_nir`: NIR's LIF node describes the default equations only; a layer with its own "
+            "`neuron_eq` has no NIR counterpart (save it with `jaxiaf.save`, which keeps its equations)."
+        )
     p = {k: np.array(v) for k, v in module.parameters().items()}  # writable copies (torch warns otherwise)
     sim = module.simulation_parameters()
     dt = np.asarray(sim["dt"])

@@ -25,4 +25,7 @@ def test_readme_python_snippets_run(capsys):
         namespace["jax"].grad(namespace["spike_count"])(namespace["grad_layer"].params.weights)
     )
     assert np.all(np.isfinite(gradient)) and np.all(gradient != 0)  # "non-zero"
+    assert namespace["adaptive"].sim.model.method == "exact"  # "Brian2's own choice ...: exact"
+    assert sorted(namespace["adaptive_record"]) == ["spikes", "v", "w"]
+    assert namespace["adaptive_sweep"].counts.shape == (4, 2)
     assert "(1000, 4)" in capsys.readouterr().out

@@ -129,6 +129,8 @@ def _prepare(neuron_eq):
                               f"(`{INPUT} : amp`) or leave it undeclared, do not define it: {line}.")
             dim = eq.dim
             continue
+        if eq.type == PARAMETER and set(eq.flags) - {"constant"}:
+            raise _refuse(f"unsupported flags {sorted(eq.flags)} on {line}; a parameter may be `(constant)`.")
         if eq.type == SUBEXPRESSION and set(eq.flags) - {"constant over dt"}:
             raise _refuse(f"unsupported flags {sorted(eq.flags)} on {line}.")
         if eq.type == DIFFERENTIAL_EQUATION and set(eq.flags) - {"unless refractory"}:
@@ -138,6 +140,21 @@ def _prepare(neuron_eq):
         raise _refuse("the equations must give the membrane potential a differential equation `dv/dt = ...`.")
     held = brian2.Equations(f"{INPUT} = {_TABLE}(t, i) : {_unit_name(dim)} (constant over dt)")
     return brian2.Equations(kept) + held, dim, text
+
+
+def _discard(group, error) -> None:
+    """Free a group that was never run (and any half-built one in `error`'s frames) now, without Brian2's
+    "never included in a network" warning, which would otherwise appear at some later collection."""
+    import gc
+    import traceback
+
+    from brian2.utils.logger import catch_logs
+
+    if group is not None:
+        group._network = "not run"
+    with catch_logs():
+        traceback.clear_frames(error.__traceback__)
+        gc.collect()
 
 
 def _automatic_methods() -> tuple:
@@ -183,6 +200,17 @@ def _is_store(node) -> bool:
     return any(ast.unparse(t).startswith("_array_") for t in targets)
 
 
+class _Unmask(ast.NodeTransformer):
+    """`y[m]` -> `y` for one mask name `m`."""
+
+    def __init__(self, mask: str):
+        self.mask = mask
+
+    def visit_Subscript(self, node):
+        node = self.generic_visit(node)
+        return node.value if ast.unparse(node.slice) == self.mask else node
+
+
 def _statements(nodes, states) -> tuple:
     """Brian2's vector statements without its loads and stores; `x[nr] = _x[nr]` as a `where`."""
     out = []
@@ -190,9 +218,10 @@ def _statements(nodes, states) -> tuple:
         if _is_load(node) or _is_store(node) or isinstance(node, ast.If):
             continue
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
+            # `x[m] = value` with `y[m]` inside: elementwise, `x = where(m, value without [m], x)`
             target = node.targets[0]
             name, mask = ast.unparse(target.value), ast.unparse(target.slice)
-            value = ast.unparse(node.value.value)
+            value = ast.unparse(_Unmask(mask).visit(node.value))
             out.append(f"{name} = where({mask}, {value}, {name})")
             continue
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "not_refractory":
@@ -281,11 +310,13 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
     )
     candidates = [method] if method is not None else _automatic_methods()
     for candidate in candidates:  # Brian2's own automatic choice: the first method that applies
+        group = None
         try:
             group = brian2.NeuronGroup(1, equations, method=candidate, **group_kwargs)
             brian2.Network(group).run(0 * brian2.second, namespace={})
         except Exception as error:  # Brian2 wraps its parser, unit and state-updater errors
             cause = getattr(error, "__cause__", None) or error
+            _discard(group, error)
             if isinstance(cause, UnsupportedEquationsException) and candidate != candidates[-1]:
                 continue
             raise ValueError(
@@ -315,6 +346,9 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
     scalar = tuple(ast.unparse(n) for code in codes.values() for n in _scalar_block(code) if not _is_load(n))
     read = " ".join(update + per_step + on_spike + (condition,))
     scalar = tuple(s for s in scalar if re.search(rf"\b{s.split(' = ', 1)[0]}\b", read))
+    timed = tuple(s for s in scalar if re.search(r"\bt\b", s.split(" = ", 1)[1]))
+    scalar = tuple(s for s in scalar if s not in timed)
+    update = timed + update  # Brian2 recomputes its scalar code every step: those that read `t` run per step
     state_names = {n for n, _ in states}
     for text_ in on_spike:
         target = ast.parse(text_).body[0]

@@ -32,8 +32,9 @@ Compilation is timed apart, before the timed fits: for each compiled configurati
 the first call compiles. Every timed fit is preceded by a wait (up to 30 s) for the other processes on the
 machine to go quiet; the CPU they used is in the JSON.
 
-    .venv/bin/python benchmarks/bench_grad_fit.py            # 5 seeds, about 10 minutes on 2 cores
-    .venv/bin/python benchmarks/bench_grad_fit.py --quick    # 2 seeds, max_time 20 s: a smoke run
+    .venv/bin/python benchmarks/bench_grad_fit.py            # 5 seeds: about 10 minutes on 2 quiet cores
+                                                              # (most Adam fits on spikes run to max_time)
+    .venv/bin/python benchmarks/bench_grad_fit.py --quick    # 2 seeds, max_time 20 s: about 3 minutes
 
 Prints Markdown tables; writes the raw results (git SHA, threads, device, every fit) to `--json`.
 """

@@ -389,6 +389,11 @@ def fit(
     extent = _search.explore(
         evaluate, data, trace.best_values, names, dt, population_size * parallel, seed, near
     )
+    if not gradient:  # profiles: a parameter held beyond the recovery tolerance, the others searched
+        moved = _search.profile(
+            generation, first_states, data, trace.best_values, names, dt, parallel, near, key
+        )
+        extent = np.maximum(extent, moved)
     return result(
         module,
         names,

@@ -139,16 +139,17 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
             state = state.replace(std=jnp.where(local, std, state.std).astype(state.std.dtype))
         return state
 
-    def generation(key, states, restart, local, centre, std, data):
+    def generation(key, states, restart, local, centre, std, data, lane_lo, lane_hi):
+        """`lane_lo`, `lane_hi`: (runs, D) boxes of each search (all `data`'s boxes, but in a profile)."""
         types = jax.tree.map(lambda a: a.dtype, states)
-        sim_data, lo, hi = data
+        sim_data = data[0]
         k_init, k_ask, k_tell = jax.random.split(key, 3)
         with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit broadcasting
             fresh = jax.vmap(init)(lanes(k_init), local, centre.astype(dtype), std.astype(dtype))
             pick = lambda f, s: jnp.where(restart.reshape((runs,) + (1,) * (s.ndim - 1)), f, s)
             states = jax.tree.map(pick, fresh, states)
             z, states = jax.vmap(es.ask, (0, 0, None))(lanes(k_ask), states, es_params)
-        values = transform(z, lo, hi).astype(dtype)
+        values = (lane_lo[:, None] + (lane_hi - lane_lo)[:, None] * jax.nn.sigmoid(z)).astype(dtype)
         losses = loss_fn(values.reshape(runs * population_size, dim), sim_data).reshape(runs, -1)
         losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
         with jax.numpy_rank_promotion("allow"):
@@ -164,6 +165,11 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
     return jax.jit(generation), jax.jit(first_states), evaluate
 
 
+def _strong(states):
+    """Strong dtypes, as the states that `generation` returns have: the next generation does not retrace."""
+    return jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), states)
+
+
 def search(generation, first_states, data, budget: Budget, key, runs: int, population_size: int, progress):
     """Run the generations until a stopping rule holds; see the module docstring.
 
@@ -173,9 +179,9 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     random point. Each random start is an *origin*: a result counts as confirmed when runs of two
     origins reach it."""
     key, k_init = jax.random.split(key)
-    # strong dtypes, as the states that `generation` returns have: the second generation does not retrace
-    states = jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), first_states(k_init))
+    states = _strong(first_states(k_init))
     dtype = data[1].dtype
+    lane_bounds = tuple(jnp.broadcast_to(b, (runs, b.shape[0])) for b in data[1:])
     restart, local = np.zeros(runs, bool), np.zeros(runs, bool)
     origin = np.arange(runs)
     run_best, run_stale, run_age = np.full(runs, np.inf), np.zeros(runs, int), np.zeros(runs, int)
@@ -188,7 +194,7 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     for _ in range(budget.generations):
         key, k_gen = jax.random.split(key)
         args = (jnp.asarray(restart), jnp.asarray(local & restart), jnp.asarray(run_z), jnp.asarray(std))
-        states, z, values, losses = generation(k_gen, states, *args, data)
+        states, z, values, losses = generation(k_gen, states, *args, data, *lane_bounds)
         losses, values, z = np.asarray(losses), np.asarray(values, float), np.asarray(z, dtype)
         evaluations += losses.size
         restart[:] = False
@@ -278,3 +284,60 @@ def stop_reason(budget: Budget, confirmed: int, record: Record, evaluations: int
 def _improves(new, old, rtol):
     """`new` is a real improvement on `old`: lower by more than `rtol` of `old` (any drop to 0 counts)."""
     return new < old - rtol * abs(old) if np.isfinite(old) else np.isfinite(new)
+
+
+PROFILE_REL = 0.06
+"""A profile fixes one parameter this far (relative) from the best, beyond the 5 % of a recovery."""
+PROFILE_STEPS = 3
+"""... or the refractory period this many steps from the best, beyond the 2 steps of a recovery."""
+PROFILE_GENERATIONS = 30
+
+
+def profile(generation, first_states, data, best_values, names, dt, runs: int, near, key):
+    """Which parameters are not pinned by the data: for each parameter and side, the parameter is fixed
+    `PROFILE_REL` (or `PROFILE_STEPS * dt`) from the best and the others are searched (one lane of the
+    compiled generation each, a local restart at the best point, up to `PROFILE_GENERATIONS`
+    generations). A profile whose loss gets back to `near` shows a fit of the data as good as the best
+    with that parameter beyond the recovery tolerance: the other parameters compensate, which random
+    walks from the best (`explore`) can miss when the ridge of equally good fits is narrow and curved.
+
+    **Returns:** the (D,) distance of each parameter's fixed value from the best where a profile reached
+    `near` (0 elsewhere).
+    """
+    lo, hi = (np.asarray(b, float) for b in data[1:])
+    best = np.asarray(best_values, float)
+    offsets = np.array([PROFILE_STEPS * dt if n == "refractory" else PROFILE_REL * abs(v)
+                        for n, v in zip(names, best, strict=True)])  # fmt: skip
+    cases = []  # (parameter, fixed value)
+    for i in range(len(names)):
+        for side in (-1, 1):
+            fixed = float(np.clip(best[i] + side * offsets[i], lo[i], hi[i]))
+            if abs(fixed - best[i]) >= 0.999 * offsets[i]:
+                cases.append((i, fixed))
+    dtype = data[1].dtype
+    unit = np.clip((best - lo) / (hi - lo), 1e-6, 1 - 1e-6)
+    centre = np.repeat(np.log(unit / (1 - unit))[None], runs, axis=0).astype(dtype)
+    moved = np.zeros(len(names))
+    for start in range(0, len(cases), runs):
+        batch = cases[start : start + runs]
+        batch = batch + [batch[-1]] * (runs - len(batch))  # pad the lanes with the last case
+        lane_lo, lane_hi = np.repeat(lo[None], runs, axis=0), np.repeat(hi[None], runs, axis=0)
+        for lane, (i, fixed) in enumerate(batch):
+            lane_lo[lane, i] = lane_hi[lane, i] = fixed
+        bounds = (jnp.asarray(lane_lo, dtype), jnp.asarray(lane_hi, dtype))
+        key, k_init = jax.random.split(key)
+        states = _strong(first_states(k_init))
+        restart = jnp.ones(runs, bool)
+        lane_best = np.full(runs, np.inf)
+        for _ in range(PROFILE_GENERATIONS):
+            key, k_gen = jax.random.split(key)
+            args = (restart, restart, jnp.asarray(centre), jnp.full(runs, LOCAL_STD, dtype))
+            states, _, _, losses = generation(k_gen, states, *args, data, *bounds)
+            restart = jnp.zeros(runs, bool)
+            lane_best = np.minimum(lane_best, np.asarray(losses).min(axis=1))
+            if np.all(lane_best <= near):
+                break
+        for lane, (i, fixed) in enumerate(batch):
+            if lane_best[lane] <= near:
+                moved[i] = max(moved[i], abs(fixed - best[i]))
+    return moved

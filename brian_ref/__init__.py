@@ -4,7 +4,7 @@ Plain floats and arrays in (SI units), spike steps and voltage traces out; Brian
 `jaxiaf` never imports this package and this package never imports `jaxiaf`.
 """
 
-from ._layer import BrianResult as BrianResult
-from ._layer import FFIAFBrian2 as FFIAFBrian2
 from ._equations import EquationLayer as EquationLayer
 from ._equations import EquationResult as EquationResult
+from ._layer import BrianResult as BrianResult
+from ._layer import FFIAFBrian2 as FFIAFBrian2

@@ -51,8 +51,18 @@ class EquationLayer:
     `parameters` {name: scalar or (N,) SI value}, `dt` (s), `target` (`numpy` or `cython`).
     """
 
-    def __init__(self, neuron_eq, *, threshold="v > v_thresh", reset="v = v_reset", refractory=0.0,
-                 method=None, parameters=None, dt=1e-4, target="numpy"):  # fmt: skip
+    def __init__(
+        self,
+        neuron_eq,
+        *,
+        threshold="v > v_thresh",
+        reset="v = v_reset",
+        refractory=0.0,
+        method=None,
+        parameters=None,
+        dt=1e-4,
+        target="numpy",
+    ):
         self.neuron_eq, self.threshold, self.reset = str(neuron_eq), threshold, reset
         self.refractory, self.method = refractory, {"exact": "linear"}.get(method, method)
         self.parameters = dict(parameters or {})
@@ -79,10 +89,15 @@ class EquationLayer:
         if per_neuron:
             equations = equations + b2.Equations("jaxiaf_refractory : second")
         group = b2.NeuronGroup(
-            n, equations, threshold=self.threshold, reset=self.reset,
+            n,
+            equations,
+            threshold=self.threshold,
+            reset=self.reset,
             refractory="jaxiaf_refractory" if per_neuron else refractory,
-            namespace={"jaxiaf_input": table}, dt=dt, **kwargs,
-        )  # fmt: skip
+            namespace={"jaxiaf_input": table},
+            dt=dt,
+            **kwargs,
+        )
         if per_neuron:
             group.jaxiaf_refractory_ = np.broadcast_to(np.asarray(refractory, np.float64), (n,))
         for name, value in self.parameters.items():

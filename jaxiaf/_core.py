@@ -361,7 +361,9 @@ def evolve(
         state = State(v, state.since_spike, state.key, state.step, state.extra)
     model = sim.model
     if model is not None and surrogate is not None:
-        raise ValueError("`surrogate`: gradients through spikes are supported for the default equations only.")
+        raise ValueError(
+            "`surrogate`: gradients through spikes are supported for the default equations only."
+        )
     if constants is None:
         constants = step_constants(params, sim)
     if model is None:

@@ -91,7 +91,12 @@ def _bounds(module: FFIAF, bounds: dict):
         lo.append(pair[0])
         hi.append(pair[1])
     limit = _integrators.STABILITY_LIMITS.get(module.sim.integrator_name)
-    if model is None and "tau_mem" in names and limit is not None and float(module.dt) / lo[names.index("tau_mem")] > limit:
+    if (
+        model is None
+        and "tau_mem" in names
+        and limit is not None
+        and float(module.dt) / lo[names.index("tau_mem")] > limit
+    ):
         raise ValueError(
             f"`bounds['tau_mem']` must start above dt / {limit:.4g} = {float(module.dt) / limit:.4g} s: "
             f"below it the {module.sim.integrator_name!r} integrator is unstable (use 'exact' for shorter "

@@ -47,23 +47,50 @@ def _exprel(x):
 
 
 _JAX_FUNCTIONS = {
-    "abs": jnp.abs, "arccos": jnp.arccos, "arcsin": jnp.arcsin, "arctan": jnp.arctan, "ceil": jnp.ceil,
-    "clip": jnp.clip, "cos": jnp.cos, "cosh": jnp.cosh, "exp": jnp.exp, "expm1": jnp.expm1,
-    "exprel": _exprel, "floor": jnp.floor, "int": lambda x: jnp.trunc(x).astype(jnp.int32),
-    "log": jnp.log, "log10": jnp.log10, "log1p": jnp.log1p, "sign": jnp.sign, "sin": jnp.sin,
-    "sinh": jnp.sinh, "sqrt": jnp.sqrt, "tan": jnp.tan, "tanh": jnp.tanh, "where": jnp.where,
+    "abs": jnp.abs,
+    "arccos": jnp.arccos,
+    "arcsin": jnp.arcsin,
+    "arctan": jnp.arctan,
+    "ceil": jnp.ceil,
+    "clip": jnp.clip,
+    "cos": jnp.cos,
+    "cosh": jnp.cosh,
+    "exp": jnp.exp,
+    "expm1": jnp.expm1,
+    "exprel": _exprel,
+    "floor": jnp.floor,
+    "int": lambda x: jnp.trunc(x).astype(jnp.int32),
+    "log": jnp.log,
+    "log10": jnp.log10,
+    "log1p": jnp.log1p,
+    "sign": jnp.sign,
+    "sin": jnp.sin,
+    "sinh": jnp.sinh,
+    "sqrt": jnp.sqrt,
+    "tan": jnp.tan,
+    "tanh": jnp.tanh,
+    "where": jnp.where,
     "logical_not": jnp.logical_not,
-}  # fmt: skip
+}
 
 _BINARY = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv, ast.BitAnd: jnp.logical_and,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+    ast.BitAnd: jnp.logical_and,
     ast.BitOr: jnp.logical_or,
-}  # fmt: skip
+}
 _COMPARE = {
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
-}  # fmt: skip
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
 
 
 class Context:
@@ -103,8 +130,13 @@ def _guarded(node, env, ctx):
 def _power(base, exponent):
     """NumPy's `ndarray ** c` (its `fast_scalar_power`): shortcuts for c in (-1, 0, 0.5, 1, 2)."""
     if isinstance(exponent, (int, float)):
-        shortcut = {-1.0: lambda b: 1.0 / b, 0.0: jnp.ones_like, 0.5: jnp.sqrt, 1.0: lambda b: b,
-                    2.0: lambda b: b * b}.get(float(exponent))  # fmt: skip
+        shortcut = {
+            -1.0: lambda b: 1.0 / b,
+            0.0: jnp.ones_like,
+            0.5: jnp.sqrt,
+            1.0: lambda b: b,
+            2.0: lambda b: b * b,
+        }.get(float(exponent))
         if shortcut is not None:
             return shortcut(jnp.asarray(base))
     return base**exponent
@@ -193,7 +225,7 @@ def _host(statements, inputs: dict, constants: dict) -> dict:
     shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in inputs.values()))
 
     def compute(*values):
-        env = {**_numpy_env(constants), **{k: np.asarray(v) for k, v in zip(keys, values)}}
+        env = {**_numpy_env(constants), **{k: np.asarray(v) for k, v in zip(keys, values, strict=True)}}
         for text in statements:
             exec(text, {}, env)  # Brian2's own statements, as its numpy target runs them
         out_shape = np.shape(values[0])
@@ -202,7 +234,7 @@ def _host(statements, inputs: dict, constants: dict) -> dict:
     like = tuple(jax.ShapeDtypeStruct(shape, jnp.float64) for _ in names)
     same = [jnp.broadcast_to(v, shape) for v in inputs.values()]  # so that `vmap` batches them alike
     values = jax.pure_callback(compute, like, *same, vmap_method="broadcast_all")
-    return dict(zip(names, values))
+    return dict(zip(names, values, strict=True))
 
 
 def _device(statements, env: dict, dtype) -> dict:

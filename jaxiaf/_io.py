@@ -121,10 +121,16 @@ def _layer_from_record(header: dict, arrays: dict):
     names = PARAMETERS if model is None else tuple(k for k in initial if k not in SIMULATION)
     current = {k: arrays[k] for k in names + SIMULATION}
     current["integrator_name"] = header["integrator_name"]
-    own = {} if model is None else {
-        "neuron_eq": model["equations"], "threshold": model["threshold"], "reset": model["reset"],
-        **({} if model["refractory"] is None else {"refractory": model["refractory"]}),
-    }  # fmt: skip
+    own = (
+        {}
+        if model is None
+        else {
+            "neuron_eq": model["equations"],
+            "threshold": model["threshold"],
+            "reset": model["reset"],
+            **({} if model["refractory"] is None else {"refractory": model["refractory"]}),
+        }
+    )
     if header["class"] == "FFIAFBrian":
         initial["integrator_name"] = header["initial_integrator_name"]
         layer = FFIAFBrian(**initial, **own, name=header["name"], record=header["record"], key=state["key"])

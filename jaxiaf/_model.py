@@ -125,8 +125,10 @@ def _prepare(neuron_eq):
             raise _refuse(f"linked variables are not supported: {line} (a layer has no other group).")
         if name == INPUT:
             if eq.type != PARAMETER:
-                raise _refuse(f"`{INPUT}` is the layer's input (`x @ weights`); declare it as a parameter "
-                              f"(`{INPUT} : amp`) or leave it undeclared, do not define it: {line}.")
+                raise _refuse(
+                    f"`{INPUT}` is the layer's input (`x @ weights`); declare it as a parameter "
+                    f"(`{INPUT} : amp`) or leave it undeclared, do not define it: {line}."
+                )
             dim = eq.dim
             continue
         if eq.type == PARAMETER and set(eq.flags) - {"constant"}:
@@ -249,7 +251,10 @@ class _Hoist(ast.NodeTransformer):
     def visit_Call(self, node):
         func = node.func.attr if isinstance(node.func, ast.Attribute) else ast.unparse(node.func)
         names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - _FUNCTIONS - {"_numpy"}
-        if func in _FUNCTIONS - {"randn", "where", "timestep", "logical_not"} and names <= self.invariant_names:
+        if (
+            func in _FUNCTIONS - {"randn", "where", "timestep", "logical_not"}
+            and names <= self.invariant_names
+        ):
             text = ast.unparse(node)
             name = self.found.setdefault(text, f"_inv_{len(self.found) + 1}")
             return ast.Name(id=name, ctx=ast.Load())
@@ -292,12 +297,14 @@ def _refractory_expression(nodes, scalar, refractory: str) -> str:
 def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, method: str | None) -> Model:
     import brian2
     from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
-    from brian2.stateupdaters.base import UnsupportedEquationsException
     from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
+    from brian2.stateupdaters.base import UnsupportedEquationsException
 
     if method is not None and method.startswith("gsl"):
-        raise ValueError(f"`integrator_name`: GSL methods ({method!r}) are not supported; use one of Brian2's "
-                         "own: linear (exact), exponential_euler, euler, rk2, rk4, heun, milstein, independent.")
+        raise ValueError(
+            f"`integrator_name`: GSL methods ({method!r}) are not supported; use one of Brian2's "
+            "own: linear (exact), exponential_euler, euler, rk2, rk4, heun, milstein, independent."
+        )
     equations, dim, text = _prepare(neuron_eq)
     table = brian2.TimedArray(brian2.Quantity(np.zeros((1, 1)), dim=dim), dt=1e-4 * brian2.second)
     group_kwargs = dict(
@@ -340,8 +347,11 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
     if "SubexpressionUpdater" in codes:
         per_step = _statements(_vector_block(codes["SubexpressionUpdater"]), states)
         per_step = tuple(s for s in per_step if not s.startswith(f"{INPUT} = "))
-    condition = next(ast.unparse(n.value) for n in _vector_block(codes["Thresholder"])
-                     if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_cond")
+    condition = next(
+        ast.unparse(n.value)
+        for n in _vector_block(codes["Thresholder"])
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_cond"
+    )
     on_spike = _statements(_vector_block(codes["Resetter"]), states) if "Resetter" in codes else ()
     scalar = tuple(ast.unparse(n) for code in codes.values() for n in _scalar_block(code) if not _is_load(n))
     read = " ".join(update + per_step + on_spike + (condition,))
@@ -354,15 +364,16 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
         target = ast.parse(text_).body[0]
         target = target.targets[0] if isinstance(target, ast.Assign) else target.target
         if ast.unparse(target) not in state_names:
-            raise ValueError(f"`reset`: only variables with a differential equation may be reset; "
-                             f"`{ast.unparse(target)}` is not one ({reset!r}).")
+            raise ValueError(
+                f"`reset`: only variables with a differential equation may be reset; "
+                f"`{ast.unparse(target)}` is not one ({reset!r})."
+            )
     _check_functions(update + scalar + per_step, "state update")
     _check_functions((condition,), "threshold")
     _check_functions(on_spike, "reset")
     period = None
     if refractory is not None:
         period = _refractory_expression(update_nodes, _scalar_block(codes["StateUpdater"]), refractory)
-    variables = group.state_updater.codeobj.variables
     used = set()
     for text_ in update + scalar + per_step + (condition,) + on_spike + ((period,) if period else ()):
         used |= {n.id for n in ast.walk(ast.parse(text_)) if isinstance(n, ast.Name)}
@@ -416,7 +427,9 @@ def model(neuron_eq, threshold="v > v_thresh", reset="v = v_reset", refractory=N
     if not isinstance(threshold, str) or not isinstance(reset, str):
         raise TypeError(f"`threshold` and `reset` must be Brian2 code strings; got {threshold!r}, {reset!r}.")
     if refractory is not None and not isinstance(refractory, str):
-        raise TypeError(f"`refractory` of `jaxiaf.model` must be None or an expression string; got {refractory!r}.")
+        raise TypeError(
+            f"`refractory` of `jaxiaf.model` must be None or an expression string; got {refractory!r}."
+        )
     method = {"exact": "linear"}.get(integrator_name, integrator_name)
     text = _text(neuron_eq) if type(neuron_eq).__name__ == "Equations" else neuron_eq
     return _build(text, threshold, reset, refractory, method)

@@ -166,7 +166,9 @@ class FFIAF(eqx.Module):
         self.sim = _make_sim(n, dt, noise_std, refractory, method, model)
         key = jax.random.key(0) if key is None else _key(key)
         if model is None:
-            self.neuron_state = State(self.params.v_rest, jnp.full((n,), NEVER, jnp.int32), key, jnp.asarray(0))
+            self.neuron_state = State(
+                self.params.v_rest, jnp.full((n,), NEVER, jnp.int32), key, jnp.asarray(0)
+            )
         else:
             self.neuron_state = _named.initial_state(model, self.params, values, n, key)
         self.name = "" if name is None else str(name)
@@ -310,8 +312,12 @@ class FFIAF(eqx.Module):
                 p[k] = _convert.per_neuron(k, p[k], _convert.UNITS[k], n)
             params = Parameters(**p)
         elif changed & set(p):
-            params = _named.with_values(model, eqx.tree_at(lambda q: q.weights, params, p["weights"]),
-                                        {k: p[k] for k in changed & set(p)}, n)  # fmt: skip
+            params = _named.with_values(
+                model,
+                eqx.tree_at(lambda q: q.weights, params, p["weights"]),
+                {k: p[k] for k in changed & set(p)},
+                n,
+            )
         sim = self.sim
         state = _make_state(st, n, model) if changed & set(st) else self.neuron_state
         if set(new_attributes) & set(SIMULATION_FAMILIES):
@@ -324,7 +330,9 @@ class FFIAF(eqx.Module):
         `neuron_eq`, `v = v_rest` if declared (else 0) and the other state variables 0."""
         if self.sim.model is not None:
             state = self.neuron_state
-            fresh = _named.initial_state(self.sim.model, self.params, {}, self.size_out, state.key, state.step)
+            fresh = _named.initial_state(
+                self.sim.model, self.params, {}, self.size_out, state.key, state.step
+            )
             return eqx.tree_at(lambda m: m.neuron_state, self, fresh)
         state = eqx.tree_at(
             lambda s: (s.v, s.since_spike),

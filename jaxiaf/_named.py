@@ -33,8 +33,7 @@ def resolve(neuron_eq, threshold, reset, refractory, integrator_name):
 
 def _names(model) -> str:
     return (
-        f"its parameters are {list(model.parameter_names)} and its state variables "
-        f"{list(model.state_names)}"
+        f"its parameters are {list(model.parameter_names)} and its state variables {list(model.state_names)}"
     )
 
 

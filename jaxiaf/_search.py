@@ -306,8 +306,12 @@ def profile(generation, first_states, data, best_values, names, dt, runs: int, n
     """
     lo, hi = (np.asarray(b, float) for b in data[1:])
     best = np.asarray(best_values, float)
-    offsets = np.array([PROFILE_STEPS * dt if n == "refractory" else PROFILE_REL * abs(v)
-                        for n, v in zip(names, best, strict=True)])  # fmt: skip
+    offsets = np.array(
+        [
+            PROFILE_STEPS * dt if n == "refractory" else PROFILE_REL * abs(v)
+            for n, v in zip(names, best, strict=True)
+        ]
+    )
     cases = []  # (parameter, fixed value)
     for i in range(len(names)):
         for side in (-1, 1):

@@ -181,7 +181,9 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
         since_spike=jnp.broadcast_to(module.neuron_state.since_spike, (batch, n)),
         key=_noise_keys(module, params, batch, common_noise),
         step=module.neuron_state.step,
-        extra={k: jnp.broadcast_to(a.astype(dtype), (batch, n)) for k, a in module.neuron_state.extra.items()},
+        extra={
+            k: jnp.broadcast_to(a.astype(dtype), (batch, n)) for k, a in module.neuron_state.extra.items()
+        },
     )
     model = module.sim.model
     sim = SimulationParameters(**sim, integrator_name=module.sim.integrator_name, noisy=noisy, model=model)

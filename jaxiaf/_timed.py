@@ -12,7 +12,6 @@ import numpy as np
 from . import _timebase
 from ._defaults import DEFAULTS
 from ._module import FFIAF, PARAMETER_FAMILIES, as_attributes
-from ._pytrees import Parameters, SimulationParameters, State
 from ._rockpool import Registered, RockpoolSurface
 from ._timeseries import TSContinuous, TSEvent
 

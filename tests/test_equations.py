@@ -3,7 +3,6 @@ the generated path, names, and every refusal."""
 
 import re
 
-import brian_ref
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -11,8 +10,9 @@ import numpy as np
 import pytest
 from zoo import ADAPTIVE, ZOO, run_both, same_trains, transcendental
 
+import brian_ref
 import jaxiaf
-from jaxiaf._pytrees import NEVER, Parameters, SimulationParameters, State
+from jaxiaf._pytrees import SimulationParameters
 
 pytestmark = pytest.mark.brian
 CASES = [(name, method) for name, zoo in ZOO.items() for method in zoo.methods]
@@ -58,10 +58,15 @@ def test_default_kernels_equal_the_generated_statements(method):
     rng = np.random.default_rng(["rk4", "rk2", "euler", "exponential_euler", "exact"].index(method))
     n, t = 200, 2000
     mod = jaxiaf.FFIAF(
-        np.eye(n), bias=rng.uniform(0, 0.02, n), tau_mem=rng.uniform(0.003, 0.05, n),
-        v_thresh=rng.uniform(-0.056, -0.05, n), v_reset=rng.uniform(-0.07, -0.06, n),
-        v_rest=rng.uniform(-0.07, -0.06, n), refractory=rng.integers(0, 30, n) * 1e-4, integrator_name=method,
-    )  # fmt: skip
+        np.eye(n),
+        bias=rng.uniform(0, 0.02, n),
+        tau_mem=rng.uniform(0.003, 0.05, n),
+        v_thresh=rng.uniform(-0.056, -0.05, n),
+        v_reset=rng.uniform(-0.07, -0.06, n),
+        v_rest=rng.uniform(-0.07, -0.06, n),
+        refractory=rng.integers(0, 30, n) * 1e-4,
+        integrator_name=method,
+    )
     currents = jnp.asarray(rng.normal(0.003, 0.01, (t, n)))
     hand, state, rec = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, currents, record=True)
     params, sim = _generated_default(mod, method)
@@ -72,9 +77,13 @@ def test_default_kernels_equal_the_generated_statements(method):
     np.testing.assert_array_equal(np.asarray(state.since_spike), np.asarray(state2.since_spike))
 
 
+ADAPTIVE_VALUES = dict(
+    v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=0.002, v_thresh=-0.05, v_reset=-0.065
+)
+
+
 def _adaptive(**overrides):
-    values = dict(v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=0.002, v_thresh=-0.05, v_reset=-0.065)
-    values.update(overrides)
+    values = {**ADAPTIVE_VALUES, **overrides}
     return jaxiaf.FFIAF(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, **values)
 
 
@@ -84,7 +93,7 @@ def test_names_from_the_equations():
     import brian2
 
     mod = _adaptive(tau_w=150 * brian2.ms, w=1e-3)
-    assert set(mod.parameters()) == {"weights", *ADAPTIVE_PARAMETERS}
+    assert set(mod.parameters()) == {"weights", *ADAPTIVE_VALUES}
     assert set(mod.parameters("equations")) == {"R", "tau_m", "tau_w", "a", "b"}
     assert float(mod.parameters()["tau_w"][0]) == 0.15 and float(mod.state()["w"][0]) == 1e-3
     assert mod.sim.model.method == "exact" and mod.integrator_name == "exact"  # Brian2's own choice
@@ -100,8 +109,12 @@ def test_names_from_the_equations():
     with pytest.raises(ValueError, match=r"`b` must be in amp; got a quantity of dimension"):
         _adaptive(b=2 * brian2.mV)
     with pytest.raises(ValueError, match=r"declares the parameter `b : amp`; give its value"):
-        jaxiaf.FFIAF(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, R=1.0, tau_m=0.02, tau_w=0.1, a=0.0)
-    with pytest.raises(ValueError, match=r"\['c'\] not declared by the layer's equations; its parameters are"):
+        jaxiaf.FFIAF(
+            np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, R=1.0, tau_m=0.02, tau_w=0.1, a=0.0
+        )
+    with pytest.raises(
+        ValueError, match=r"\['c'\] not declared by the layer's equations; its parameters are"
+    ):
         _adaptive(c=1.0)
     with pytest.raises(ValueError, match=r"Unknown attribute\(s\) \['bias'\] for `set_attributes`"):
         mod.set_attributes({"bias": 0.01})
@@ -111,7 +124,6 @@ def test_names_from_the_equations():
         jaxiaf.fit(mod, x[None], spikes=np.asarray(spikes)[None], bounds={"bias": (0.0, 0.1)})
 
 
-ADAPTIVE_PARAMETERS = ("v_rest", "R", "tau_m", "tau_w", "a", "b", "v_thresh", "v_reset")
 
 
 def test_jit_vmap_sweep_over_an_equation_parameter():
@@ -122,7 +134,9 @@ def test_jit_vmap_sweep_over_an_equation_parameter():
     mod = _adaptive(integrator_name="rk4")
     x = np.full((4000, 1), 0.03)
     values = (0.0, 0.5, 1.0)
-    result = jaxiaf.sweep(mod, jaxiaf.grid(a=values * brian2.siemens, b=[0.0, 0.002]), x, outputs=("counts", "v"))
+    result = jaxiaf.sweep(
+        mod, jaxiaf.grid(a=values * brian2.siemens, b=[0.0, 0.002]), x, outputs=("counts", "v")
+    )
     alone = [int(mod.set_attributes({"a": a, "b": b})(x)[0].sum()) for a in values for b in (0.0, 0.002)]
     np.testing.assert_array_equal(np.asarray(result.counts[:, 0]), alone)
     assert len(set(alone)) > 2
@@ -138,13 +152,23 @@ def test_fit_adaptive_lif_from_brian_spikes(seed):
     """`jaxiaf.fit` of `a`, `b`, `tau_w` and `tau_m` from Brian2 spike trains (4 trials of 0.8 s of
     current steps), with the fit's defaults: every parameter within 10 %."""
     rng = np.random.default_rng(seed)
-    true = dict(v_rest=-0.065, R=1.0, tau_m=rng.uniform(0.01, 0.03), tau_w=rng.uniform(0.1, 0.3),
-                a=rng.uniform(0.02, 0.05), b=rng.uniform(0.001, 0.004), v_thresh=-0.05, v_reset=-0.065)  # fmt: skip
+    true = dict(
+        v_rest=-0.065,
+        R=1.0,
+        tau_m=rng.uniform(0.01, 0.03),
+        tau_w=rng.uniform(0.1, 0.3),
+        a=rng.uniform(0.02, 0.05),
+        b=rng.uniform(0.001, 0.004),
+        v_thresh=-0.05,
+        v_reset=-0.065,
+    )
     levels = rng.uniform(0.005, 0.05, (4, 16, 1))
     x = np.repeat(levels, 500, axis=1) + rng.normal(0, 0.003, (4, 8000, 1))
     layer = brian_ref.EquationLayer(ADAPTIVE.equations, reset=ADAPTIVE.reset, parameters=true, method="exact")
     spikes = np.stack([layer.evolve(trial, init={"v": [-0.065]}).raster() for trial in x])
-    guess = jaxiaf.FFIAF(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, integrator_name="exact", **true)
+    guess = jaxiaf.FFIAF(
+        np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, integrator_name="exact", **true
+    )
     bounds = {"a": (0.0, 0.08), "b": (0.0, 0.006), "tau_w": (0.05, 0.4), "tau_m": (0.005, 0.05)}
     result = jaxiaf.fit(guess, x, spikes=spikes, bounds=bounds, key=jax.random.key(seed), progress=False)
     errors = {k: abs(v / true[k] - 1) for k, v in result.best_params.items()}
@@ -156,12 +180,25 @@ def test_refractory_period_as_a_parameter_expression():
     eqs = ADAPTIVE.equations + "\nref : second"
     rng = np.random.default_rng(3)
     n = 50
-    params = dict(v_rest=-0.065, R=1.0, tau_m=rng.uniform(0.005, 0.02, n), tau_w=0.1, a=0.01, b=0.001,
-                  v_thresh=-0.05, v_reset=-0.065, ref=rng.integers(0, 40, n) * 1e-4)  # fmt: skip
+    params = dict(
+        v_rest=-0.065,
+        R=1.0,
+        tau_m=rng.uniform(0.005, 0.02, n),
+        tau_w=0.1,
+        a=0.01,
+        b=0.001,
+        v_thresh=-0.05,
+        v_reset=-0.065,
+        ref=rng.integers(0, 40, n) * 1e-4,
+    )
     currents = rng.normal(0.03, 0.01, (2000, n))
-    mod = jaxiaf.FFIAF(np.eye(n), neuron_eq=eqs, reset=ADAPTIVE.reset, refractory="ref", integrator_name="rk4", **params)
+    mod = jaxiaf.FFIAF(
+        np.eye(n), neuron_eq=eqs, reset=ADAPTIVE.reset, refractory="ref", integrator_name="rk4", **params
+    )
     spikes, _, record = mod(currents, record=True)
-    ref = brian_ref.EquationLayer(eqs, reset=ADAPTIVE.reset, refractory="ref", method="rk4", parameters=params)
+    ref = brian_ref.EquationLayer(
+        eqs, reset=ADAPTIVE.reset, refractory="ref", method="rk4", parameters=params
+    )
     result = ref.evolve(currents, init={"v": np.full(n, -0.065)})
     np.testing.assert_array_equal(np.asarray(spikes), result.raster())
     np.testing.assert_array_equal(np.asarray(record["v"]), result.traces["v"])
@@ -169,8 +206,12 @@ def test_refractory_period_as_a_parameter_expression():
 
 
 def test_the_timed_layer_records_every_state_variable():
-    layer = jaxiaf.FFIAFBrian(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset,
-                              **dict(zip(ADAPTIVE_PARAMETERS, (-0.065, 1.0, 0.02, 0.15, 0.02, 0.002, -0.05, -0.065))))  # fmt: skip
+    layer = jaxiaf.FFIAFBrian(
+        np.eye(1),
+        neuron_eq=ADAPTIVE.equations,
+        reset=ADAPTIVE.reset,
+        **ADAPTIVE_VALUES,
+    )
     out, _, record = layer.evolve(jaxiaf.TSContinuous([0.0, 0.5], [[0.03], [0.03]]), record=True)
     assert isinstance(record["w"], jaxiaf.TSContinuous) and record["w"].samples.shape == (5000, 1)
     assert len(out.times) > 5
@@ -179,15 +220,36 @@ def test_the_timed_layer_records_every_state_variable():
 REFUSALS = [
     (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (shared)"), "shared variables are not supported"),
     (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (linked)"), "linked variables are not supported"),
-    (dict(neuron_eq="dv/dt = (I_inp - v)/tau : volt\nI_inp = 2*volt : volt\ntau : second"), "`I_inp` is the layer's input"),
-    (dict(neuron_eq="du/dt = -u/tau : volt\ntau : second"), "membrane potential a differential equation `dv/dt"),
+    (
+        dict(neuron_eq="dv/dt = (I_inp - v)/tau : volt\nI_inp = 2*volt : volt\ntau : second"),
+        "`I_inp` is the layer's input",
+    ),
+    (
+        dict(neuron_eq="du/dt = -u/tau : volt\ntau : second"),
+        "membrane potential a differential equation `dv/dt",
+    ),
     (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", integrator_name="gsl_rk45"), "GSL methods"),
-    (dict(neuron_eq="dv/dt = -v*v/(tau*volt) : volt\ntau : second", integrator_name="exponential_euler"), "Brian2 refused"),
+    (
+        dict(neuron_eq="dv/dt = -v*v/(tau*volt) : volt\ntau : second", integrator_name="exponential_euler"),
+        "Brian2 refused",
+    ),
     (dict(neuron_eq="dv/dt = -v/tau : amp\ntau : second"), "Brian2 refused"),
-    (dict(neuron_eq="dv/dt = -v/tau + rand()*volt/second : volt\ntau : second", integrator_name="euler"), "calls rand, which has no JAX counterpart"),
-    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second\nc : 1", reset="c = 1"), "only variables with a differential equation may be reset"),
-    (dict(neuron_eq="dv/dt = -v/tau : volt (unless refractory)\ntau : second", refractory="v > 1*volt"), "refractoriness given as a condition"),
-    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", noise_std=0.001), "`noise_std` must be 0 with `neuron_eq`"),
+    (
+        dict(neuron_eq="dv/dt = -v/tau + rand()*volt/second : volt\ntau : second", integrator_name="euler"),
+        "calls rand, which has no JAX counterpart",
+    ),
+    (
+        dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second\nc : 1", reset="c = 1"),
+        "only variables with a differential equation may be reset",
+    ),
+    (
+        dict(neuron_eq="dv/dt = -v/tau : volt (unless refractory)\ntau : second", refractory="v > 1*volt"),
+        "refractoriness given as a condition",
+    ),
+    (
+        dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", noise_std=0.001),
+        "`noise_std` must be 0 with `neuron_eq`",
+    ),
 ]
 
 
@@ -202,15 +264,23 @@ def test_surrogate_is_refused_for_own_equations():
     eqs = "dv/dt = (I_inp*ohm - v)/tau : volt\ntau : second"
     mod = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, threshold="v > 1*volt", reset="v = 0*volt", tau=0.01)
     with pytest.raises(ValueError, match="supported for the default equations only"):
-        jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.zeros((10, 2)), surrogate=jaxiaf.surrogate.SuperSpike())
+        jaxiaf.evolve(
+            mod.params, mod.sim, mod.neuron_state, jnp.zeros((10, 2)), surrogate=jaxiaf.surrogate.SuperSpike()
+        )
 
 
 @pytest.mark.parametrize("cls", [jaxiaf.FFIAF, jaxiaf.FFIAFBrian])
 def test_save_and_load_keep_the_equations(cls, tmp_path):
     """A layer with its own equations saves its equations, declared parameters (current and initial)
     and every state variable; the loaded layer continues bit-identically. NIR refuses it clearly."""
-    layer = cls(np.eye(1), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, integrator_name="rk4",
-                refractory=0.002, **dict(zip(ADAPTIVE_PARAMETERS, (-0.065, 1.0, 0.02, 0.15, 0.02, 0.002, -0.05, -0.065))))  # fmt: skip
+    layer = cls(
+        np.eye(1),
+        neuron_eq=ADAPTIVE.equations,
+        reset=ADAPTIVE.reset,
+        integrator_name="rk4",
+        refractory=0.002,
+        **ADAPTIVE_VALUES,
+    )
     x = np.full((2000, 1), 0.03)
     module = layer.module if cls is jaxiaf.FFIAFBrian else layer
     _, state, _ = module(x)
@@ -230,14 +300,29 @@ def test_save_and_load_keep_the_equations(cls, tmp_path):
 
 def test_independent_integrator_matches_brian():
     """Brian2's `independent` method (each equation solved on its own), one LIF: bit-identical."""
-    eqs = "dv/dt = (v_rest - v + R*I_inp)/tau_m : volt\nv_rest : volt\nR : ohm\ntau_m : second\nv_thresh : volt\nv_reset : volt"
+    eqs = """
+    dv/dt = (v_rest - v + R*I_inp)/tau_m : volt
+    v_rest : volt
+    R : ohm
+    tau_m : second
+    v_thresh : volt
+    v_reset : volt
+    """
     rng = np.random.default_rng(11)
     n = 100
-    params = dict(v_rest=-0.065, R=rng.uniform(0.5, 2, n), tau_m=rng.uniform(0.005, 0.03, n), v_thresh=-0.05, v_reset=-0.065)
+    params = dict(
+        v_rest=-0.065,
+        R=rng.uniform(0.5, 2, n),
+        tau_m=rng.uniform(0.005, 0.03, n),
+        v_thresh=-0.05,
+        v_reset=-0.065,
+    )
     currents = rng.normal(0.015, 0.01, (1000, n))
     mod = jaxiaf.FFIAF(np.eye(n), neuron_eq=eqs, integrator_name="independent", **params)
     spikes, _, record = mod(currents, record=True)
-    ref = brian_ref.EquationLayer(eqs, method="independent", parameters=params).evolve(currents, init={"v": np.full(n, -0.065)})
+    ref = brian_ref.EquationLayer(eqs, method="independent", parameters=params).evolve(
+        currents, init={"v": np.full(n, -0.065)}
+    )
     np.testing.assert_array_equal(np.asarray(spikes), ref.raster())
     np.testing.assert_array_equal(np.asarray(record["v"]), ref.traces["v"])
     assert np.asarray(spikes).any(axis=0).mean() > 0.3
@@ -265,9 +350,19 @@ def test_float32_runs_the_same_statements():
 
     rng = np.random.default_rng(4)
     params, init, refractory, currents = scenarios(ADAPTIVE, rng, 100, 1000, 1e-4)
-    mod = jaxiaf.FFIAF(np.eye(100), refractory=refractory, neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset,
-                       integrator_name="rk4", **params, **init)  # fmt: skip
-    single = jax.tree.map(lambda a: a.astype(jnp.float32) if a.dtype == jnp.float64 else a, (mod.params, mod.sim, mod.neuron_state))
+    mod = jaxiaf.FFIAF(
+        np.eye(100),
+        refractory=refractory,
+        neuron_eq=ADAPTIVE.equations,
+        reset=ADAPTIVE.reset,
+        integrator_name="rk4",
+        **params,
+        **init,
+    )
+    single = jax.tree.map(
+        lambda a: a.astype(jnp.float32) if a.dtype == jnp.float64 else a,
+        (mod.params, mod.sim, mod.neuron_state),
+    )
     spikes64, _, _ = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.asarray(currents))
     spikes32, _, rec = jaxiaf.evolve(*single, jnp.asarray(currents, jnp.float32), record=True)
     assert rec["w"].dtype == jnp.float32

@@ -109,7 +109,9 @@ def test_stable_up_to_the_limit(integrator, h):
 def test_nonfinite_potential_is_an_error():
     mod = _layer()
     state = eqx.tree_at(lambda s: s.v, mod.neuron_state, jnp.full((6,), jnp.nan))
-    with pytest.raises(Exception, match=re.escape("The membrane potential `v` (or another state variable) became NaN or inf")):
+    with pytest.raises(
+        Exception, match=re.escape("The membrane potential `v` (or another state variable) became NaN or inf")
+    ):
         jax.block_until_ready(jaxiaf.evolve(mod.params, mod.sim, state, jnp.zeros((5, 6))))
 
 

@@ -4,12 +4,11 @@
 import re
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from brian_ref import EquationLayer
 
 import jaxiaf
+from brian_ref import EquationLayer
 from jaxiaf._core import standard_normal_raster
 
 
@@ -49,13 +48,21 @@ ADAPTIVE = Zoo(
     ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent"),
     # `a` small enough for real eigenvalues: Brian2's `exact` solution takes sqrt of the discriminant
     lambda rng, n: (
-        dict(v_rest=-0.065, R=_u(rng, 0.5, 2, n), tau_m=_u(rng, 0.005, 0.03, n), tau_w=_u(rng, 0.1, 0.3, n),
-             a=_u(rng, 0.001, 0.05, n), b=_u(rng, 0, 0.004, n), v_thresh=_u(rng, -0.055, -0.045, n),
-             v_reset=_u(rng, -0.07, -0.06, n)),
+        dict(
+            v_rest=-0.065,
+            R=_u(rng, 0.5, 2, n),
+            tau_m=_u(rng, 0.005, 0.03, n),
+            tau_w=_u(rng, 0.1, 0.3, n),
+            a=_u(rng, 0.001, 0.05, n),
+            b=_u(rng, 0, 0.004, n),
+            v_thresh=_u(rng, -0.055, -0.045, n),
+            v_reset=_u(rng, -0.07, -0.06, n),
+        ),
         dict(v=_u(rng, -0.07, -0.05, n), w=_u(rng, 0, 0.003, n)),
-        0.025, 0.02,
+        0.025,
+        0.02,
     ),
-)  # fmt: skip
+)
 
 SYNAPTIC = Zoo(
     """
@@ -72,12 +79,19 @@ SYNAPTIC = Zoo(
     "v = v_reset",
     ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent"),
     lambda rng, n: (
-        dict(v_rest=-0.065, R=_u(rng, 0.5, 2, n), tau_m=_u(rng, 0.005, 0.03, n), tau_syn=_u(rng, 0.001, 0.01, n),
-             v_thresh=_u(rng, -0.055, -0.045, n), v_reset=_u(rng, -0.07, -0.06, n)),
+        dict(
+            v_rest=-0.065,
+            R=_u(rng, 0.5, 2, n),
+            tau_m=_u(rng, 0.005, 0.03, n),
+            tau_syn=_u(rng, 0.001, 0.01, n),
+            v_thresh=_u(rng, -0.055, -0.045, n),
+            v_reset=_u(rng, -0.07, -0.06, n),
+        ),
         dict(v=_u(rng, -0.07, -0.05, n), I_syn=_u(rng, 0, 0.02, n)),
-        0.02, 0.03,
+        0.02,
+        0.03,
     ),
-)  # fmt: skip
+)
 
 QUADRATIC = Zoo(
     """
@@ -94,12 +108,20 @@ QUADRATIC = Zoo(
     "v = v_reset",
     ("euler", "rk2", "rk4", "heun", "milstein"),
     lambda rng, n: (
-        dict(k=_u(rng, 20, 60, n), v_rest=-0.065, v_crit=_u(rng, -0.05, -0.045, n), R=_u(rng, 0.2, 1, n),
-             tau_m=_u(rng, 0.005, 0.02, n), v_peak=_u(rng, 0.001, 0.03, n), v_reset=_u(rng, -0.07, -0.06, n)),
+        dict(
+            k=_u(rng, 20, 60, n),
+            v_rest=-0.065,
+            v_crit=_u(rng, -0.05, -0.045, n),
+            R=_u(rng, 0.2, 1, n),
+            tau_m=_u(rng, 0.005, 0.02, n),
+            v_peak=_u(rng, 0.001, 0.03, n),
+            v_reset=_u(rng, -0.07, -0.06, n),
+        ),
         dict(v=_u(rng, -0.07, -0.055, n)),
-        0.008, 0.01,
+        0.008,
+        0.01,
     ),
-)  # fmt: skip
+)
 
 ADEX = Zoo(
     """
@@ -119,13 +141,22 @@ ADEX = Zoo(
     "v = v_reset; w += b",
     ("exponential_euler", "euler", "rk2", "rk4", "heun", "milstein"),
     lambda rng, n: (
-        dict(g_L=_u(rng, 5e-9, 15e-9, n), E_L=-0.07, delta_T=_u(rng, 0.001, 0.003, n), v_T=_u(rng, -0.055, -0.048, n),
-             C=_u(rng, 100e-12, 300e-12, n), a=_u(rng, 0, 4e-9, n), b=_u(rng, 0, 1e-10, n),
-             tau_w=_u(rng, 0.03, 0.3, n), v_reset=_u(rng, -0.07, -0.05, n)),
+        dict(
+            g_L=_u(rng, 5e-9, 15e-9, n),
+            E_L=-0.07,
+            delta_T=_u(rng, 0.001, 0.003, n),
+            v_T=_u(rng, -0.055, -0.048, n),
+            C=_u(rng, 100e-12, 300e-12, n),
+            a=_u(rng, 0, 4e-9, n),
+            b=_u(rng, 0, 1e-10, n),
+            tau_w=_u(rng, 0.03, 0.3, n),
+            v_reset=_u(rng, -0.07, -0.05, n),
+        ),
         dict(v=_u(rng, -0.07, -0.06, n), w=_u(rng, 0, 5e-11, n)),
-        3e-10, 3e-10,
+        3e-10,
+        3e-10,
     ),
-)  # fmt: skip
+)
 
 TWO_COMPARTMENT = Zoo(
     """
@@ -143,12 +174,20 @@ TWO_COMPARTMENT = Zoo(
     "v = v_reset",
     ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent"),
     lambda rng, n: (
-        dict(v_rest=-0.065, R=_u(rng, 0.5, 2, n), g_c=_u(rng, 0.1, 2, n), tau_m=_u(rng, 0.005, 0.03, n),
-             tau_d=_u(rng, 0.01, 0.1, n), v_thresh=_u(rng, -0.055, -0.045, n), v_reset=_u(rng, -0.07, -0.06, n)),
+        dict(
+            v_rest=-0.065,
+            R=_u(rng, 0.5, 2, n),
+            g_c=_u(rng, 0.1, 2, n),
+            tau_m=_u(rng, 0.005, 0.03, n),
+            tau_d=_u(rng, 0.01, 0.1, n),
+            v_thresh=_u(rng, -0.055, -0.045, n),
+            v_reset=_u(rng, -0.07, -0.06, n),
+        ),
         dict(v=_u(rng, -0.07, -0.05, n), v_d=_u(rng, -0.07, -0.05, n)),
-        0.02, 0.02,
+        0.02,
+        0.02,
     ),
-)  # fmt: skip
+)
 
 NOISY = Zoo(
     """
@@ -164,12 +203,19 @@ NOISY = Zoo(
     "v = v_reset",
     ("euler", "heun", "milstein"),
     lambda rng, n: (
-        dict(v_rest=-0.065, R=_u(rng, 0.5, 2, n), tau_m=_u(rng, 0.005, 0.03, n), sigma=_u(rng, 0, 0.005, n),
-             v_thresh=_u(rng, -0.055, -0.045, n), v_reset=_u(rng, -0.07, -0.06, n)),
+        dict(
+            v_rest=-0.065,
+            R=_u(rng, 0.5, 2, n),
+            tau_m=_u(rng, 0.005, 0.03, n),
+            sigma=_u(rng, 0, 0.005, n),
+            v_thresh=_u(rng, -0.055, -0.045, n),
+            v_reset=_u(rng, -0.07, -0.06, n),
+        ),
         dict(v=_u(rng, -0.07, -0.05, n)),
-        0.012, 0.01,
+        0.012,
+        0.01,
     ),
-)  # fmt: skip
+)
 
 ZOO = {
     "adaptive": ADAPTIVE,
@@ -201,9 +247,16 @@ def run_both(zoo: Zoo, method: str, n: int = 100, num_steps: int = 1000, dt: flo
     rng = np.random.default_rng(seed)
     params, init, refractory, currents = scenarios(zoo, rng, n, num_steps, dt)
     mod = jaxiaf.FFIAF(
-        np.eye(n), dt=dt, refractory=refractory, neuron_eq=zoo.equations, threshold=zoo.threshold,
-        reset=zoo.reset, integrator_name=method, **params, **init,
-    )  # fmt: skip
+        np.eye(n),
+        dt=dt,
+        refractory=refractory,
+        neuron_eq=zoo.equations,
+        threshold=zoo.threshold,
+        reset=zoo.reset,
+        integrator_name=method,
+        **params,
+        **init,
+    )
     spikes, _, record = mod(currents, record=True)
     model = mod.sim.model
     xi = None
@@ -211,9 +264,14 @@ def run_both(zoo: Zoo, method: str, n: int = 100, num_steps: int = 1000, dt: flo
         raster = standard_normal_raster(mod.neuron_state.key, 0, num_steps, model.draws * n, jnp.float64)
         xi = np.asarray(raster).reshape(num_steps, model.draws, n)
     ref = EquationLayer(
-        zoo.equations, threshold=zoo.threshold, reset=zoo.reset, refractory=refractory, method=method,
-        parameters=params, dt=dt,
-    ).evolve(currents, xi=xi, init=init)  # fmt: skip
+        zoo.equations,
+        threshold=zoo.threshold,
+        reset=zoo.reset,
+        refractory=refractory,
+        method=method,
+        parameters=params,
+        dt=dt,
+    ).evolve(currents, xi=xi, init=init)
     traces = {k: np.asarray(v) for k, v in record.items() if k != "spikes"}
     return np.asarray(spikes), traces, ref, model
 
@@ -222,12 +280,12 @@ def transcendental(model) -> bool:
     """Whether a step calls `exp`, `log`, `sqrt`, ... (of the state or of `t`): XLA's implementations
     differ from NumPy's by one ulp on some arguments. Calls on parameters alone are computed once per
     evolution with NumPy (`Model.invariant`) and do not count."""
-    calls = re.compile(r"\b(exp|expm1|exprel|log|log10|log1p|sqrt|sin|cos|tan|sinh|cosh|tanh|arcsin|arccos|arctan)\(")
+    calls = re.compile(
+        r"\b(exp|expm1|exprel|log|log10|log1p|sqrt|sin|cos|tan|sinh|cosh|tanh|arcsin|arccos|arctan)\("
+    )
     return any(calls.search(s) for s in model.update + model.per_step + (model.condition,) + model.on_spike)
 
 
 def same_trains(a, b):
     """(N,) whether each neuron's spike train is identical."""
     return (a == b).all(axis=0)
-
-

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert, _fit_grad, _integrators, _metrics, _named, _search, _timebase
+from . import _checks, _convert, _fit_grad, _fit_neurons, _integrators, _metrics, _named, _search, _timebase
 from ._core import Reducer, evolve
 from ._fit_result import NEAR_BEST, FitResult, result
 from ._module import FFIAF
@@ -205,6 +205,7 @@ def fit(
     dtype=None,
     progress: bool | None = None,
     unroll: int = 1,
+    per_neuron: bool = False,
 ) -> FitResult:
     """Fit neuron parameters of `module` to recorded (or simulated) spike trains or voltage traces.
 
@@ -226,8 +227,8 @@ def fit(
     - `module`: the [`jaxiaf.FFIAF`][] (or `FFIAFBrian`) to fit; parameters not in `bounds` keep its values.
     - `x`: (K, T, N_in) inputs of K trials (or (T, N_in) for one), in A.
     - `bounds`: `{name: (low, high)}` in SI units (or Brian2 quantities) for any of `bias`, `tau_mem`,
-      `v_thresh`, `v_reset`, `v_rest`, `refractory`, `noise_std`; one value per layer (shared by its
-      neurons).
+      `v_thresh`, `v_reset`, `v_rest`, `refractory`, `noise_std` (with `neuron_eq`: the parameters the
+      equations declare); one value per layer (shared by its neurons), or per neuron with `per_neuron`.
     - `spikes`: target spikes: a (K, T, N) bool (or 0/1) raster, K arrays of spike times (s) for N = 1,
       or Neo spike trains (anything [`jaxiaf.spikes_from_neo`][] reads: a list of `neo.SpikeTrain`s, a
       `Segment`, a `Block` of trials; their `t_stop - t_start` must be the T steps of `x`).
@@ -262,6 +263,10 @@ def fit(
     - `progress`: show the tqdm bar (default: yes, as `sweep` shows one when there is more than one step
       to wait for).
     - `unroll`: steps per iteration of the compiled loop (see [`jaxiaf.evolve`][]; 1 on CPUs).
+    - `per_neuron`: fit one value per neuron of each parameter in `bounds`: in a feedforward layer the
+      neurons are independent, so each is fitted on its own targets, with everything above
+      (`jaxiaf._fit_neurons`); the result's `best_params` are then (N,) arrays and `neurons` holds each
+      neuron's result. Default False: one value per layer.
 
     **Returns:** a [`jaxiaf.FitResult`][].
     """
@@ -333,6 +338,17 @@ def fit(
         tol = SPIKE_TOL
     if tol is not None and not (np.isscalar(tol) and np.isfinite(tol) and tol >= 0):
         raise ValueError(f"`tol` must be a finite number >= 0 or None; got {tol!r}.")
+    if per_neuron:
+        options = dict(
+            bounds=bounds, metric=metric, optimizer=optimizer, population_size=population_size,
+            parallel=parallel, max_evaluations=max_evaluations, max_time=max_time, generations=generations,
+            tol=tol, confirm=confirm, patience=patience, run_patience=run_patience, std_init=std_init,
+            dtype=dtype, unroll=unroll,
+        )  # fmt: skip
+        targets = {"spikes": target_spikes, "v": target_v}
+        targets = {k: None if t is None else np.moveaxis(np.asarray(t), 1, 0) for k, t in targets.items()}
+        key = jax.random.key(0) if key is None else key
+        return _fit_neurons.fit_each(fit, module, x, targets, key, progress, options)
 
     mod = module.reset_all()
     weights = mod.params.weights.astype(dtype)

@@ -42,12 +42,14 @@ class FitResult(eqx.Module):
       it),
       `"runs_disagree"` (runs at the best loss differ by more than 5 % in a parameter, or by more than
       2 steps in `refractory`: the data do not pin the parameters),
-      `"not_pinned"` (random walks from the best that keep the loss at the best loss got more than 5 %
-      away in a parameter, or more than 2 steps in `refractory`: `extent`), `"high_loss"`
+      `"not_pinned"` (a fit at the best loss exists more than 5 % from the best in a parameter, or more
+      than 2 steps in `refractory`: found by random walks, or by profiles that hold one parameter 6 %
+      (3 steps) away and search the others; `extent`), `"high_loss"`
       (`relative_loss > 0.1`). Each flag also issues a [`jaxiaf.FitWarning`][].
-    - `extent`: `{name: float}` how far from the best parameters (SI) random walks got while every
-      point they kept fitted the data *at the best loss* (`parallel * population_size` walks of 24
-      steps of 2-200 % of the 5 % / 2-step width): a measure of how closely the data pin each parameter.
+    - `extent`: `{name: float}` how far from the best parameters (SI) fits *at the best loss* were found:
+      by random walks (`parallel * population_size` walks of 24 steps of 2-200 % of the 5 % / 2-step
+      width) and by the profiles (evolution strategies only); a measure of how closely the data pin
+      each parameter.
     - `loss_history`: (G,) the best loss found up to each generation.
     - `generation_best`: (G,) the best loss within each generation.
     - `params_history`: `{name: (G,) array}` the best parameters found up to each generation.
@@ -55,6 +57,11 @@ class FitResult(eqx.Module):
     - `evaluations`: parameter sets evaluated (each over all trials).
     - `module`: the fitted [`jaxiaf.FFIAF`][] (`module.set_attributes(best_params)`, state reset).
     - `optimizer`, `population_size`, `parallel`, `generations`: as run (`generations` = G).
+    - `neurons`: with `per_neuron=True`, one `FitResult` per neuron (each fitted on its own); then
+      `best_params`, `spread` and `extent` hold (N,) arrays, `best_loss` is the neurons' mean,
+      `relative_loss` their maximum, `flags` those raised by any neuron, `restarts`, `evaluations` and
+      `generations` their sums, `stop_reason` is `"per_neuron"`, and `runs` and the histories are empty
+      (each neuron's are in `neurons`). Empty otherwise.
     """
 
     best_params: dict
@@ -77,6 +84,7 @@ class FitResult(eqx.Module):
     population_size: int = eqx.field(static=True)
     parallel: int = eqx.field(static=True)
     generations: int = eqx.field(static=True)
+    neurons: tuple = ()
 
 
 def result(module, names, lo, hi, trace, budget, null_loss, near, extent, config) -> FitResult:

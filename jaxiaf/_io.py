@@ -202,8 +202,14 @@ def save(obj, path) -> None:
 
     **Arguments:** `obj`: the layer or fit result; `path`: a file path (written as given, no suffix added).
 
-    **Raises:** `TypeError` for another kind of object; `ValueError` for a batched module.
+    **Raises:** `TypeError` for another kind of object; `ValueError` for a batched module or a per-neuron
+    `FitResult`.
     """
+    if isinstance(obj, FitResult) and obj.neurons:
+        raise ValueError(
+            "`save`: a per-neuron FitResult is not saved whole; save its fitted layer (`result.module`) or "
+            "each neuron's result (`result.neurons[n]`)."
+        )
     header, arrays = _fit_record(obj) if isinstance(obj, FitResult) else _layer_record(obj)
     header = {"format": FORMAT, "version": VERSION, **header}
     with open(path, "wb") as f:

@@ -75,3 +75,43 @@ def test_a_narrow_ridge_of_exact_fits_is_flagged():
         )
     assert not recovered(result.best_params, problem.truth) and result.tolerance_reached
     assert "not_pinned" in result.flags
+
+
+def _neurons_problem(num, seed):
+    """`num` neurons, each with its own `tau_mem` and `bias`, driven by one input through their own
+    weights; 3 trials of 0.5 s; Brian2's spikes."""
+    from brian_ref import FFIAFBrian2
+
+    rng = np.random.default_rng(seed)
+    truth = {"tau_mem": rng.uniform(0.01, 0.04, num), "bias": rng.uniform(0.004, 0.012, num)}
+    weights = rng.uniform(0.5, 1.5, (1, num))
+    x = 0.01 + 0.03 * rng.standard_normal((3, 5000, 1))
+    layer = FFIAFBrian2(weights, **truth)
+    spikes = np.stack([layer.evolve(trial).raster() for trial in x])
+    return truth, weights, x, spikes
+
+
+@pytest.mark.brian
+def test_per_neuron_parameters_are_recovered():
+    """`per_neuron=True`: 8 neurons with their own `tau_mem` and `bias`, fitted from Brian2 spikes with
+    the defaults: at least 90 % of the 16 values within 5 % (benchmarks/bench_fit_neurons.py: 100
+    neurons)."""
+    truth, weights, x, spikes = _neurons_problem(8, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxiaf.FitWarning)
+        result = jaxiaf.fit(
+            jaxiaf.FFIAF(weights),
+            x,
+            spikes=spikes,
+            bounds={"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)},
+            per_neuron=True,
+            dtype=np.float32,
+            progress=False,
+        )
+    errors = np.array([np.abs(result.best_params[k] / truth[k] - 1) for k in truth])
+    assert (errors < 0.05).mean() >= 0.9, errors
+    assert len(result.neurons) == 8 and result.best_params["bias"].shape == (8,)
+    np.testing.assert_array_equal(result.module.parameters()["bias"], result.best_params["bias"])
+    assert result.flags == tuple(f for f in result.flags if any(f in r.flags for r in result.neurons))
+    with pytest.raises(ValueError, match="a per-neuron FitResult is not saved whole"):
+        jaxiaf.save(result, "unused.npz")

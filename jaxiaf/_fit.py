@@ -334,6 +334,12 @@ def fit(
                 f"`{type(m).__name__}.t_start` must be before the end of `x` ({num_steps * dt} s)."
             )
     need_v = any(m.needs == "v" for _, m in metrics)
+    if gradient and "v_thresh" in names and all(m.needs == "v" for _, m in metrics):
+        raise ValueError(
+            "`bounds['v_thresh']`: with a trace loss only, the threshold has no gradient (it acts through "
+            "the spike decision, and the surrogate's reset is detached); fit it with an evolution strategy "
+            "(e.g. `optimizer='cma_es'`) or add a spike metric."
+        )
     if tol is None and all(m.needs == "spikes" for _, m in metrics):
         tol = SPIKE_TOL
     if tol is not None and not (np.isscalar(tol) and np.isfinite(tol) and tol >= 0):

@@ -219,6 +219,7 @@ def test_gradient_fit_recovers_a_subthreshold_trace_fit(subthreshold_traces, opt
         (dict(optimizer="adamz"), "`optimizer` must be one of"),
         (dict(optimizer="apply_updates"), "is not an optax optimizer taking a `learning_rate`"),
         (dict(bounds={"refractory": (0, 1e-3)}), "with no gradient"),
+        (dict(bounds={"v_thresh": (-0.06, -0.05)}), "with a trace loss only, the threshold has no gradient"),
     ],
 )
 def test_gradient_fit_errors(kwargs, message):

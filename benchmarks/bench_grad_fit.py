@@ -51,6 +51,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 os.environ.setdefault("JAXIAF_CACHE_DIR", "0")  # the first call of a shape compiles
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import equinox as eqx
 import numpy as np
 from _common import ROOT, machine_header, table, wait_for_quiet
 
@@ -110,11 +111,21 @@ def first_recovery(result, fixed):
 
 
 def call_fit(module_kwargs, x, data, bounds, **kwargs):
+    """`jaxiaf.fit` with the module built from `module_kwargs`. A gradient fit of a trace refuses
+    `v_thresh` (it has no gradient there, issue-12 session 2): it is then held at the middle of its box,
+    where a gradient fit's runs started (z near 0) and stayed before that refusal. (The middle, -52.5 mV,
+    happens to be within 5 % of the truth: a recovered `v_thresh` there says nothing of the gradient.)"""
     import jaxiaf
+
+    held = {}
+    if kwargs.get("optimizer") == "adam" and "spikes" not in data and "v_thresh" in bounds:
+        bounds = dict(bounds)
+        held = {"v_thresh": float(np.mean(bounds.pop("v_thresh")))}
+        module_kwargs = {**module_kwargs, **held}
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return jaxiaf.fit(
+        result = jaxiaf.fit(
             jaxiaf.FFIAF(np.ones((1, 1)), **module_kwargs),
             x,
             bounds=bounds,
@@ -123,6 +134,12 @@ def call_fit(module_kwargs, x, data, bounds, **kwargs):
             **data,
             **kwargs,
         )
+    history = {k: np.full(len(result.loss_history), v) for k, v in held.items()}
+    return eqx.tree_at(
+        lambda r: (r.best_params, r.params_history),
+        result,
+        ({**result.best_params, **held}, {**result.params_history, **history}),
+    )
 
 
 def summary_of(result):

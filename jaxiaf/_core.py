@@ -19,6 +19,9 @@ from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConsta
 
 
 def _host_constants(dt, tau, refractory, dt_of_refractory):
+    # NumPy arrays: JAX may hand a callback jax Arrays, whose arithmetic would launch XLA computations
+    # from inside the callback (a float64 sweep deadlocked that way)
+    dt, tau, refractory, dt_of_refractory = map(np.asarray, (dt, tau, refractory, dt_of_refractory))
     steps = np.minimum((refractory + 1e-3 * dt_of_refractory) / dt_of_refractory, NEVER)
     return dt, tau, np.exp((-dt) / tau), np.asarray(steps, dtype=np.int64).astype(np.int32)
 

@@ -124,8 +124,6 @@ def test_names_from_the_equations():
         jaxiaf.fit(mod, x[None], spikes=np.asarray(spikes)[None], bounds={"bias": (0.0, 0.1)})
 
 
-
-
 def test_jit_vmap_sweep_over_an_equation_parameter():
     """`jax.jit`, `jax.vmap` and `jaxiaf.sweep` over declared parameters: each row equals the layer
     evolved alone with that row's values (bit for bit, float64); quantities are checked by unit."""
@@ -220,6 +218,17 @@ def test_the_timed_layer_records_every_state_variable():
 REFUSALS = [
     (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (shared)"), "shared variables are not supported"),
     (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (linked)"), "linked variables are not supported"),
+    (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second (summed)"), "unsupported flags ['summed'] on `tau`"),
+    (
+        dict(neuron_eq="dv/dt = -v/tau : volt (event-driven)\ntau : second"),
+        "unsupported flags ['event-driven']",
+    ),
+    (
+        dict(
+            neuron_eq="dv/dt = -v/tau + poisson(2)*volt/second : volt\ntau : second", integrator_name="euler"
+        ),
+        "calls poisson, which has no JAX counterpart",
+    ),
     (
         dict(neuron_eq="dv/dt = (I_inp - v)/tau : volt\nI_inp = 2*volt : volt\ntau : second"),
         "`I_inp` is the layer's input",

@@ -228,7 +228,7 @@ def _default_step(params, sim, state, constants, shape, surrogate):
     return advance, settle
 
 
-def _model_step(model, params, state, constants, shape):
+def _model_step(model, params, state, constants, shape, surrogate):
     """`advance` and `settle` of a layer's own equations: Brian2's generated statements
     (`jaxiaf._generated`) on a dict of the state variables; the noise terms draw `model.draws` unit
     normals per neuron and step from `fold_in(key, step)`."""
@@ -244,8 +244,8 @@ def _model_step(model, params, state, constants, shape):
         return _generated.advance(model, env, vals, since, nr, jnp.broadcast_to(u, shape), n, draws, active)
 
     def settle(vals, since):
-        fired, vals = _generated.settle(model, env, vals, since, since >= steps)
-        return fired, vals, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+        fired, spike, vals = _generated.settle(model, env, vals, since, since >= steps, surrogate)
+        return spike, vals, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
 
     return advance, settle
 
@@ -364,9 +364,11 @@ def evolve(
         state = State(v, state.since_spike, state.key, state.step, state.extra)
     model = sim.model
     if model is not None and surrogate is not None:
-        raise ValueError(
-            "`surrogate`: gradients through spikes are supported for the default equations only."
-        )
+        _generated.crossing(model)  # `ValueError` for a threshold without a level
+        if not surrogate.detach_reset:
+            raise ValueError(
+                "`surrogate`: with a layer's own equations the reset is detached (`detach_reset=True`)."
+            )
     if constants is None:
         constants = step_constants(params, sim)
     if model is None:
@@ -382,7 +384,7 @@ def evolve(
     if model is None:
         advance, settle = _default_step(params, sim, state, constants, shape, surrogate)
     else:
-        advance, settle = _model_step(model, params, state, constants, shape)
+        advance, settle = _model_step(model, params, state, constants, shape, surrogate)
 
     def body(carry, k, u):
         # Step k settles (threshold, reset) the update computed by the previous iteration, then updates

@@ -232,9 +232,24 @@ def _host(statements, inputs: dict, constants: dict) -> dict:
         return tuple(np.broadcast_to(np.asarray(env[n], np.float64), out_shape).copy() for n in names)
 
     like = tuple(jax.ShapeDtypeStruct(shape, jnp.float64) for _ in names)
+
+    @jax.custom_jvp
+    def call(*values):
+        return jax.pure_callback(compute, like, *values, vmap_method="broadcast_all")
+
+    @call.defjvp
+    def call_jvp(primals, tangents):
+        """A callback has no derivative: the tangents are those of the same statements in `jax.numpy`
+        (the values stay NumPy's)."""
+        named = {n: jnp.asarray(v, jnp.float64) for n, v in constants.items()}
+        device = lambda *values: tuple(
+            _device(statements, {**named, **dict(zip(keys, values, strict=True))}, jnp.float64)[n]
+            for n in names
+        )
+        return call(*primals), jax.jvp(device, primals, tangents)[1]
+
     same = [jnp.broadcast_to(v, shape) for v in inputs.values()]  # so that `vmap` batches them alike
-    values = jax.pure_callback(compute, like, *same, vmap_method="broadcast_all")
-    return dict(zip(names, values, strict=True))
+    return dict(zip(names, call(*same), strict=True))
 
 
 def _device(statements, env: dict, dtype) -> dict:
@@ -309,10 +324,41 @@ def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active)
     return {k: jnp.where(active, jnp.broadcast_to(step_env[k], shape), v) for k, v in vals.items()}
 
 
-def settle(model: Model, env: dict, vals: dict, since, nr):
-    """Brian2's threshold condition and reset: `(fired, vals after reset)`."""
+def settle(model: Model, env: dict, vals: dict, since, nr, surrogate=None):
+    """Brian2's threshold condition and reset: `(fired, spike, vals after reset)`; `spike` is `fired`, or
+    with a `surrogate` the same 0/1 as floats whose derivative is the surrogate's (`surrogate_spike`)."""
     ctx = _context(vals, since, None, env["dt"])
     step_env = {**env, **vals, "not_refractory": nr}
     fired = jnp.broadcast_to(evaluate(model.condition, step_env, ctx), nr.shape)
+    spike = fired if surrogate is None else surrogate_spike(model, surrogate, step_env, fired, nr, ctx)
     step_env = run(model.on_spike, step_env, ctx, where=fired)
-    return fired, {k: jnp.broadcast_to(step_env[k], v.shape) for k, v in vals.items()}
+    return fired, spike, {k: jnp.broadcast_to(step_env[k], v.shape) for k, v in vals.items()}
+
+
+def crossing(model: Model):
+    """`(left, right)` of a threshold condition `left > right` (or `>=`, optionally `& not_refractory`)
+    as source text; `ValueError` for any other condition (a surrogate needs a distance to threshold)."""
+    node = _parse(model.condition).value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
+        others = [n for n in (node.left, node.right) if ast.unparse(n) != "not_refractory"]
+        node = others[0] if len(others) == 1 else node
+    if isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.Gt, ast.GtE)):
+        return ast.unparse(node.left), ast.unparse(node.comparators[0])
+    raise ValueError(
+        f"`surrogate`: the threshold must compare a variable with a level (`v > v_thresh`, optionally with "
+        f"Brian2's `& not_refractory`) for a surrogate gradient; got {model.threshold!r}."
+    )
+
+
+def surrogate_spike(model: Model, surrogate, env: dict, fired, nr, ctx):
+    """`fired` as 0/1 floats (the forward value is Brian2's condition, bit for bit) with the surrogate's
+    derivative of `left - right`, scaled by the distance from the level to the reset value of the
+    compared variable (`v = v_reset` gives `v_thresh - v_reset`, as for the default equations)."""
+    from . import _surrogate
+
+    left, right = crossing(model)
+    level = jnp.broadcast_to(evaluate(right, env, ctx), fired.shape)
+    after = run(model.on_spike, env, ctx)[left] if left in env else level - 1.0
+    _, soft = _surrogate.threshold(surrogate, evaluate(left, env, ctx), level, after, nr)
+    hard = fired.astype(soft.dtype)
+    return hard + (soft - jax.lax.stop_gradient(soft))

@@ -269,111 +269,115 @@ def test_refusals_name_what_is_allowed(kwargs, message):
         jaxiaf.FFIAF(np.eye(2), tau=0.01, **kwargs)
 
 
-def test_surrogate_is_refused_for_own_equations():
-    eqs = "dv/dt = (I_inp*ohm - v)/tau : volt\ntau : second"
-    mod = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, threshold="v > 1*volt", reset="v = 0*volt", tau=0.01)
-    with pytest.raises(ValueError, match="supported for the default equations only"):
-        jaxiaf.evolve(
-            mod.params, mod.sim, mod.neuron_state, jnp.zeros((10, 2)), surrogate=jaxiaf.surrogate.SuperSpike()
+def _grad_layer(method, **overrides):
+    return jaxiaf.FFIAF(
+        np.eye(3), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset, integrator_name=method,
+        **{**ADAPTIVE_VALUES, **overrides},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["rk4", "exact"])
+def test_surrogate_forward_is_bit_identical_for_own_equations(method):
+    mod = _grad_layer(method)
+    currents = jnp.asarray(np.random.default_rng(0).normal(0.03, 0.01, (2000, 3)))
+    plain, _, rec = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, currents, record=True)
+    soft, _, rec2 = jaxiaf.evolve(
+        mod.params, mod.sim, mod.neuron_state, currents, record=True, surrogate=jaxiaf.surrogate.SuperSpike()
+    )
+    assert soft.dtype == jnp.float64 and int(plain.sum()) > 10
+    np.testing.assert_array_equal(np.asarray(soft), np.asarray(plain, np.float64))
+    for var in ("v", "w"):
+        np.testing.assert_array_equal(np.asarray(rec2[var]), np.asarray(rec[var]))
+
+
+@pytest.mark.parametrize(("method", "rtol"), [("rk4", 1e-6), ("euler", 1e-6), ("exact", 1e-4)])
+def test_subthreshold_gradients_of_own_equations_equal_central_differences(method, rtol):
+    """No spike (threshold far above): the gradient of a trace MSE with respect to declared parameters
+    equals central differences. With `exact`, whose `exp` and `sqrt` of parameters run on the host, the
+    derivative comes from the same statements in `jax.numpy`; Brian2's closed form cancels terms, so its
+    central differences are only good to ~1e-5 (rtol 1e-4 there)."""
+    mod = _grad_layer(method, v_thresh=1.0)
+    rng = np.random.default_rng(1)
+    currents = jnp.asarray(rng.normal(0.03, 0.01, (2000, 3)))
+    target = jnp.asarray(rng.normal(-0.05, 0.002, (2000, 3)))
+    names = ("a", "tau_w", "tau_m", "R")
+
+    def loss(q):
+        params = eqx.tree_at(
+            lambda p: (p.extra, p.v_rest),
+            mod.params,
+            ({**mod.params.extra, **{k: q[k] for k in names}}, q["v_rest"]),
+        )
+        spikes, _, rec = jaxiaf.evolve(params, mod.sim, mod.neuron_state, currents, record=True)
+        return jnp.mean((rec["v"] - target) ** 2), jnp.sum(spikes)
+
+    point = {k: mod.parameters()[k] for k in (*names, "v_rest")}
+    grad, count = jax.grad(loss, has_aux=True)(point)
+    assert int(count) == 0
+    for name, value in point.items():
+        direction = jnp.asarray(rng.normal(size=value.shape)) * (jnp.abs(value) + 1e-3)
+        h = 1e-5
+        numeric = (
+            loss({**point, name: value + h * direction})[0] - loss({**point, name: value - h * direction})[0]
+        ) / (2 * h)
+        np.testing.assert_allclose(
+            float(jnp.sum(grad[name] * direction)), float(numeric), rtol=rtol, err_msg=name
         )
 
 
-@pytest.mark.parametrize("cls", [jaxiaf.FFIAF, jaxiaf.FFIAFBrian])
-def test_save_and_load_keep_the_equations(cls, tmp_path):
-    """A layer with its own equations saves its equations, declared parameters (current and initial)
-    and every state variable; the loaded layer continues bit-identically. NIR refuses it clearly."""
-    layer = cls(
-        np.eye(1),
-        neuron_eq=ADAPTIVE.equations,
-        reset=ADAPTIVE.reset,
-        integrator_name="rk4",
-        refractory=0.002,
-        **ADAPTIVE_VALUES,
-    )
-    x = np.full((2000, 1), 0.03)
-    module = layer.module if cls is jaxiaf.FFIAFBrian else layer
-    _, state, _ = module(x)
-    layer = layer.set_attributes(state).set_attributes({"a": 0.03})
-    jaxiaf.save(layer, tmp_path / "layer.npz")
-    back = jaxiaf.load(tmp_path / "layer.npz")
-    ours, theirs = (m.module if cls is jaxiaf.FFIAFBrian else m for m in (layer, back))
-    (s1, st1, r1), (s2, st2, r2) = ours(x, record=True), theirs(x, record=True)
-    np.testing.assert_array_equal(np.asarray(s1), np.asarray(s2))
-    for k in ("v", "w", "since_spike", "step"):
-        np.testing.assert_array_equal(np.asarray(st1[k]), np.asarray(st2[k]))
-        np.testing.assert_array_equal(np.asarray(r1.get(k, 0)), np.asarray(r2.get(k, 0)))
-    assert float(theirs.reset_parameters().parameters()["a"][0]) == 0.02
-    with pytest.raises(ValueError, match="has no NIR counterpart"):
-        jaxiaf.to_nir(layer)
-
-
-def test_independent_integrator_matches_brian():
-    """Brian2's `independent` method (each equation solved on its own), one LIF: bit-identical."""
-    eqs = """
-    dv/dt = (v_rest - v + R*I_inp)/tau_m : volt
-    v_rest : volt
-    R : ohm
-    tau_m : second
-    v_thresh : volt
-    v_reset : volt
-    """
-    rng = np.random.default_rng(11)
-    n = 100
-    params = dict(
-        v_rest=-0.065,
-        R=rng.uniform(0.5, 2, n),
-        tau_m=rng.uniform(0.005, 0.03, n),
-        v_thresh=-0.05,
-        v_reset=-0.065,
-    )
-    currents = rng.normal(0.015, 0.01, (1000, n))
-    mod = jaxiaf.FFIAF(np.eye(n), neuron_eq=eqs, integrator_name="independent", **params)
-    spikes, _, record = mod(currents, record=True)
-    ref = brian_ref.EquationLayer(eqs, method="independent", parameters=params).evolve(
-        currents, init={"v": np.full(n, -0.065)}
-    )
-    np.testing.assert_array_equal(np.asarray(spikes), ref.raster())
-    np.testing.assert_array_equal(np.asarray(record["v"]), ref.traces["v"])
-    assert np.asarray(spikes).any(axis=0).mean() > 0.3
-
-
-def test_noise_terms_draw_the_same_numbers_in_chunks():
-    """`xi` noise is drawn per global step from the state's key: two chunks equal one long evolution."""
-    from zoo import NOISY
-
-    params, init, _, _ = NOISY.draw(np.random.default_rng(2), 20)
-    mod = jaxiaf.FFIAF(np.eye(20), neuron_eq=NOISY.equations, integrator_name="heun", **params, **init)
-    x = np.full((600, 20), 0.012)
-    whole, _, rec = mod(x, record=True)
-    first, state, _ = mod(x[:250])
-    second, _, rec2 = mod.set_attributes(state)(x[250:], record=True)
-    np.testing.assert_array_equal(np.asarray(whole), np.concatenate([first, second]))
-    np.testing.assert_array_equal(np.asarray(rec["v"][250:]), np.asarray(rec2["v"]))
-    assert np.asarray(whole).sum() > 20
-
-
-def test_float32_runs_the_same_statements():
-    """A float32 layer runs the generated statements in float32 (not Brian2-exact): >= 95 % of the
-    adaptive-LIF zoo's spike trains equal float64's."""
-    from zoo import scenarios
-
-    rng = np.random.default_rng(4)
-    params, init, refractory, currents = scenarios(ADAPTIVE, rng, 100, 1000, 1e-4)
+def test_surrogate_gradient_of_own_equations_is_a_descent_direction():
+    """40 random scenarios (an adaptive-LIF layer of 20 neurons, rk4, per-neuron `tau_m` and `R` 10 % off
+    the target's): the surrogate gradient of the mean van Rossum distance is finite, and a step of 1 % (in
+    log space) along it lowers the loss in >= 90 % of the scenarios (37/40 measured)."""
+    rng = np.random.default_rng(5)
+    num, num_steps = 20, 1000
     mod = jaxiaf.FFIAF(
-        np.eye(100),
-        refractory=refractory,
-        neuron_eq=ADAPTIVE.equations,
-        reset=ADAPTIVE.reset,
-        integrator_name="rk4",
-        **params,
-        **init,
+        rng.normal(0.02, 0.01, (3, num)), neuron_eq=ADAPTIVE.equations, reset=ADAPTIVE.reset,
+        integrator_name="rk4", **ADAPTIVE_VALUES,
+    )  # fmt: skip
+    currents = jnp.asarray(rng.uniform(0, 2.5, (num_steps, 3))) @ mod.params.weights
+
+    def spikes(q, surrogate=None):
+        params = eqx.tree_at(lambda p: p.extra, mod.params, {**mod.params.extra, **q})
+        return jaxiaf.evolve(params, mod.sim, mod.neuron_state, currents, surrogate=surrogate)[0]
+
+    def run(q, target):
+        soft = spikes({k: jnp.exp(v) for k, v in q.items()}, jaxiaf.surrogate.SuperSpike())
+        return jnp.mean(jaxiaf.metrics.van_rossum(soft, target, 1e-4, 10e-3))
+
+    run = jax.jit(run)
+    step = jax.jit(jax.value_and_grad(run))
+    lowered = []
+    for _ in range(40):
+        true = {
+            "tau_m": jnp.asarray(rng.uniform(0.01, 0.03, num)),
+            "R": jnp.asarray(rng.uniform(0.8, 1.2, num)),
+        }
+        target = spikes(true).astype(jnp.float64)
+        start = {k: jnp.log(v) + jnp.asarray(rng.normal(0, 0.1, num)) for k, v in true.items()}
+        before, grad = step(start, target)
+        norm = jnp.sqrt(sum(jnp.sum(g**2) for g in grad.values()))
+        assert np.isfinite(float(norm))
+        after = run({k: start[k] - 0.01 * grad[k] / norm for k in start}, target)
+        lowered.append(bool(after < before))
+    assert np.mean(lowered) >= 0.9, sum(lowered)
+
+
+def test_surrogate_refusals_for_own_equations():
+    eqs = "dv/dt = (I_inp*ohm - v)/tau : volt\ntau : second"
+    two = jaxiaf.FFIAF(
+        np.eye(2), neuron_eq=eqs, threshold="v > 1*volt or v < -1*volt", reset="v = 0*volt", tau=0.01
     )
-    single = jax.tree.map(
-        lambda a: a.astype(jnp.float32) if a.dtype == jnp.float64 else a,
-        (mod.params, mod.sim, mod.neuron_state),
-    )
-    spikes64, _, _ = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.asarray(currents))
-    spikes32, _, rec = jaxiaf.evolve(*single, jnp.asarray(currents, jnp.float32), record=True)
-    assert rec["w"].dtype == jnp.float32
-    same = (np.asarray(spikes64) == np.asarray(spikes32)).all(axis=0)
-    assert same.mean() >= 0.95 and np.asarray(spikes64).sum() > 100
+    with pytest.raises(ValueError, match="the threshold must compare a variable with a level"):
+        jaxiaf.evolve(
+            two.params, two.sim, two.neuron_state, jnp.zeros((10, 2)), surrogate=jaxiaf.surrogate.SuperSpike()
+        )
+    one = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, threshold="v > 1*volt", reset="v = 0*volt", tau=0.01)
+    with pytest.raises(ValueError, match="the reset is detached"):
+        jaxiaf.evolve(
+            one.params,
+            one.sim,
+            one.neuron_state,
+            jnp.zeros((10, 2)),
+            surrogate=jaxiaf.surrogate.SuperSpike(detach_reset=False),
+        )

@@ -18,12 +18,30 @@ from ._integrators import STABILITY_LIMITS, affine, coefficient, resolve_integra
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
 
-def _host_constants(dt, tau, refractory, dt_of_refractory):
-    # NumPy arrays: JAX may hand a callback jax Arrays, whose arithmetic would launch XLA computations
-    # from inside the callback (a float64 sweep deadlocked that way)
-    dt, tau, refractory, dt_of_refractory = map(np.asarray, (dt, tau, refractory, dt_of_refractory))
-    steps = np.minimum((refractory + 1e-3 * dt_of_refractory) / dt_of_refractory, NEVER)
-    return dt, tau, np.exp((-dt) / tau), np.asarray(steps, dtype=np.int64).astype(np.int32)
+# The host callbacks convert their arguments with `np.asarray`: JAX may hand a callback jax Arrays, whose
+# arithmetic would launch XLA computations from inside the callback (a float64 sweep deadlocked that way).
+def _host_decay(dt, tau):
+    dt, tau = np.asarray(dt), np.asarray(tau)
+    return dt, tau, np.exp((-dt) / tau)
+
+
+def _host_steps(refractory, dt):
+    refractory, dt = np.asarray(refractory), np.asarray(dt)
+    steps = np.minimum((refractory + 1e-3 * dt) / dt, NEVER)
+    return np.asarray(steps, dtype=np.int64).astype(np.int32)
+
+
+def _refractory_steps(sim: SimulationParameters, dtype):
+    """`int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), capped at `NEVER`, of the shape of
+    `refractory` and `dt`: with NumPy on the host in float64, on the device in float32. Piecewise
+    constant: no gradient flows through it."""
+    r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
+    refractory = jax.lax.stop_gradient(jnp.broadcast_to(sim.refractory, r_dt).astype(dtype))
+    dt = jax.lax.stop_gradient(jnp.broadcast_to(sim.dt, r_dt).astype(dtype))
+    if dtype == jnp.float64:
+        like = jax.ShapeDtypeStruct(r_dt, jnp.int32)
+        return jax.pure_callback(_host_steps, like, refractory, dt, vmap_method="broadcast_all")
+    return jnp.floor(jnp.minimum((refractory + 1e-3 * dt) / dt, NEVER)).astype(jnp.int32)
 
 
 _NONFINITE = (
@@ -84,14 +102,11 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
     tau = jnp.broadcast_to(params.tau_mem, dt_tau)
     dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
-    r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
-    refractory = jnp.broadcast_to(sim.refractory, r_dt).astype(dtype)
-    dt_r = jnp.broadcast_to(sim.dt, r_dt).astype(dtype)
     if dtype == jnp.float64:
-        dt, tau, decay, steps = _host_call(dt, tau, refractory, dt_r)
+        dt, tau, decay = _host_call(dt, tau)
     else:
         decay = jnp.exp((-dt) / tau)
-        steps = jnp.floor(jnp.minimum((refractory + 1e-3 * dt_r) / dt_r, NEVER)).astype(jnp.int32)
+    steps = _refractory_steps(sim, dtype)
     shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
     gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / (1 - decay)), shape)
     noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
@@ -107,31 +122,23 @@ def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> St
     `sim.refractory` as for the default equations) and the model's loop-invariant values."""
     dt, steps, scalars = _generated.constants(params, sim, dtype)
     if steps is None:
-        r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
-        refractory = jnp.broadcast_to(sim.refractory, r_dt).astype(dtype)
-        dt_r = jnp.broadcast_to(sim.dt, r_dt).astype(dtype)
-        if dtype == jnp.float64:
-            steps = _host_call(dt_r, dt_r, refractory, dt_r)[3]
-        else:
-            steps = jnp.floor(jnp.minimum((refractory + 1e-3 * dt_r) / dt_r, NEVER)).astype(jnp.int32)
+        steps = _refractory_steps(sim, dtype)
     return StepConstants(dt, None, None, steps, None, None, scalars)
 
 
 @jax.custom_jvp
-def _host_call(dt, tau, refractory, dt_r):
+def _host_call(dt, tau):
     like = jax.ShapeDtypeStruct(dt.shape, dt.dtype)
-    shapes = (like, like, like, jax.ShapeDtypeStruct(refractory.shape, jnp.int32))
-    return jax.pure_callback(_host_constants, shapes, dt, tau, refractory, dt_r, vmap_method="broadcast_all")
+    return jax.pure_callback(_host_decay, (like, like, like), dt, tau, vmap_method="broadcast_all")
 
 
 @_host_call.defjvp
 def _host_call_jvp(primals, tangents):
-    """The host constants' derivatives (a callback has none): `d decay = decay * (dt dtau / tau - ddt) / tau`;
-    `refractory_steps` is piecewise constant."""
-    dt, tau, decay, steps = _host_call(*primals)
-    ddt, dtau = tangents[:2]
-    zero = np.zeros(steps.shape, jax.dtypes.float0)
-    return (dt, tau, decay, steps), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau, zero)
+    """The host constants' derivatives (a callback has none):
+    `d decay = decay * (dt dtau / tau - ddt) / tau`."""
+    dt, tau, decay = _host_call(*primals)
+    ddt, dtau = tangents
+    return (dt, tau, decay), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau)
 
 
 def _draw(key, step, num_neurons: int, dtype):

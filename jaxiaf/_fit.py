@@ -79,7 +79,7 @@ def _bounds(module: FFIAF, bounds: dict):
     names = tuple(bounds)
     lo, hi = [], []
     for name in names:
-        unit = _convert.UNITS.get(name) if model is None or name == "refractory" else _named.unit(model, name)
+        unit = _named.unit(model, name)
         pair = np.asarray(_convert.strip_unit(f"bounds['{name}']", bounds[name], unit), float)
         if pair.shape != (2,) or not np.all(np.isfinite(pair)) or not pair[0] < pair[1]:
             raise ValueError(

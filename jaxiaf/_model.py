@@ -213,7 +213,7 @@ class _Unmask(ast.NodeTransformer):
         return node.value if ast.unparse(node.slice) == self.mask else node
 
 
-def _statements(nodes, states) -> tuple:
+def _statements(nodes) -> tuple:
     """Brian2's vector statements without its loads and stores; `x[nr] = _x[nr]` as a `where`."""
     out = []
     for node in nodes:
@@ -342,17 +342,17 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
     states = [(n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == DIFFERENTIAL_EQUATION]
     states.sort(key=lambda s: s[0] != "v")
     parameters = tuple((n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == PARAMETER)
-    update = _statements(update_nodes, states)
+    update = _statements(update_nodes)
     per_step = ()
     if "SubexpressionUpdater" in codes:
-        per_step = _statements(_vector_block(codes["SubexpressionUpdater"]), states)
+        per_step = _statements(_vector_block(codes["SubexpressionUpdater"]))
         per_step = tuple(s for s in per_step if not s.startswith(f"{INPUT} = "))
     condition = next(
         ast.unparse(n.value)
         for n in _vector_block(codes["Thresholder"])
         if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_cond"
     )
-    on_spike = _statements(_vector_block(codes["Resetter"]), states) if "Resetter" in codes else ()
+    on_spike = _statements(_vector_block(codes["Resetter"])) if "Resetter" in codes else ()
     scalar = tuple(ast.unparse(n) for code in codes.values() for n in _scalar_block(code) if not _is_load(n))
     read = " ".join(update + per_step + on_spike + (condition,))
     scalar = tuple(s for s in scalar if re.search(rf"\b{s.split(' = ', 1)[0]}\b", read))

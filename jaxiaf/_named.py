@@ -8,8 +8,7 @@ and defaults where the equations declare those names; every other declared param
 
 import jax.numpy as jnp
 
-from . import _convert, _equations, _model
-from ._defaults import DEFAULTS
+from . import _convert, _equations, _generated, _model
 from ._pytrees import NEVER, Parameters, State
 
 PAGE_NAMES = _model.PAGE_NAMES
@@ -80,16 +79,14 @@ def initial_state(model, params: Parameters, values: dict, n: int, key, step=Non
 
 
 def parameters(model, params: Parameters) -> dict:
-    """`{name: value}` of every declared parameter, and the weights."""
-    values = {"weights": params.weights}
-    for name in model.parameter_names:
-        values[name] = getattr(params, name) if name in PAGE_NAMES else params.extra[name]
-    return values
+    """`{name: value}` of the weights and every declared parameter."""
+    return {"weights": params.weights, **_generated.parameters(model, params)}
 
 
 def unit(model, name: str) -> str:
-    """The SI unit of a page name, or the Brian2 unit of a declared name."""
-    return _convert.UNITS[name] if name in PAGE_NAMES else model.unit(name)
+    """The unit of a name: the one the equations declare for it, else the page's (`model` may be None)."""
+    declared = () if model is None else model.parameter_names + model.state_names
+    return model.unit(name) if name in declared else _convert.UNITS[name]
 
 
 def with_values(model, params: Parameters, values: dict, n: int) -> Parameters:
@@ -105,6 +102,3 @@ def with_values(model, params: Parameters, values: dict, n: int) -> Parameters:
         else:
             extra[name] = converted
     return Parameters(**fields, extra=extra)
-
-
-DEFAULT_METHOD = DEFAULTS["integrator_name"]

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _convert, _progress, _sharding
+from . import _checks, _convert, _named, _progress, _sharding
 from ._core import Reducer, evolve, step_constants
 from ._module import FFIAF, PARAMETER_FAMILIES
 from ._pytrees import Parameters, SimulationParameters, State, StepConstants
@@ -86,11 +86,6 @@ def _sweepable(module: FFIAF) -> tuple:
     return ("weights", *model.parameter_names, "dt", *refractory, "key", "seed")
 
 
-def _unit(module: FFIAF, name: str) -> str:
-    model = module.sim.model
-    return _convert.UNITS[name] if model is None or name in _convert.UNITS else model.unit(name)
-
-
 def _batch_size(module: FFIAF, params: dict) -> int:
     sweepable = _sweepable(module)
     unknown = sorted(set(params) - set(sweepable))
@@ -161,7 +156,7 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
     (broadcast inside the step); the state is (B, N). Weights are (N_in, N), or (B, N_in, N) if swept."""
     n = module.size_out
     p = {"weights": module.params.weights.astype(dtype)}
-    per_set = lambda f: _per_set(f, params[f], n, dtype, _unit(module, f))
+    per_set = lambda f: _per_set(f, params[f], n, dtype, _named.unit(module.sim.model, f))
     for f in _NEURON:
         p[f] = per_set(f) if f in params else getattr(module.params, f).astype(dtype)
     extra = {f: per_set(f) if f in params else a.astype(dtype) for f, a in module.params.extra.items()}

@@ -18,6 +18,21 @@ from brian_ref.problems import BOUNDS, draw_problems, recovered
 NUM_PROBLEMS = 4
 
 
+def _fit_with_defaults(problem, seed):
+    """`fit` as a new user calls it: the data, the bounds and a seed (float32, no progress bar)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxiaf.FitWarning)
+        return jaxiaf.fit(
+            jaxiaf.FFIAF(np.ones((1, 1))),
+            problem.x,
+            spikes=problem.spikes,
+            bounds=BOUNDS,
+            key=jax.random.key(seed),
+            dtype=np.float32,
+            progress=False,
+        )
+
+
 @pytest.fixture(scope="module")
 def problems():
     return draw_problems(NUM_PROBLEMS, seed=11, max_trials=3)
@@ -27,17 +42,7 @@ def problems():
 def test_fits_with_the_defaults_recover_or_flag(problems):
     outcomes = []
     for index, problem in enumerate(problems):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jaxiaf.FitWarning)
-            result = jaxiaf.fit(
-                jaxiaf.FFIAF(np.ones((1, 1))),
-                problem.x,
-                spikes=problem.spikes,
-                bounds=BOUNDS,
-                key=jax.random.key(index),
-                dtype=np.float32,
-                progress=False,
-            )
+        result = _fit_with_defaults(problem, index)
         ok = recovered(result.best_params, problem.truth)
         assert ok or result.flags, (index, problem.truth, result.best_params)
         outcomes.append(ok)
@@ -62,17 +67,7 @@ def test_a_narrow_ridge_of_exact_fits_is_flagged():
     exact fit with `bias` 13 % off, and random walks from it stay within 5 %. The profiles (one parameter
     held 6 % away, the others searched) find exact fits there: the result says `not_pinned`."""
     problem = draw_problems(20)[10]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jaxiaf.FitWarning)
-        result = jaxiaf.fit(
-            jaxiaf.FFIAF(np.ones((1, 1))),
-            problem.x,
-            spikes=problem.spikes,
-            bounds=BOUNDS,
-            key=jax.random.key(1),
-            dtype=np.float32,
-            progress=False,
-        )
+    result = _fit_with_defaults(problem, 1)
     assert not recovered(result.best_params, problem.truth) and result.tolerance_reached
     assert "not_pinned" in result.flags
 

@@ -26,6 +26,10 @@ class Zoo:
     refractory: bool = True
 
 
+LINEAR_METHODS = ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent")
+"""Every method Brian2 offers without GSL: all apply to the zoo's linear models."""
+
+
 def _u(rng, lo, hi, n):
     return rng.uniform(lo, hi, n)
 
@@ -45,7 +49,7 @@ ADAPTIVE = Zoo(
     """,
     "v > v_thresh",
     "v = v_reset; w += b",
-    ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent"),
+    LINEAR_METHODS,
     # `a` small enough for real eigenvalues: Brian2's `exact` solution takes sqrt of the discriminant
     lambda rng, n: (
         dict(
@@ -77,7 +81,7 @@ SYNAPTIC = Zoo(
     """,
     "v > v_thresh",
     "v = v_reset",
-    ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent"),
+    LINEAR_METHODS,
     lambda rng, n: (
         dict(
             v_rest=-0.065,
@@ -172,7 +176,7 @@ TWO_COMPARTMENT = Zoo(
     """,
     "v > v_thresh",
     "v = v_reset",
-    ("exact", "exponential_euler", "euler", "rk2", "rk4", "heun", "milstein", "independent"),
+    LINEAR_METHODS,
     lambda rng, n: (
         dict(
             v_rest=-0.065,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Gradient-based fitting against CMA-ES: `jaxiaf.fit(optimizer="adam")` vs `optimizer="cma_es"` (issue 12).
+"""Gradient-based fitting against CMA-ES: `jaxiaf.fit(optimizer="adam")` and `optimizer="gauss_newton"` vs
+`optimizer="cma_es"` (issue 12).
 
 The two problems of `tests/test_fit.py` (one IAF neuron: truth tau_mem = 20 ms, bias = 8 mA, v_thresh =
 -52 mV, refractory = 3 ms; Ornstein-Uhlenbeck input; Brian2's output from `brian_ref.FFIAFBrian2`):
@@ -15,6 +16,9 @@ Methods, each called with the data, the bounds of `tests/test_fit.py`, a seed, `
   same 3-parameter problem as the gradient fit;
 - `adam`: `optimizer="adam"` on the same 3 parameters (a gradient fit refuses `refractory`, a whole number
   of steps: it is fixed at the truth, which favours Adam);
+- `gauss_newton` (traces only: it needs a voltage target): `optimizer="gauss_newton"` on all 4 parameters,
+  the spike-forced Levenberg-Marquardt fit (`tau_mem`, `bias` by LM on the segments between the trace's
+  resets; `v_thresh` and `refractory` read from the trace and the fitted model; see `jaxiaf._fit_grad`);
 - `hybrid_<E>`: CMA-ES on all 4 parameters cut short at E evaluations (`--hybrid-evaluations`, default
   1280 and 2560: 20 and 40 generations of 64; CMA-ES alone first recovers the truth at generation 26-33),
   then `optimizer="adam"` on `tau_mem`, `bias`, `v_thresh` inside bounds narrowed to +-`--hybrid-width`
@@ -27,10 +31,10 @@ do, the wall time of the whole call(s), and the *time to the recovery tolerance*
 start of the fit to the end of the first generation (step) whose best-so-far parameters recover the truth
 (from `FitResult.params_history` and `elapsed`; an oracle time, since a fit does not know it has arrived).
 Compilation is timed apart, before the timed fits: for each compiled configuration (4-parameter CMA-ES,
-3-parameter CMA-ES, 3-parameter Adam) the same 2-generation fit is called twice in this fresh process;
-`compile` = first call - second call. The persistent compilation cache is off (`JAXIAF_CACHE_DIR=0`), so
-the first call compiles. Every timed fit is preceded by a wait (up to 30 s) for the other processes on the
-machine to go quiet; the CPU they used is in the JSON.
+3-parameter CMA-ES, 3-parameter Adam; on traces also 4-parameter Gauss-Newton) the same 2-generation fit
+is called twice in this fresh process; `compile` = first call - second call. The persistent compilation
+cache is off (`JAXIAF_CACHE_DIR=0`), so the first call compiles. Every timed fit is preceded by a wait (up
+to 30 s) for the other processes on the machine to go quiet; the CPU they used is in the JSON.
 
     .venv/bin/python benchmarks/bench_grad_fit.py            # 5 seeds: about 10 minutes on 2 quiet cores
                                                               # (most Adam fits on spikes run to max_time)
@@ -60,11 +64,12 @@ sys.path.insert(0, str(ROOT))
 from bench_fit import BOUNDS, DT, TRUTH, errors_of, ou_currents, recovered  # noqa: E402
 
 CONTINUOUS = ("tau_mem", "bias", "v_thresh")
-METHODS = ("cma_es", "cma_es_3", "adam", "hybrid")
+METHODS = ("cma_es", "cma_es_3", "adam", "gauss_newton", "hybrid")
 LABELS = {
     "cma_es": "cma_es (4 parameters)",
     "cma_es_3": "cma_es (3, refr. = truth)",
     "adam": "adam (3, refr. = truth)",
+    "gauss_newton": "gauss_newton (4 parameters)",
 }
 
 
@@ -182,6 +187,9 @@ def one_fit(method, x, data, seed, args):
     elif method == "adam":
         result = call_fit(truth_refr, x, data, bounds3, optimizer="adam", key=key, max_time=args.max_time)
         fixed, stages = truth_refr, [result]
+    elif method == "gauss_newton":
+        result = call_fit({}, x, data, BOUNDS, optimizer="gauss_newton", key=key, max_time=args.max_time)
+        fixed, stages = {}, [result]
     else:  # hybrid_<evaluations>
         budget = int(method.split("_")[1])
         first = call_fit({}, x, data, BOUNDS, key=key, max_time=args.max_time, max_evaluations=budget)
@@ -271,6 +279,8 @@ def measure_compile(x, data, args):
         "cma_es (3 parameters)": (truth_refr, bounds3, {}),
         "adam (3 parameters)": (truth_refr, bounds3, {"optimizer": "adam"}),
     }
+    if "v" in data:
+        configs["gauss_newton (4 parameters)"] = ({}, BOUNDS, {"optimizer": "gauss_newton"})
     out = {}
     for name, (module_kwargs, bounds, extra) in configs.items():
         times = []
@@ -309,6 +319,7 @@ def method_rows(problem, rows, compile_s):
             "cma_es": "cma_es (4 parameters)",
             "cma_es_3": "cma_es (3 parameters)",
             "adam": "adam (3 parameters)",
+            "gauss_newton": "gauss_newton (4 parameters)",
         }.get(method)  # a hybrid reuses the programs of cma_es (4) and adam (3)
         comp = (
             fmt(compile_s[compiled]["compile_s"])
@@ -415,6 +426,8 @@ def main():
         report["problems"][name] = {"compile": compile_s, "fits": []}
         save()
         for method in methods:
+            if method == "gauss_newton" and "v" not in data:  # it fits voltage traces only
+                continue
             for seed in range(args.seeds):
                 busy = wait_for_quiet(log=lambda m: print(m, file=sys.stderr))
                 row = one_fit(method, px, data, seed, args)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _generated, _surrogate
+from . import _affine, _checks, _generated, _surrogate
 from ._integrators import STABILITY_LIMITS, affine, coefficient, resolve_integrator
 from ._pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
@@ -121,6 +121,8 @@ def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> St
     """A model layer's constants: `dt`, the refractory steps (from the model's period expression, or from
     `sim.refractory` as for the default equations) and the model's loop-invariant values."""
     dt, steps, scalars = _generated.constants(params, sim, dtype)
+    if _affine.applies(sim.model, dtype):
+        scalars = {**scalars, **_affine.maps(sim.model, _generated.parameters(sim.model, params), dt, dtype)}
     if steps is None:
         steps = _refractory_steps(sim, dtype)
     return StepConstants(dt, None, None, steps, None, None, scalars)
@@ -241,9 +243,12 @@ def _model_step(model, params, state, constants, shape, surrogate):
     normals per neuron and step from `fold_in(key, step)`."""
     env = _generated.loop_env(model, params, constants, shape)
     steps = jnp.broadcast_to(constants.refractory_steps, shape)
+    linear = _affine.applies(model, state.v.dtype)
 
     def advance(vals, since, u, n, active):
         nr = since >= steps
+        if linear:
+            return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
         draws = None
         if model.draws:
             raw = _draw_batch(state.key, n, (*shape[:-1], model.draws * shape[-1]), vals["v"].dtype)

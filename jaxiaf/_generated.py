@@ -215,23 +215,27 @@ def _numpy_env(constants: dict) -> dict:
     return env
 
 
-def _host(statements, inputs: dict, constants: dict) -> dict:
+def _host(statements, inputs: dict, constants: dict, outputs=None, dtype=jnp.float64) -> dict:
     """Run `name = expr` statements with NumPy on the host in float64 (as Brian2's numpy target does),
-    inside `jax.pure_callback`, so that they work under `jit` and `vmap`."""
+    inside `jax.pure_callback`, so that they work under `jit` and `vmap`; return the `outputs` (default:
+    every target) in `dtype`."""
     if not statements:
         return {}
-    names = [s.split(" = ", 1)[0] for s in statements]
+    names = list(outputs) if outputs is not None else [s.split(" = ", 1)[0] for s in statements]
     keys = list(inputs)
     shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in inputs.values()))
 
     def compute(*values):
-        env = {**_numpy_env(constants), **{k: np.asarray(v) for k, v in zip(keys, values, strict=True)}}
+        env = {
+            **_numpy_env(constants),
+            **{k: np.asarray(v, np.float64) for k, v in zip(keys, values, strict=True)},
+        }
         for text in statements:
             exec(text, {}, env)  # Brian2's own statements, as its numpy target runs them
         out_shape = np.shape(values[0])
-        return tuple(np.broadcast_to(np.asarray(env[n], np.float64), out_shape).copy() for n in names)
+        return tuple(np.broadcast_to(np.asarray(env[n], np.float64), out_shape).astype(dtype) for n in names)
 
-    like = tuple(jax.ShapeDtypeStruct(shape, jnp.float64) for _ in names)
+    like = tuple(jax.ShapeDtypeStruct(shape, dtype) for _ in names)
 
     @jax.custom_jvp
     def call(*values):
@@ -241,9 +245,11 @@ def _host(statements, inputs: dict, constants: dict) -> dict:
     def call_jvp(primals, tangents):
         """A callback has no derivative: the tangents are those of the same statements in `jax.numpy`
         (the values stay NumPy's)."""
-        named = {n: jnp.asarray(v, jnp.float64) for n, v in constants.items()}
+        named = {n: jnp.asarray(v, dtype) for n, v in constants.items()}
         device = lambda *values: tuple(
-            _device(statements, {**named, **dict(zip(keys, values, strict=True))}, jnp.float64)[n]
+            jnp.broadcast_to(
+                _device(statements, {**named, **dict(zip(keys, values, strict=True))}, dtype)[n], shape
+            )
             for n in names
         )
         return call(*primals), jax.jvp(device, primals, tangents)[1]

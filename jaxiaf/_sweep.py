@@ -266,7 +266,10 @@ def _batched_mask(tree, swept):
 
 
 def _take(tree, mask, start, size, batch):
-    """Rows start..start+size of every batched leaf, padding past the end with the last row."""
+    """Rows start..start+size of every batched leaf, padding past the end with the last row (the leaves
+    themselves for one chunk of the whole batch)."""
+    if start == 0 and size == batch:
+        return tree
     idx = np.minimum(np.arange(start, start + size), batch - 1)
     return jax.tree.map(lambda a, b: a[idx] if b else a, tree, mask)
 
@@ -393,7 +396,7 @@ def _host(tree, keep: int):
 
 def _trim(tree, keep: int):
     """The first `keep` rows of every batched leaf (the rest is padding)."""
-    return jax.tree.map(lambda a: a[:keep] if a.ndim else a, tree)
+    return jax.tree.map(lambda a: a[:keep] if a.ndim and a.shape[0] != keep else a, tree)
 
 
 def _result(params, acc, ys, final, dt, num_steps, outputs) -> SweepResult:

@@ -11,7 +11,6 @@ from test_fast_path import _float32
 
 import jaxiaf
 from jaxiaf import _affine, _generated
-from jaxiaf._pytrees import StepConstants
 
 LINEAR = [
     (name, method)
@@ -29,6 +28,15 @@ def _layer(name, method, n, seed, num_steps=1):
         reset=z.reset, integrator_name=method, **params, **init,
     )  # fmt: skip
     return mod, jnp.asarray(currents)
+
+
+def _map_env(mod, shape) -> dict:
+    """What a step reads, with the affine map computed in float64 (the tests' x64 mode)."""
+    model, params = mod.sim.model, mod.params
+    consts = jaxiaf.step_constants(params, mod.sim)
+    maps = _affine.maps(model, _generated.parameters(model, params), consts.dt, jnp.float64)
+    consts = eqx.tree_at(lambda c: c.extra, consts, {**consts.extra, **maps})
+    return _generated.loop_env(model, params, consts, shape)
 
 
 @pytest.mark.parametrize("name, method", LINEAR + [("ADAPTIVE", "independent")])
@@ -57,15 +65,7 @@ def test_the_map_is_brian2s_step(name, method):
     """In float64, the map read off the statements equals the statements' step on random states, inputs
     and refractory flags."""
     mod, _ = _layer(name, method, 200, seed=5)
-    params, sim, model = mod.params, mod.sim, mod.sim.model
-    consts = jaxiaf.step_constants(params, sim)
-    values = _generated.parameters(model, params)
-    consts = StepConstants(
-        consts.dt, None, None, consts.refractory_steps, None, None,
-        {**consts.extra, **_affine.maps(model, values, consts.dt, jnp.float64)},
-    )  # fmt: skip
-    shape = (200,)
-    env = _generated.loop_env(model, params, consts, shape)
+    model, env = mod.sim.model, _map_env(mod, (200,))
     rng = np.random.default_rng(6)
     _, init, _, _ = getattr(zoo, name).draw(rng, 200)
     vals = {k: jnp.asarray(init[k]) for k in model.state_names}
@@ -132,3 +132,63 @@ def test_float32_gradients_through_the_map():
     g32 = jax.grad(loss)(tau.astype(jnp.float32), _float32(parts), currents.astype(jnp.float32))
     assert np.all(np.isfinite(g32))
     np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-3 * np.max(np.abs(g64)))
+
+
+def test_float32_sweep_jit_vmap_rows_equal_the_layer_alone():
+    """The map is computed per set (on the host, before a sweep shards its batch): each float32 row equals
+    the float32 layer evolved alone with its values, bit for bit, through `sweep`, `jit` and `vmap`."""
+    mod, currents = _layer("ADAPTIVE", "rk4", 3, seed=7, num_steps=3000)
+    x = np.asarray(currents)
+    values = np.array([0.0, 0.002, 0.004])
+    result = jaxiaf.sweep(mod, {"b": values[:, None] * np.ones(3)}, x, outputs=("spikes",), dtype=jnp.float32)
+    evolve = lambda m: m(jnp.asarray(x, jnp.float32))[0]
+    alone = [np.asarray(evolve(_float32(mod.set_attributes({"b": np.full(3, b)})))) for b in values]
+    for row, want in zip(np.asarray(result.spikes), alone, strict=True):
+        np.testing.assert_array_equal(row, want)
+    assert len({int(a.sum()) for a in alone}) == 3
+    mod32 = _float32(mod)
+    np.testing.assert_array_equal(np.asarray(jax.jit(evolve)(mod32)), np.asarray(evolve(mod32)))
+    mapped = jax.vmap(lambda b: evolve(eqx.tree_at(lambda m: m.params.extra["b"], mod32, b)))
+    np.testing.assert_array_equal(
+        np.asarray(mapped(jnp.asarray(values[:, None] * np.ones(3), jnp.float32))), alone
+    )
+
+
+def test_subexpressions():
+    """A `(constant over dt)` leak to a second reversal potential and a plain subexpression, both linear
+    in `v`, qualify and their map is Brian2's step; a conductance that is a state variable (`g * v`) does
+    not qualify."""
+    eq = """
+    dv/dt = (drive - v + I_x/g_L)/tau_m : volt (unless refractory)
+    I_x = g_x*(E_x - v) : amp (constant over dt)
+    drive = v_rest + R*I_inp : volt
+    v_rest : volt
+    R : ohm
+    g_L : siemens
+    g_x : siemens
+    E_x : volt
+    tau_m : second
+    v_thresh : volt
+    v_reset : volt
+    """
+    values = dict(
+        v_rest=-0.065, R=1.0, g_L=1.0, g_x=0.5, E_x=-0.08, tau_m=0.02, v_thresh=-0.05, v_reset=-0.065
+    )
+    for method in ("euler", "rk4", "exact"):
+        mod = jaxiaf.FFIAF(np.eye(2), neuron_eq=eq, integrator_name=method, **values)
+        model = mod.sim.model
+        assert _affine.affine(model) and (bool(model.per_step) or method == "exact"), method
+        env = _map_env(mod, (2,))
+        vals, nr, u = (
+            {"v": jnp.asarray([-0.07, -0.052])},
+            jnp.asarray([True, False]),
+            jnp.asarray([0.01, 0.02]),
+        )
+        got = _affine.advance(model, env, vals, nr, u, True)["v"]
+        want = _generated.advance(model, env, vals, jnp.ones(2, jnp.int32), nr, u, 0, None, True)["v"]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * 0.07)
+    conductance = (
+        eq.replace("I_x = g_x*(E_x - v)", "I_x = g*(E_x - v)") + "dg/dt = -g/tau_g : siemens\ntau_g : second"
+    )
+    conductance = conductance.replace("    g_x : siemens\n", "")
+    assert not _affine.affine(jaxiaf.model(conductance, integrator_name="euler"))

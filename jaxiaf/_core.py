@@ -96,6 +96,20 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     `noise_scale`: that of `noise_std` and `decay`), so a batch of B sets that sweeps only `tau_mem` as
     (B, 1) stores (B, 1) constants, not (B, N). `evolve` gives them their loop shapes (`_loop_shape`).
     """
+    if sim.model is None:
+        resolve_integrator(sim.integrator_name)
+    constants = _constants(params, sim)
+    c = constants.coefficient
+    if sim.model is None and _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
+        raise ValueError(_stability_message(sim.integrator_name))
+    return constants
+
+
+@jax.jit
+def _constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+    """`step_constants`' computation as one compiled program: called eagerly, it would otherwise run (and
+    in a fresh process load from the persistent compilation cache) one small program per operation,
+    most of a warm process's first call."""
     dtype = params.tau_mem.dtype
     if sim.model is not None:
         return _model_constants(params, sim, dtype)
@@ -110,11 +124,7 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
     gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / (1 - decay)), shape)
     noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
-    resolve_integrator(sim.integrator_name)
-    c = coefficient(sim.integrator_name, dt / tau)
-    if _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
-        raise ValueError(_stability_message(sim.integrator_name))
-    return StepConstants(dt, tau, decay, steps, noise_scale, c)
+    return StepConstants(dt, tau, decay, steps, noise_scale, coefficient(sim.integrator_name, dt / tau))
 
 
 def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> StepConstants:

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._cache import PersistentJit
 from ._progress import bar as progress_bar
 
 OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
@@ -126,7 +127,16 @@ def transform(z, lo, hi):
 def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn, dtype):
     """One jitted generation of all runs (restart the flagged ones, ask, evaluate, tell), the first states,
     and the loss of given values (`evaluate(values (runs * P, D), data)`), cached so that fits of the same
-    shape compile once. `loss_fn(values (P, D), data) -> (P,)`."""
+    shape compile once, and kept on disk (`jaxiaf._cache.PersistentJit`) so that a later process loads
+    them without tracing (or importing evosax). `loss_fn(values (P, D), data) -> (P,)`."""
+    options = (optimizer, population_size, runs, dim, std_init, loss_fn, dtype)
+    build = functools.cache(lambda: _programs(*options))
+    names = ("generation", "first_states", "evaluate")
+    return tuple(PersistentJit(lambda i=i: build()[i], name, options) for i, name in enumerate(names))
+
+
+def _programs(optimizer, population_size, runs, dim, std_init, loss_fn, dtype):
+    """The functions that `compiled_generation` compiles."""
     es, es_params = _strategy(optimizer, population_size, dim, std_init)
     lanes = lambda key: jax.random.split(key, runs)
 
@@ -139,8 +149,9 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
             state = state.replace(std=jnp.where(local, std, state.std).astype(state.std.dtype))
         return state
 
-    def generation(key, states, restart, local, centre, std, data, lane_lo, lane_hi):
+    def generation(key, leaves, restart, local, centre, std, data, lane_lo, lane_hi):
         """`lane_lo`, `lane_hi`: (runs, D) boxes of each search (all `data`'s boxes, but in a profile)."""
+        states = jax.tree.structure(jax.eval_shape(first_tree, key)).unflatten(leaves)
         types = jax.tree.map(lambda a: a.dtype, states)
         sim_data = data[0]
         k_init, k_ask, k_tell = jax.random.split(key, 3)
@@ -155,14 +166,19 @@ def compiled_generation(optimizer, population_size, runs, dim, std_init, loss_fn
         with jax.numpy_rank_promotion("allow"):
             states, _ = jax.vmap(es.tell, (0, 0, 0, 0, None))(lanes(k_tell), z, losses, states, es_params)
         # the state keeps its dtypes (evosax promotes some leaves to float64 under x64): no retrace
-        return jax.tree.map(lambda a, t: a.astype(t), states, types), z, values, losses
+        return jax.tree.leaves(jax.tree.map(lambda a, t: a.astype(t), states, types)), z, values, losses
 
-    def first_states(key):
+    def first_tree(key):
         with jax.numpy_rank_promotion("allow"):
             return jax.vmap(init, (0, None, None, None))(lanes(key), False, jnp.zeros(dim, dtype), 1.0)
 
-    evaluate = jax.jit(lambda values, data: loss_fn(values.astype(dtype), data[0]))
-    return jax.jit(generation), jax.jit(first_states), evaluate
+    def first_states(key):
+        """The states cross the compiled calls as a list of arrays: a stored program's outputs are then
+        rebuilt without importing evosax."""
+        return jax.tree.leaves(first_tree(key))
+
+    evaluate = lambda values, data: loss_fn(values.astype(dtype), data[0])
+    return generation, first_states, evaluate
 
 
 def _strong(states):

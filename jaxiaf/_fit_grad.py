@@ -261,10 +261,12 @@ def _forced_segments(params, sim, state, currents, target_v):
     forced = {
         "params": Parameters(
             jnp.zeros((1, len(segments)), dtype),
-            *(per(params.bias), per(params.tau_mem)),
+            per(params.bias),
+            per(params.tau_mem),
             never,
-            *(per(params.v_reset), per(params.v_rest)),
-        ),  # fmt: skip
+            per(params.v_reset),
+            per(params.v_rest),
+        ),
         "v0": jnp.asarray([s[1] for s in segments], dtype),
         "currents": jnp.asarray(pad([s[2] for s in segments]), dtype),
         "target": jnp.asarray(pad([s[3] for s in segments]), dtype),

@@ -6,16 +6,9 @@ import re
 import jax
 import numpy as np
 import pytest
+from test_fit import BOUNDS, TRUTH
 
 import jaxiaf
-
-TRUTH = {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052, "refractory": 3e-3}
-BOUNDS = {
-    "tau_mem": (5e-3, 50e-3),
-    "bias": (0.0, 0.02),
-    "v_thresh": (-0.06, -0.045),
-    "refractory": (0.0, 6e-3),
-}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _convert, _fit_grad, _fit_neurons, _integrators, _metrics, _named, _search, _timebase
+from ._cache import PersistentJit
 from ._core import Reducer, evolve
 from ._fit_result import NEAR_BEST, FitResult, result
 from ._module import FFIAF
@@ -63,7 +64,7 @@ def _as_trials(name, value, shape_tail, dtype):
             raise ValueError("`spikes` must be a bool raster (or 0/1 values); got counts or fractions.")
     elif not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` must be finite; got NaN or inf.")
-    return jnp.asarray(arr, dtype)
+    return np.asarray(arr, dtype)
 
 
 def _bounds(module: FFIAF, bounds: dict):
@@ -169,6 +170,11 @@ def _loss_fn(names, dt, metrics, need_v, unroll, surrogate):
         unroll=unroll,
         surrogate=surrogate,
     )
+
+
+# small programs of a fit, kept on disk too (each would otherwise be traced and lowered in a fresh process)
+_TRIAL_KEYS = PersistentJit(lambda: jax.vmap(jax.random.fold_in, (None, 0)), "trial_keys", ())
+_SEED = PersistentJit(lambda: lambda key: jax.random.randint(key, (), 0, 2**31 - 1), "explore_seed", ())
 
 
 def _null_loss(metrics, target_spikes, target_v, dt):
@@ -303,7 +309,9 @@ def fit(
     names, lo, hi = _bounds(module, bounds)
     if gradient:
         _fit_grad.check(optimizer, names)
-    x = _as_trials("x", x, (module.size_in,), dtype)
+    # host arrays go to the device with `device_put` (`jnp.asarray` runs a small program per shape, each
+    # traced and loaded in a fresh process)
+    x = jax.device_put(_as_trials("x", x, (module.size_in,), dtype))
     num_trials, num_steps = x.shape[:2]
     dt = float(module.dt)
     target_spikes = target_v = None
@@ -314,11 +322,13 @@ def fit(
             spikes = _neo.spikes_from_neo(spikes, dt)
         elif isinstance(spikes, (list, tuple)):
             spikes = spikes_to_raster(spikes, num_steps, dt)
-        target_spikes = jnp.moveaxis(_as_trials("spikes", spikes, (module.size_out,), jnp.bool_), 1, 0)
+        target_spikes = jax.device_put(
+            np.moveaxis(_as_trials("spikes", spikes, (module.size_out,), bool), 1, 0)
+        )
     if v is not None:
         if _neo.is_neo(v):
             v = _neo.traces_from_neo(v, dt, "V")
-        target_v = jnp.moveaxis(_as_trials("v", v, (module.size_out,), dtype), 1, 0)
+        target_v = jax.device_put(np.moveaxis(_as_trials("v", v, (module.size_out,), dtype), 1, 0))
     for name, target in (("spikes", target_spikes), ("v", target_v)):
         if target is not None and target.shape[:2] != (num_steps, num_trials):
             raise ValueError(
@@ -368,7 +378,7 @@ def fit(
         if jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key)
         else jax.random.wrap_key_data(state.key)
     )
-    trial_keys = jax.vmap(jax.random.fold_in, (None, 0))(key0, jnp.arange(num_trials))
+    trial_keys = _TRIAL_KEYS(key0, jax.device_put(np.arange(num_trials, dtype=jnp.result_type(int))))
     state = eqx.tree_at(lambda st: st.key, state, trial_keys)
     config = (names, dt, tuple(metrics), need_v, unroll, _fit_grad.SURROGATE if gradient else None)
     population_size = 1 if gradient else population_size  # a gradient step evaluates one set per run
@@ -386,7 +396,7 @@ def fit(
                 *options, loss_fn, jnp.dtype(dtype)
             )
     sim_data = ((params, sim, state), currents, target_spikes, target_v)
-    data = (sim_data, jnp.asarray(lo, dtype), jnp.asarray(hi, dtype))
+    data = (sim_data, *jax.device_put((lo.astype(dtype), hi.astype(dtype))))
     max_generations = max_evaluations // (population_size * parallel)
     budget = _search.Budget(
         max_evaluations=int(max_evaluations),
@@ -412,7 +422,7 @@ def fit(
     # error is smooth and its best value is the data's noise level)
     scale = null_loss if tol is not None else trace.best_loss
     near = max(trace.best_loss + NEAR_BEST * scale, -1.0 if tol is None else tol)
-    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+    seed = int(_SEED(key))
     extent = _search.explore(
         evaluate, data, trace.best_values, names, dt, population_size * parallel, seed, near
     )

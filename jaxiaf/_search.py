@@ -173,17 +173,18 @@ def _programs(optimizer, population_size, runs, dim, std_init, loss_fn, dtype):
             return jax.vmap(init, (0, None, None, None))(lanes(key), False, jnp.zeros(dim, dtype), 1.0)
 
     def first_states(key):
-        """The states cross the compiled calls as a list of arrays: a stored program's outputs are then
-        rebuilt without importing evosax."""
-        return jax.tree.leaves(first_tree(key))
+        """The states cross the compiled calls as a list of arrays (a stored program's outputs are then
+        rebuilt without importing evosax), of strong dtypes, as `generation` returns them: the next
+        generation does not retrace."""
+        return [jnp.asarray(a, dtype=jnp.result_type(a)) for a in jax.tree.leaves(first_tree(key))]
 
     evaluate = lambda values, data: loss_fn(values.astype(dtype), data[0])
     return generation, first_states, evaluate
 
 
-def _strong(states):
-    """Strong dtypes, as the states that `generation` returns have: the next generation does not retrace."""
-    return jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), states)
+split = PersistentJit(lambda: lambda key: tuple(jax.random.split(key)), "split", ())
+"""`jax.random.split(key)` as two keys, one program kept on disk (eagerly, splitting and unpacking are
+two programs traced and lowered in each fresh process)."""
 
 
 def search(generation, first_states, data, budget: Budget, key, runs: int, population_size: int, progress):
@@ -194,10 +195,12 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     missing); after a polish, or a search that reached the tolerance, the lane starts again from a
     random point. Each random start is an *origin*: a result counts as confirmed when runs of two
     origins reach it."""
-    key, k_init = jax.random.split(key)
-    states = _strong(first_states(k_init))
+    key, k_init = split(key)
+    states = first_states(k_init)
     dtype = data[1].dtype
-    lane_bounds = tuple(jnp.broadcast_to(b, (runs, b.shape[0])) for b in data[1:])
+    # host arrays go to the device with `device_put` (`jnp.asarray` runs a small program per shape, each
+    # traced and loaded in a fresh process)
+    lane_bounds = tuple(jax.device_put(np.broadcast_to(b, (runs, b.shape[0]))) for b in data[1:])
     restart, local = np.zeros(runs, bool), np.zeros(runs, bool)
     origin = np.arange(runs)
     run_best, run_stale, run_age = np.full(runs, np.inf), np.zeros(runs, int), np.zeros(runs, int)
@@ -208,8 +211,8 @@ def search(generation, first_states, data, budget: Budget, key, runs: int, popul
     bar = progress_bar(budget.generations, progress, "fit generations", "gen")
     reached_tol = lambda loss: budget.tol is not None and loss <= budget.tol
     for _ in range(budget.generations):
-        key, k_gen = jax.random.split(key)
-        args = (jnp.asarray(restart), jnp.asarray(local & restart), jnp.asarray(run_z), jnp.asarray(std))
+        key, k_gen = split(key)
+        args = jax.device_put((restart, local & restart, run_z, std))
         states, z, values, losses = generation(k_gen, states, *args, data, *lane_bounds)
         losses, values, z = np.asarray(losses), np.asarray(values, float), np.asarray(z, dtype)
         evaluations += losses.size
@@ -276,7 +279,7 @@ def explore(evaluate, data, best_values, names, dt, count, seed, near, steps=24)
     for _ in range(steps):
         scale = np.exp(rng.uniform(np.log(0.02), np.log(2.0), (count, 1)))
         proposal = np.clip(walkers + scale * width * rng.standard_normal(walkers.shape), lo, hi)
-        keep = np.asarray(evaluate(jnp.asarray(proposal), data), float) <= near
+        keep = np.asarray(evaluate(jax.device_put(proposal), data), float) <= near
         walkers[keep] = proposal[keep]
         extent = np.maximum(extent, np.abs(walkers - best_values).max(axis=0))
     return extent
@@ -344,16 +347,16 @@ def profile(generation, first_states, data, best_values, names, dt, runs: int, n
         lane_lo, lane_hi = np.repeat(lo[None], runs, axis=0), np.repeat(hi[None], runs, axis=0)
         for lane, (i, fixed) in enumerate(batch):
             lane_lo[lane, i] = lane_hi[lane, i] = fixed
-        bounds = (jnp.asarray(lane_lo, dtype), jnp.asarray(lane_hi, dtype))
-        key, k_init = jax.random.split(key)
-        states = _strong(first_states(k_init))
-        restart = jnp.ones(runs, bool)
+        bounds = jax.device_put((lane_lo.astype(dtype), lane_hi.astype(dtype)))
+        key, k_init = split(key)
+        states = first_states(k_init)
+        restart = jax.device_put(np.ones(runs, bool))
         lane_best = np.full(runs, np.inf)
         for _ in range(PROFILE_GENERATIONS):
-            key, k_gen = jax.random.split(key)
-            args = (restart, restart, jnp.asarray(centre), jnp.full(runs, LOCAL_STD, dtype))
+            key, k_gen = split(key)
+            args = (restart, restart, *jax.device_put((centre, np.full(runs, LOCAL_STD, dtype))))
             states, _, _, losses = generation(k_gen, states, *args, data, *bounds)
-            restart = jnp.zeros(runs, bool)
+            restart = jax.device_put(np.zeros(runs, bool))
             lane_best = np.minimum(lane_best, np.asarray(losses).min(axis=1))
             if np.all(lane_best <= near):
                 break

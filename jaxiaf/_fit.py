@@ -248,7 +248,10 @@ def fit(
       `"open_es"` (even `population_size`); or gradient descent (`jaxiaf._fit_grad`): an optax optimizer
       by name (`"adam"`, `"sgd"`, ...; learning rate 0.05 in the transformed space) or object
       (`optax.adam(1e-2)`), differentiating through spikes with `jaxiaf.surrogate.SuperSpike()`; then
-      `population_size` is 1 and runs are not restarted.
+      `population_size` is 1 and runs are not restarted; or `"gauss_newton"`, for voltage traces of the
+      default equations: the spike-forced Levenberg-Marquardt fit of `tau_mem`, `bias`, `v_rest` on the
+      segments between the resets read from the target trace, with `v_thresh` and `refractory` read from
+      the trace and the fitted model (`jaxiaf._fit_grad`; see the README, "Gradients").
     - `population_size`: candidates per search and generation (int >= 2); `parallel`: searches side by
       side (int >= 1). A generation evaluates `parallel * population_size` parameter sets.
     - `max_evaluations`: budget in evaluated parameter sets (default 100 000; a fit that reproduces
@@ -344,7 +347,8 @@ def fit(
                 f"`{type(m).__name__}.t_start` must be before the end of `x` ({num_steps * dt} s)."
             )
     need_v = any(m.needs == "v" for _, m in metrics)
-    if gradient and "v_thresh" in names and all(m.needs == "v" for _, m in metrics):
+    trace_only = all(m.needs == "v" for _, m in metrics)
+    if gradient and optimizer != _fit_grad.GAUSS_NEWTON and "v_thresh" in names and trace_only:
         raise ValueError(
             "`bounds['v_thresh']`: with a trace loss only, the threshold has no gradient (it acts through "
             "the spike decision, and the surrogate's reset is detached); fit it with an evolution strategy "

@@ -4,6 +4,9 @@ A fresh process otherwise compiles every layer, sweep and fit again (0.4-2 s eac
 second process of the same shapes loads the compiled programs from disk. `import jaxiaf` turns the cache
 on unless JAX already has one configured (`JAX_COMPILATION_CACHE_DIR`, `jax_compilation_cache_dir`) or
 the user switched it off (`jax_enable_compilation_cache=False`).
+
+JAX still traces and lowers a program to find it in its cache; [`PersistentJit`][] keeps a fit's programs
+next to it under a key computed before tracing, so that a second process skips that too.
 """
 
 import contextlib
@@ -97,13 +100,15 @@ class PersistentJit:
     from what determines the program before it is traced: `name`, `static` (a description of everything
     the function closes over, see [`describe`][]), the inputs' tree and types, the library's source,
     the versions of JAX, evosax and equinox, JAX's configuration and the devices. On a hit the compiled
-    program is deserialized (`jax.experimental.serialize_executable`); on a miss it is compiled as
-    `jax.jit` would (through JAX's persistent cache) and written next to JAX's cache, in `EXECUTABLES`,
-    unless it makes a host call other than LAPACK's (a callback cannot be stored). Programs are kept
-    per input signature in memory, as `jax.jit` keeps them. With JAX's cache off, inputs that are not
-    concrete arrays (tracers, NumPy arrays, Python scalars), or `jax_disable_jit` / `jax_debug_nans` /
-    `jax_debug_infs` on, calls go through `jax.jit`; a `static` that cannot be described faithfully is
-    compiled but not stored. `build` is called when a program must be traced, only.
+    program is deserialized (`jax.experimental.serialize_executable`). On a miss it is compiled anew (not
+    read back from JAX's caches) and written in `EXECUTABLES` inside JAX's cache directory, unless it
+    makes a host call other than LAPACK's (a callback cannot be stored). A stored program is used once
+    its first run has succeeded; otherwise its file is deleted and `jax.jit`'s program is used. Programs
+    are kept per input signature in memory, as `jax.jit` keeps them. Calls go through `jax.jit` when
+    JAX's cache is off, the backend is not the CPU (the only one tried), an input is not a concrete array
+    (a tracer, a NumPy array, a Python scalar), or `jax_disable_jit` / `jax_debug_nans` /
+    `jax_debug_infs` is on; a `static` without a faithful description is compiled but not stored.
+    `build` is called only when a program must be traced.
     """
 
     def __init__(self, build, name: str, static):

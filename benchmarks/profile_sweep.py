@@ -96,7 +96,7 @@ def worker_hlo(precision):
         dtype = jnp.float64 if precision == "f64" else jnp.float32
         args = chunk_args(mod, {"bias": bias, "tau_mem": tau}, x[:100], dtype)
         red = _sweep._reducer(("counts",), None)
-        text = _sweep._run_chunk.lower(*args, red).compile().as_text()
+        text = _sweep._top_chunk.lower(*args, red).compile().as_text()
         ops, body = loop_body_ops(text)
         fusions = re.findall(r"= (\S+)\{[^}]*\} fusion\(", body)
         coll = sum(

@@ -26,6 +26,14 @@ import numpy as np
 ENV_VAR = "JAXIAF_CACHE_DIR"
 """Environment variable: the cache directory; empty or `0` disables the cache."""
 
+COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+"""XLA options of the library's own top-level programs (an eager `mod(x)`, a sweep's chunk, a fit's steps;
+JAX takes options only on an outermost `jax.jit`, so `evolve` and the traced `mod(x)` run with the
+caller's). XLA:CPU's copy insertion with region analysis sees that the loop's carried arrays need not be
+copied before each step overwrites them: a float32 sweep's loop body drops from 3 copies to 1 and runs
+12-15 % faster (workload (b), quiet machine); the arithmetic, and so every result, is unchanged. Other
+backends ignore the option."""
+
 MIN_COMPILE_SECONDS = 0.0
 """Programs that compile faster than this are not written to the cache (JAX's default is 1 s)."""
 
@@ -141,19 +149,19 @@ class PersistentJit:
         try:
             path = folder / f"{self._name}-{self._key(tree, leaves)}.pkl"
         except TypeError:  # a static value without a faithful description
-            return self.jitted().lower(*args).compile(), None
+            return self.jitted().lower(*args).compile(compiler_options=COMPILER_OPTIONS), None
         if not path.exists():
             # compiled anew, not read back from JAX's caches: XLA:CPU stores a program it has loaded or
             # run without all its parts. A GPU option (JAX sets it on CPUs too), set to the key, makes
             # the options, part of JAX's keys, new.
-            anew = {"xla_gpu_per_fusion_autotune_cache_dir": path.stem}
+            anew = {**COMPILER_OPTIONS, "xla_gpu_per_fusion_autotune_cache_dir": path.stem}
             _store(path, self.jitted().lower(*args).compile(compiler_options=anew))
         try:
             compiled = _load(path, jax.tree.structure((args, {})))
             return compiled, jax.block_until_ready(compiled(*args))
         except Exception:  # missing, written by another version, truncated, not whole, ...
             path.unlink(missing_ok=True)
-            return self.jitted().lower(*args).compile(), None
+            return self.jitted().lower(*args).compile(compiler_options=COMPILER_OPTIONS), None
 
     def _key(self, tree, leaves) -> str:
         types = [(x.shape, str(x.dtype), x.aval.weak_type, str(x.sharding)) for x in leaves]

@@ -289,7 +289,8 @@ def checked(params: Parameters, sim: SimulationParameters):
 
 
 @functools.partial(
-    jax.jit, static_argnames=("record", "reducer", "check", "unroll", "surrogate", "checkpoint_every")
+    jax.jit,
+    static_argnames=("record", "reducer", "check", "unroll", "surrogate", "checkpoint_every"),
 )
 def evolve(
     params: Parameters,

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._cache import COMPILER_OPTIONS
 from ._core import evolve
 from ._progress import bar as progress_bar
 from ._pytrees import NEVER, Parameters, State
@@ -98,7 +99,9 @@ def _named(optimizer: str):
 @functools.lru_cache(maxsize=16)
 def evaluator(loss_fn, dtype):
     """The jitted `evaluate(values, data)`: the fit's loss of each parameter set (no gradient)."""
-    return jax.jit(lambda values, data: loss_fn(values.astype(dtype), data[0]))
+    return jax.jit(
+        lambda values, data: loss_fn(values.astype(dtype), data[0]), compiler_options=COMPILER_OPTIONS
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -120,7 +123,7 @@ def compiled_step(optimizer, loss_fn, dtype):
         updates, opt_state = optimizer.update(grad, opt_state, z)
         return (z + updates).astype(dtype), opt_state, values, losses
 
-    return jax.jit(step), jax.jit(optimizer.init)
+    return jax.jit(step, compiler_options=COMPILER_OPTIONS), jax.jit(optimizer.init)
 
 
 def descend(optimizer, loss_fn, data, budget, key, runs: int, std_init: float, progress):
@@ -302,7 +305,7 @@ def _forced_v(smooth, values, forced):
     return evolve(params, forced["sim"], state, forced["currents"], record=True, check=False)[2]["v"]
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.jit, static_argnums=0, compiler_options=COMPILER_OPTIONS)
 def _lm_step(smooth, z, forced, lo, hi):
     """One Levenberg-Marquardt step of every run (`z`: (B, D)), the damping chosen among `DAMPING` by the
     segments' squared error: `(z, values, upper)`, `upper` (B,) the lowest voltage of the model at a reset

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _convert, _named, _surrogate
+from ._cache import COMPILER_OPTIONS
 from ._core import _NONFINITE, _step_message, evolve, step_constants
 from ._defaults import DEFAULTS
 from ._integrators import resolve_integrator
@@ -475,7 +476,7 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     return spikes, new_state, rec
 
 
-@eqx.filter_jit
+@eqx.filter_jit(compiler_options=COMPILER_OPTIONS)
 def _run_unchecked(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every, constants):
     params = mod.params
     currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)

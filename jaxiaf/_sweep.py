@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _convert, _named, _progress, _sharding
+from ._cache import COMPILER_OPTIONS
 from ._core import Reducer, evolve, step_constants
 from ._module import FFIAF, PARAMETER_FAMILIES
 from ._pytrees import Parameters, SimulationParameters, State, StepConstants
@@ -220,8 +221,7 @@ def _reducer(outputs: tuple, user: Reducer | None) -> Reducer:
     return Reducer(init, update)
 
 
-@functools.partial(jax.jit, static_argnames=("reducer", "unroll"))
-def _run_chunk(
+def _chunk(
     params: Parameters,
     sim: SimulationParameters,
     state: State,
@@ -242,6 +242,17 @@ def _run_chunk(
         params, sim, state, currents, reducer=reducer, check=False, constants=constants, unroll=unroll
     )
     return acc, jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), ys), new_state
+
+
+_traced_chunk = jax.jit(_chunk, static_argnames=("reducer", "unroll"))
+_top_chunk = jax.jit(_chunk, static_argnames=("reducer", "unroll"), compiler_options=COMPILER_OPTIONS)
+
+
+def _run_chunk(*args, **kwargs):
+    """One chunk's compiled call: with the library's compiler options when it is the outermost program,
+    as JAX requires (under `jax.grad` or `jax.vmap` of a sweep, without)."""
+    concrete = all(map(_checks.is_concrete, jax.tree.leaves(args)))
+    return (_top_chunk if concrete else _traced_chunk)(*args, **kwargs)
 
 
 def _batched_mask(tree, swept):

@@ -13,7 +13,7 @@ import pytest
 
 import jaxiaf
 from jaxiaf._core import Reducer
-from jaxiaf._sweep import _run_chunk, grid, sweep
+from jaxiaf._sweep import _top_chunk, grid, sweep
 
 RNG = np.random.default_rng(8)
 W = RNG.normal(0, 0.01, (3, 5))
@@ -95,10 +95,10 @@ def test_chunks_reuse_one_compilation_and_equal_one_call():
     mod = _module()
     batch = {"bias": np.linspace(0.0, 0.03, 11), "tau_mem": np.linspace(0.005, 0.05, 11)}
     whole = sweep(mod, batch, X, dtype=jnp.float64)
-    before = _run_chunk._cache_size()
+    before = _top_chunk._cache_size()
     chunked = sweep(mod, batch, X, chunk_size=4, dtype=jnp.float64, progress=False)
     np.testing.assert_array_equal(whole.counts, chunked.counts)
-    after_chunks = _run_chunk._cache_size()
+    after_chunks = _top_chunk._cache_size()
     for scale in (0.5, 2.0, 3.0):
         sweep(
             mod, {k: v * scale for k, v in batch.items()}, X, chunk_size=4, dtype=jnp.float64, progress=False
@@ -112,7 +112,7 @@ def test_chunks_reuse_one_compilation_and_equal_one_call():
             progress=False,
         )
     assert after_chunks == before + 1  # the chunk shape is new once
-    assert _run_chunk._cache_size() == after_chunks  # new values never recompile
+    assert _top_chunk._cache_size() == after_chunks  # new values never recompile
 
 
 def test_dtype_follows_the_layer_unless_given():

@@ -29,8 +29,7 @@ def _is_key(a) -> bool:
 
 
 def _global(a, sharding):
-    if jax.process_count() == 1:
-        return jax.device_put(a, sharding)
+    """One leaf as a global array of several processes."""
     if _is_key(a):
         data = _global(jax.random.key_data(a), sharding)
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
@@ -44,6 +43,8 @@ def place(tree, mask, device_mesh):
     if device_mesh is None:
         return tree
     row, rep = NamedSharding(device_mesh, P("batch")), NamedSharding(device_mesh, P())
+    if jax.process_count() == 1:  # one batched transfer of every leaf
+        return jax.device_put(tree, jax.tree.map(lambda b: row if b else rep, mask))
     return jax.tree.map(lambda a, b: _global(a, row if b else rep), tree, mask)
 
 

@@ -106,7 +106,7 @@ def _program(model: Model) -> tuple:
         lines += _point(model, {INPUT: 1.0}, held, f"{h}u")
         for j in names:
             lines += _point(model, {j: 1.0}, held, f"{h}{j}")
-        for i in names:
+        for i in (n for n in names if not (held and n in model.flags)):  # held: `v = where(nr, _v, v)`
             entries = {
                 _name("b", held, i): f"_inc_{h}0_{i}",
                 _name("k", held, i): f"_inc_{h}u_{i} - _inc_{h}0_{i}",
@@ -128,17 +128,20 @@ def maps(model: Model, values: dict, dt, dtype) -> dict:
 
 def advance(model: Model, env: dict, vals: dict, nr, u, active) -> dict:
     """One step of the map: `x_i + (sum_j A_ij x_j + b_i + k_i u)` with the refractory map where `nr`
-    is False; states held where `active` is False."""
+    is False; states held where `active` is False. A variable flagged `(unless refractory)` is held while
+    refractory (Brian2 ends its update with `v = where(not_refractory, _v, v)`), so its row of the
+    refractory map is the identity and is neither computed nor read."""
     held = _held(model)
-    entry = lambda kind, *names: (
-        jnp.where(nr, env[_name(kind, False, *names)], env[_name(kind, True, *names)])
-        if held
-        else env[_name(kind, False, *names)]
-    )
     new = {}
     for i in model.state_names:
+        frozen = held and i in model.flags
+        entry = lambda kind, *names, pick=held and not frozen: (
+            jnp.where(nr, env[_name(kind, False, *names)], env[_name(kind, True, *names)])
+            if pick
+            else jnp.broadcast_to(env[_name(kind, False, *names)], nr.shape)
+        )
         total = entry("b", i) + entry("k", i) * u
         for j in model.state_names:
             total = total + entry("A", i, j) * vals[j]
-        new[i] = jnp.where(active, vals[i] + total, vals[i])
+        new[i] = jnp.where(active & nr if frozen else active, vals[i] + total, vals[i])
     return new

@@ -43,11 +43,7 @@ def brian_case(
         with tempfile.TemporaryDirectory(prefix="jaxiaf_bench_cpp_") as work:
             try:
                 r = brian_run(currents, channel, workdir=work, keep=True, **kw)
-                sims, binaries = [r["sim"]], [r["binary"]]
-                for _ in range(repeats - 1):
-                    sim, binary = rerun_standalone(work)
-                    sims.append(sim)
-                    binaries.append(binary)
+                sims, binaries = rerun_standalone(work, (r["sim"], r["binary"]), repeats)
             finally:
                 release_standalone()
         out.update(

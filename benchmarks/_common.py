@@ -361,13 +361,18 @@ def brian_run(
     return out
 
 
-def rerun_standalone(workdir):
-    """Run the built cpp_standalone binary again (no code generation, no compilation): (in-binary
-    simulation seconds, seconds running the binary)."""
+def rerun_standalone(workdir, first: tuple, repeats: int):
+    """The first run's `(in-binary simulation seconds, seconds running the binary)` and those of
+    `repeats - 1` more runs of the built cpp_standalone binary (no code generation, no compilation), as
+    two lists."""
     import brian2 as b2
 
-    b2.device.run(directory=str(workdir), with_output=False)
-    return b2.device._last_run_time, b2.device.timers["run_binary"]
+    sims, binaries = [first[0]], [first[1]]
+    for _ in range(repeats - 1):
+        b2.device.run(directory=str(workdir), with_output=False)
+        sims.append(b2.device._last_run_time)
+        binaries.append(b2.device.timers["run_binary"])
+    return sims, binaries
 
 
 def release_standalone():

@@ -384,13 +384,10 @@ def brian_model_run(name, integ, currents, channel, swept, threads, workdir, rep
         net = b2.Network(group, mon)
         net.run(currents.shape[0] * bdt, namespace={})
         counts = np.asarray(mon.count, np.int64).copy()
-        sims, binaries = [b2.device._last_run_time], [b2.device.timers["run_binary"]]
+        first = (b2.device._last_run_time, b2.device.timers["run_binary"])
         make = b2.device.timers["compile"]["make"]
         total = time.perf_counter() - t_start
-        for _ in range(repeats - 1):
-            sim, binary = rerun_standalone(workdir)
-            sims.append(sim)
-            binaries.append(binary)
+        sims, binaries = rerun_standalone(workdir, first, repeats)
     finally:
         release_standalone()
     return {

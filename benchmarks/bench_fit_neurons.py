@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,28 +33,16 @@ def main():
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json", default="benchmarks/results/fit_neurons.json")
     args = parser.parse_args()
-    from test_fit_suite import _neurons_problem
+    from test_fit_suite import _fit_neurons, _neurons_problem
 
     start = time.perf_counter()
     truth, weights, x, spikes = _neurons_problem(args.neurons, args.seed)
     brian_s = time.perf_counter() - start
     import jax
 
-    import jaxiaf
-
     busy = cpu_busy()
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jaxiaf.FitWarning)
-        result = jaxiaf.fit(
-            jaxiaf.FFIAF(weights),
-            x,
-            spikes=spikes,
-            bounds={"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)},
-            per_neuron=True,
-            key=jax.random.key(0),
-            progress=False,
-        )
+    result = _fit_neurons(weights, x, spikes, key=jax.random.key(0))
     wall = time.perf_counter() - start
     errors = {k: np.abs(result.best_params[k] / truth[k] - 1) for k in truth}
     within = {k: float((e < 0.05).mean()) for k, e in errors.items()}

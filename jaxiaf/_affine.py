@@ -96,8 +96,10 @@ def _point(model: Model, state: dict, held: bool, tag: str) -> list:
     return lines + [f"_inc_{tag}_{n} = {n} - {values[n]!r}" for n in model.state_names]
 
 
+@functools.lru_cache(maxsize=256)
 def _program(model: Model) -> tuple:
-    """`(statements, outputs)`: the statements that compute every map entry, and the entries' names."""
+    """`(statements, outputs, read)`: the statements that compute every map entry, the entries' names,
+    and the names the statements read."""
     names = model.state_names
     lines, outputs = list(model.scalar + model.invariant), []
     for held in (False, True) if _held(model) else (False,):
@@ -114,14 +116,14 @@ def _program(model: Model) -> tuple:
             entries.update({_name("A", held, i, j): f"_inc_{h}{j}_{i} - _inc_{h}0_{i}" for j in names})
             lines += [f"{target} = {value}" for target, value in entries.items()]
             outputs += list(entries)
-    return tuple(lines), tuple(outputs)
+    read = {n.id for s in lines for n in ast.walk(_generated._parse(s).value) if isinstance(n, ast.Name)}
+    return tuple(lines), tuple(outputs), frozenset(read)
 
 
 def maps(model: Model, values: dict, dt, dtype) -> dict:
     """The map's entries (`_aff_<A|b|k>_<n|r>_<i>[_<j>]`) for the parameters `values` (name -> array),
     computed with NumPy in float64 on the host and returned in `dtype`."""
-    statements, outputs = _program(model)
-    read = {n.id for s in statements for n in ast.walk(_generated._parse(s).value) if isinstance(n, ast.Name)}
+    statements, outputs, read = _program(model)
     inputs = {"dt": dt, **{n: v for n, v in values.items() if n in read}}
     return _generated._host(statements, inputs, dict(model.constants), outputs=outputs, dtype=dtype)
 

@@ -86,23 +86,29 @@ def _neurons_problem(num, seed):
     return truth, weights, x, spikes
 
 
+def _fit_neurons(weights, x, spikes, **kwargs):
+    """`fit(per_neuron=True)` of each neuron's `tau_mem` and `bias` with the defaults, FitWarnings
+    silenced (the test and `benchmarks/bench_fit_neurons.py`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxiaf.FitWarning)
+        return jaxiaf.fit(
+            jaxiaf.FFIAF(weights),
+            x,
+            spikes=spikes,
+            bounds={"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)},
+            per_neuron=True,
+            progress=False,
+            **kwargs,
+        )
+
+
 @pytest.mark.brian
 def test_per_neuron_parameters_are_recovered():
     """`per_neuron=True`: 8 neurons with their own `tau_mem` and `bias`, fitted from Brian2 spikes with
     the defaults: at least 90 % of the 16 values within 5 % (benchmarks/bench_fit_neurons.py: 100
     neurons)."""
     truth, weights, x, spikes = _neurons_problem(8, seed=3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jaxiaf.FitWarning)
-        result = jaxiaf.fit(
-            jaxiaf.FFIAF(weights),
-            x,
-            spikes=spikes,
-            bounds={"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)},
-            per_neuron=True,
-            dtype=np.float32,
-            progress=False,
-        )
+    result = _fit_neurons(weights, x, spikes, dtype=np.float32)
     errors = np.array([np.abs(result.best_params[k] / truth[k] - 1) for k in truth])
     assert (errors < 0.05).mean() >= 0.9, errors
     assert len(result.neurons) == 8 and result.best_params["bias"].shape == (8,)

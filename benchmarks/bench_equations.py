@@ -29,7 +29,7 @@ and steady time are reported apart; "compile" = first call - median steady call.
     .venv/bin/python benchmarks/bench_equations.py            # about 8-10 minutes on 2 quiet cores
     .venv/bin/python benchmarks/bench_equations.py --quick    # T = 1000, 1 A/B repetition: a smoke test
 
-float64 workers (both parts, both trees) wrap `jaxiaf._core._host_constants` so that it computes on NumPy
+float64 workers (both parts, both trees) wrap `jaxiaf._core.scan._host_constants` so that it computes on NumPy
 arrays (same values): without it, float64 sweeps deadlock in a fraction of runs with JAX 0.10.2 (see
 `numpy_host_constants`; `JAXIAF_BENCH_NO_WORKAROUND=1` turns it off). Every timed call runs under a
 watchdog (`HANG_S`); a hung worker is run again and the hang recorded in the JSON.
@@ -129,7 +129,7 @@ DEFAULT_INTEGRATORS = ("rk4", "exact")
 HANG_S = float(os.environ.get("JAXIAF_BENCH_HANG_S", 180))
 """A worker call that takes longer is taken as hung: its Python stacks are printed and it exits (code 1,
 "Timeout" on stderr); the parent runs the worker again (see `run_guarded`). float64 sweeps can deadlock in
-JAX 0.10.2: `jaxiaf._core._host_constants`, run by `jax.pure_callback`, receives jax Arrays and launches
+JAX 0.10.2: `jaxiaf._core.scan._host_constants`, run by `jax.pure_callback`, receives jax Arrays and launches
 XLA computations from inside the callback while the main thread waits for a free execution slot."""
 GENERATED_DEFAULT = dict(threshold="v>v_thresh", fixed=dict(r_m=1.0, v_rest=-0.065, v_thresh=-0.055,
                                                             v_reset=-0.065))  # fmt: skip
@@ -174,14 +174,15 @@ def guarded(call):
 
 def numpy_host_constants():
     """Workaround (float64 workers, unless `JAXIAF_BENCH_NO_WORKAROUND=1`): wrap
-    `jaxiaf._core._host_constants` (identical at faa633a and HEAD) so that it receives NumPy arrays. In JAX
+    `jaxiaf._core.scan._host_constants` (identical at faa633a and HEAD) so that it receives NumPy
+    arrays. In JAX
     0.10.2 `jax.pure_callback` hands the callback jax Arrays, so its `+`, `*` and `/` launch XLA computations
     from inside the callback; with 2 CPU devices this deadlocks (main thread and callback thread both wait
     in `xla::Semaphore::Acquire`) in a fraction of float64 sweeps. NumPy computes the same IEEE values (one
     call per sweep or `mod(x)`, outside the timed loop)."""
     if os.environ.get("JAXIAF_BENCH_NO_WORKAROUND") == "1":
         return False
-    from jaxiaf import _core
+    from jaxiaf._core import scan as _core
 
     original = getattr(_core, "_host_constants", None)
     if original is None:  # the library's own host callbacks take NumPy arrays since 7a19acc

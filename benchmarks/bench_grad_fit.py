@@ -18,7 +18,7 @@ Methods, each called with the data, the bounds of `tests/test_fit.py`, a seed, `
   of steps: it is fixed at the truth, which favours Adam);
 - `gauss_newton` (traces only: it needs a voltage target): `optimizer="gauss_newton"` on all 4 parameters,
   the spike-forced Levenberg-Marquardt fit (`tau_mem`, `bias` by LM on the segments between the trace's
-  resets; `v_thresh` and `refractory` read from the trace and the fitted model; see `jaxiaf._fit_grad`);
+  resets; `v_thresh` and `refractory` read from the trace and the fitted model; see `jaxiaf._fit.gradient`);
 - `hybrid_<E>`: CMA-ES on all 4 parameters cut short at E evaluations (`--hybrid-evaluations`, default
   1280 and 2560: 20 and 40 generations of 64; CMA-ES alone first recovers the truth at generation 26-33),
   then `optimizer="adam"` on `tau_mem`, `bias`, `v_thresh` inside bounds narrowed to +-`--hybrid-width`

@@ -52,7 +52,7 @@ def worker(precision, num_steps, outdir):
     import jax.numpy as jnp
 
     import jaxiaf
-    from jaxiaf._sweep import sweep
+    from jaxiaf._sweep.sweep import sweep
 
     dtype = jnp.float64 if precision == "f64" else jnp.float32
     weights, x, bias, tau = workload(num_steps)

@@ -73,7 +73,8 @@ def chunk_args(mod, params, x, dtype, shard=True):
     import jax.numpy as jnp
 
     import jaxiaf
-    from jaxiaf import _sharding, _sweep
+    from jaxiaf._sweep import _sweep
+    from jaxiaf._sweep import sharding as _sharding
 
     p, sim, state = _sweep._batched_inputs(mod, params, B, dtype, False)
     tree = (p, sim, state, jnp.asarray(x, dtype), jaxiaf.step_constants(p, sim))
@@ -87,7 +88,7 @@ def worker_hlo(precision):
     import jax.numpy as jnp
 
     import jaxiaf
-    from jaxiaf import _sweep
+    from jaxiaf._sweep import sweep as _sweep
 
     weights, x, bias, tau = workload()
     out = {}
@@ -119,8 +120,8 @@ def worker_variants():
     from jax.sharding import PartitionSpec as P
 
     import jaxiaf
-    from jaxiaf import _sweep
-    from jaxiaf._core import Reducer
+    from jaxiaf._core.scan import Reducer
+    from jaxiaf._sweep import sweep as _sweep
 
     weights, x, bias, tau = workload()
     params = {"bias": bias, "tau_mem": tau}

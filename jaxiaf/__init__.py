@@ -1,36 +1,34 @@
 """jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
 
-from . import graph as graph
-from . import metrics as metrics
-from . import surrogate as surrogate
-from ._cache import enable_default_cache as _enable_default_cache
-from ._cache import set_compilation_cache as set_compilation_cache
-from ._core import Reducer as Reducer
-from ._core import evolve as evolve
-from ._core import step_constants as step_constants
-from ._equations import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
-from ._fit import fit as fit
-from ._fit import spikes_to_raster as spikes_to_raster
-from ._fit_result import FitResult as FitResult
-from ._fit_result import FitWarning as FitWarning
-from ._io import load as load
-from ._io import save as save
-from ._model import Model as Model
-from ._model import model as model
-from ._module import FFIAF as FFIAF
-from ._neo import spikes_from_neo as spikes_from_neo
-from ._neo import traces_from_neo as traces_from_neo
-from ._nir import from_nir as from_nir
-from ._nir import to_nir as to_nir
-from ._pytrees import Parameters as Parameters
-from ._pytrees import SimulationParameters as SimulationParameters
-from ._pytrees import State as State
-from ._sweep import SweepResult as SweepResult
-from ._sweep import grid as grid
-from ._sweep import sweep as sweep
-from ._timed import FFIAFBrian as FFIAFBrian
-from ._timeseries import TSContinuous as TSContinuous
-from ._timeseries import TSEvent as TSEvent
+from . import graph, metrics, surrogate
+from ._compile.cache import enable_default_cache as _enable_default_cache
+from ._compile.cache import set_compilation_cache as set_compilation_cache
+from ._core.pytrees import Parameters as Parameters
+from ._core.pytrees import SimulationParameters as SimulationParameters
+from ._core.pytrees import State as State
+from ._core.scan import Reducer as Reducer
+from ._core.scan import evolve as evolve
+from ._core.scan import step_constants as step_constants
+from ._equations.default import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
+from ._equations.model import Model as Model
+from ._equations.model import model as model
+from ._fit.driver import fit as fit
+from ._fit.driver import spikes_to_raster as spikes_to_raster
+from ._fit.result import FitResult as FitResult
+from ._fit.result import FitWarning as FitWarning
+from ._interop.files import load as load
+from ._interop.files import save as save
+from ._interop.neo import spikes_from_neo as spikes_from_neo
+from ._interop.neo import traces_from_neo as traces_from_neo
+from ._interop.nir import from_nir as from_nir
+from ._interop.nir import to_nir as to_nir
+from ._layer import FFIAF as FFIAF
+from ._rockpool.timed import FFIAFBrian as FFIAFBrian
+from ._rockpool.timeseries import TSContinuous as TSContinuous
+from ._rockpool.timeseries import TSEvent as TSEvent
+from ._sweep.sweep import SweepResult as SweepResult
+from ._sweep.sweep import grid as grid
+from ._sweep.sweep import sweep as sweep
 
 __version__ = "0.1.0"
 

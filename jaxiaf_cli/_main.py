@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from jaxiaf._integrators import resolve_integrator
+        from jaxiaf._core.integrators import resolve_integrator
 
         try:
             resolve_integrator(args.integrator)

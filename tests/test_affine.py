@@ -1,4 +1,5 @@
-"""The float32 affine update of linear equations (`jaxiaf._affine`): which models qualify, that the map
+"""The float32 affine update of linear equations (`jaxiaf._equations.affine`): which models qualify,
+that the map
 is Brian2's step, and float32 spike agreement with float64 on the zoo's linear models."""
 
 import equinox as eqx
@@ -10,7 +11,8 @@ import zoo
 from test_fast_path import _float32
 
 import jaxiaf
-from jaxiaf import _affine, _generated
+from jaxiaf._equations import _generated
+from jaxiaf._equations import affine as _affine
 
 LINEAR = [
     (name, method)

@@ -12,7 +12,7 @@ from zoo import ADAPTIVE, ZOO, run_both, same_trains, transcendental
 
 import brian_ref
 import jaxiaf
-from jaxiaf._pytrees import SimulationParameters
+from jaxiaf._core.pytrees import SimulationParameters
 
 pytestmark = pytest.mark.brian
 CASES = [(name, method) for name, zoo in ZOO.items() for method in zoo.methods]
@@ -53,7 +53,7 @@ def _generated_default(mod: jaxiaf.FFIAF, method: str):
 
 @pytest.mark.parametrize("method", ["rk4", "rk2", "euler", "exponential_euler", "exact"])
 def test_default_kernels_equal_the_generated_statements(method):
-    """The hand-tuned kernels of the default equations (`jaxiaf._integrators`) equal the statements
+    """The hand-tuned kernels of the default equations (`jaxiaf._core.integrators`) equal the statements
     Brian2 generates from `DEFAULT_NEURON_EQ`, bit for bit (spikes and v), float64."""
     rng = np.random.default_rng(["rk4", "rk2", "euler", "exponential_euler", "exact"].index(method))
     n, t = 200, 2000

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._integrators import STABILITY_LIMITS
-from jaxiaf._pytrees import NEVER
+from jaxiaf._core.integrators import STABILITY_LIMITS
+from jaxiaf._core.pytrees import NEVER
 
 INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
 

@@ -1,4 +1,5 @@
-"""A fit's compiled programs are kept on disk (`jaxiaf._cache.PersistentJit`): a second process loads them
+"""A fit's compiled programs are kept on disk (`jaxiaf._compile.cache.PersistentJit`): a second process
+loads them
 without tracing (or importing evosax), and the results are the same bits with and without the cache."""
 
 import json
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf import _cache, _search
+from jaxiaf._compile import _search
+from jaxiaf._compile import cache as _cache
 
 BOUNDS = {"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)}
 SCRIPT = textwrap.dedent(
@@ -21,7 +23,7 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     import jaxiaf
-    from jaxiaf import _search
+    from jaxiaf._fit import search as _search
 
     built = []
     programs = _search._programs

@@ -1,5 +1,5 @@
 """`jaxiaf.fit(..., optimizer="gauss_newton")`: the spike-forced Levenberg-Marquardt fit of voltage traces
-(`jaxiaf._fit_grad`), with the library's defaults; its refusals."""
+(`jaxiaf._fit.gradient`), with the library's defaults; its refusals."""
 
 import re
 

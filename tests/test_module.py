@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._pytrees import NEVER
+from jaxiaf._core.pytrees import NEVER
 
 W = np.full((2, 3), 0.01)
 

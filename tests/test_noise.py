@@ -6,7 +6,7 @@ import pytest
 from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 import jaxiaf
-from jaxiaf._core import standard_normal_raster
+from jaxiaf._core.scan import standard_normal_raster
 
 
 @pytest.mark.parametrize("integrator", ["exact", "rk4"])

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._core import Reducer
-from jaxiaf._sweep import _top_chunk, grid, sweep
+from jaxiaf._core.scan import Reducer
+from jaxiaf._sweep.sweep import _top_chunk, grid, sweep
 
 RNG = np.random.default_rng(8)
 W = RNG.normal(0, 0.01, (3, 5))
@@ -221,7 +221,7 @@ def test_sharded_equals_single_device(tmp_path):
         import sys, numpy as np, jax
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp, jaxiaf
-        from jaxiaf._sweep import sweep, grid
+        from jaxiaf._sweep.sweep import sweep, grid
         assert len(jax.devices()) == int(sys.argv[2]), jax.devices()
         rng = np.random.default_rng(0)
         mod = jaxiaf.FFIAF(rng.normal(0, 0.01, (3, 5)), noise_std=0.001, refractory=1e-3)
@@ -282,7 +282,7 @@ def test_counts_only_sweep_runs_in_bounded_memory():
     script = textwrap.dedent(
         """
         import re, numpy as np, jax.numpy as jnp, jaxiaf
-        from jaxiaf._sweep import sweep
+        from jaxiaf._sweep.sweep import sweep
         rng = np.random.default_rng(0)
         mod = jaxiaf.FFIAF(rng.normal(0, 0.01, (10, 100)), integrator_name="exact")
         B, T = 4000, 2500

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._graph import GraphHolder, IAFNeurons, LinearWeights
-from jaxiaf._pytrees import NEVER
+from jaxiaf._core.pytrees import NEVER
+from jaxiaf._rockpool.graph import GraphHolder, IAFNeurons, LinearWeights
 
 W = np.array([[0.02, 0.01, 0.0], [0.0, 0.01, 0.03]])
 NUM_STEPS = 200

@@ -1,4 +1,4 @@
-"""Tests for `jaxiaf._timeseries`: exact sampling, rasterisation and validation."""
+"""Tests for `jaxiaf._rockpool.timeseries`: exact sampling, rasterisation and validation."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from jaxiaf._timeseries import TSContinuous, TSEvent
+from jaxiaf._rockpool.timeseries import TSContinuous, TSEvent
 
 
 @pytest.fixture

@@ -1,0 +1,2 @@
+"""The pure core: the one `lax.scan`, its constants, integrators, pytrees, surrogate, checks, units and
+defaults."""

@@ -1,0 +1,452 @@
+"""The pure core: per-evolve constants, the noise raster, one step, and `evolve` on one `lax.scan`.
+
+Every wrapper (the functional module, the timed layer, sweeps, fitting) calls [`jaxiaf.evolve`][]; none
+re-implements the update, the threshold or the reset.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._equations import affine as _affine
+from .._equations import interpret as _generated
+from . import checks as _checks
+from . import surrogate as _surrogate
+from .integrators import STABILITY_LIMITS, affine, coefficient, resolve_integrator
+from .pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
+
+
+# The host callbacks convert their arguments with `np.asarray`: JAX may hand a callback jax Arrays, whose
+# arithmetic would launch XLA computations from inside the callback (a float64 sweep deadlocked that way).
+def _host_decay(dt, tau):
+    dt, tau = np.asarray(dt), np.asarray(tau)
+    return dt, tau, np.exp((-dt) / tau)
+
+
+def _host_steps(refractory, dt):
+    refractory, dt = np.asarray(refractory), np.asarray(dt)
+    steps = np.minimum((refractory + 1e-3 * dt) / dt, NEVER)
+    return np.asarray(steps, dtype=np.int64).astype(np.int32)
+
+
+def _refractory_steps(sim: SimulationParameters, dtype):
+    """`int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), capped at `NEVER`, of the shape of
+    `refractory` and `dt`: with NumPy on the host in float64, on the device in float32. Piecewise
+    constant: no gradient flows through it."""
+    r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
+    refractory = jax.lax.stop_gradient(jnp.broadcast_to(sim.refractory, r_dt).astype(dtype))
+    dt = jax.lax.stop_gradient(jnp.broadcast_to(sim.dt, r_dt).astype(dtype))
+    if dtype == jnp.float64:
+        like = jax.ShapeDtypeStruct(r_dt, jnp.int32)
+        return jax.pure_callback(_host_steps, like, refractory, dt, vmap_method="broadcast_all")
+    return jnp.floor(jnp.minimum((refractory + 1e-3 * dt) / dt, NEVER)).astype(jnp.int32)
+
+
+_NONFINITE = (
+    "The membrane potential `v` (or another state variable) became NaN or inf: the initial state is not "
+    "finite, the input currents (`x @ weights`) overflow the float dtype, or a layer's own equations are "
+    "undefined for its parameters (e.g. Brian2's `exact` solution at a degenerate value, or an unstable "
+    "explicit integrator: use a smaller `dt`)."
+)
+
+
+def _step_message(step, num_steps) -> str:
+    dtype = jnp.asarray(step).dtype
+    return (
+        f"The state's `step` + {num_steps} steps would overflow its {dtype} counter (max "
+        f"{jnp.iinfo(dtype).max}); with float32 layers (x64 off) evolve at most 2**31 - 1 steps in all, or "
+        "reset the layer."
+    )
+
+
+def _unstable(xp, c, name: str):
+    """Where an explicit integrator's update grows without bound: `|1 - c| > 1` (or `c` not finite)."""
+    if name not in STABILITY_LIMITS:
+        return xp.zeros(xp.shape(c), bool)
+    return ~(xp.abs(1 - xp.asarray(c)) <= 1)
+
+
+def _stability_message(name: str) -> str:
+    if name not in STABILITY_LIMITS:
+        return ""
+    return (
+        f"`dt / tau_mem` must be <= {STABILITY_LIMITS[name]:.4g} with `integrator_name={name!r}` for every "
+        "neuron: beyond it the integrator is numerically unstable (`v` grows without bound to NaN). Use a "
+        "smaller `dt`, a larger `tau_mem`, or `integrator_name='exact'`."
+    )
+
+
+def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+    """The constants every step reads, computed once per evolve.
+
+    In float64 they are computed on the host with NumPy (`exp(-dt / tau_mem)`, Brian2's
+    `timestep(refractory, dt)`), bit for bit as Brian2's runtime computes them; XLA's `exp` differs from
+    NumPy's by one ulp on about one value in ten, enough to move a spike where `v` grazes the threshold.
+    Passing `dt` and `tau_mem` through the same call also keeps them runtime values, so XLA cannot turn
+    `x / tau_mem` into `x * (1 / tau_mem)` when a module is closed over by `jit`. In float32 everything
+    stays on the device.
+
+    Called outside `jit` (as [`jaxiaf.sweep`][] does before it shards a batch), the host computation runs
+    at once; the result can then be passed to [`jaxiaf.evolve`][] as `constants`.
+
+    **Returns:** a [`jaxiaf.StepConstants`][]; each leaf keeps the shape of the values it depends on
+    (`dt`, `tau_mem`, `decay`: their common shape; `refractory_steps`: that of `refractory` and `dt`;
+    `noise_scale`: that of `noise_std` and `decay`), so a batch of B sets that sweeps only `tau_mem` as
+    (B, 1) stores (B, 1) constants, not (B, N). `evolve` gives them their loop shapes (`_loop_shape`).
+    """
+    if sim.model is None:
+        resolve_integrator(sim.integrator_name)
+    constants = _constants(params, sim)
+    c = constants.coefficient
+    if sim.model is None and _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
+        raise ValueError(_stability_message(sim.integrator_name))
+    return constants
+
+
+@jax.jit
+def _constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+    """`step_constants`' computation as one compiled program: called eagerly, it would otherwise run (and
+    in a fresh process load from the persistent compilation cache) one small program per operation,
+    most of a warm process's first call."""
+    dtype = params.tau_mem.dtype
+    if sim.model is not None:
+        return _model_constants(params, sim, dtype)
+    dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
+    tau = jnp.broadcast_to(params.tau_mem, dt_tau)
+    dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
+    if dtype == jnp.float64:
+        dt, tau, decay = _host_call(dt, tau)
+    else:
+        decay = jnp.exp((-dt) / tau)
+    steps = _refractory_steps(sim, dtype)
+    shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
+    gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / (1 - decay)), shape)
+    noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
+    return StepConstants(dt, tau, decay, steps, noise_scale, coefficient(sim.integrator_name, dt / tau))
+
+
+def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> StepConstants:
+    """A model layer's constants: `dt`, the refractory steps (from the model's period expression, or from
+    `sim.refractory` as for the default equations) and the model's loop-invariant values."""
+    dt, steps, scalars = _generated.constants(params, sim, dtype)
+    if _affine.applies(sim.model, dtype):
+        scalars = {**scalars, **_affine.maps(sim.model, _generated.parameters(sim.model, params), dt, dtype)}
+    if steps is None:
+        steps = _refractory_steps(sim, dtype)
+    return StepConstants(dt, None, None, steps, None, None, scalars)
+
+
+@jax.custom_jvp
+def _host_call(dt, tau):
+    like = jax.ShapeDtypeStruct(dt.shape, dt.dtype)
+    return jax.pure_callback(_host_decay, (like, like, like), dt, tau, vmap_method="broadcast_all")
+
+
+@_host_call.defjvp
+def _host_call_jvp(primals, tangents):
+    """The host constants' derivatives (a callback has none):
+    `d decay = decay * (dt dtau / tau - ddt) / tau`."""
+    dt, tau, decay = _host_call(*primals)
+    ddt, dtau = tangents
+    return (dt, tau, decay), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau)
+
+
+def _draw(key, step, num_neurons: int, dtype):
+    return jax.random.normal(jax.random.fold_in(key, step.astype(jnp.uint32)), (num_neurons,), dtype)
+
+
+def _draw_batch(key, step, shape, dtype):
+    """Unit normal draws of one step for a state of `shape` (batch dims..., N); one key per batch entry."""
+    draw = lambda k: _draw(k, step, shape[-1], dtype)
+    for _ in shape[:-1]:
+        draw = jax.vmap(draw)
+    return draw(key)
+
+
+def standard_normal_raster(key, first_step, num_steps: int, num_neurons: int, dtype=None):
+    """The unit normal draws `xi` of the noise for steps `first_step .. first_step + num_steps - 1`.
+
+    Step n draws `normal(fold_in(key, n), (num_neurons,))`, so any split of an evolution into chunks draws
+    the same numbers. The noise current of step n is `noise_scale * xi[n]` (see [`jaxiaf.evolve`][]).
+
+    **Arguments:**
+
+    - `key`: a JAX PRNG key (raw `uint32[2]` or typed).
+    - `first_step`: () int, the global index of the first step (the state's `step`).
+    - `num_steps`, `num_neurons`: static ints.
+    - `dtype`: float dtype of the draws; default: the current default float dtype.
+
+    **Returns:** (num_steps, num_neurons) array of N(0, 1) draws.
+    """
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    steps = jnp.asarray(first_step) + jnp.arange(num_steps)
+    return jax.vmap(lambda n: _draw(key, n, num_neurons, dtype))(steps)
+
+
+class Reducer(NamedTuple):
+    """A summary computed inside the scan, so that the (T, ..., N) raster is never stored.
+
+    - `init(shape, dtype) -> acc`: the initial accumulator (a pytree) for a state `v` of `shape`.
+    - `update(acc, k, spike, v) -> (acc, y)`: fold in step `k` (int, from 0 in this evolve) with its
+      `spike` (bool, `shape`) and `v` after reset (`shape`, V); `y` (a pytree, or None) is stacked over
+      the steps, for the per-step outputs one does want to keep.
+
+    Pass the same `Reducer` object again to reuse the compiled loop (it is a static argument).
+    """
+
+    init: Callable
+    update: Callable
+
+
+def _broadcast(params: Parameters, consts: StepConstants, shape):
+    """Per-neuron values broadcast to the state's shape; done inside the step, where XLA fuses it away
+    instead of storing (B, N) copies of values that are shared by the batch."""
+    cast = lambda a: jnp.broadcast_to(a, shape)
+    fields = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+    return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
+
+
+def _loop_shape(constant, shape):
+    """A constant at the shape it enters the loop with.
+
+    float64: the state's full shape. Broadcast inside the step, XLA turns a division by a broadcast
+    `tau_mem` into a multiplication by its reciprocal, one ulp away from Brian2's `x / tau_mem`.
+    float32: full along the neuron axis only. XLA:CPU recomputes broadcast indices along the minor axis in
+    every fused loop (rk4 sweeps of (B, 1) constants ran 2.3x slower), while a broadcast along a leading
+    axis (a fit's trials) is cheap and lets XLA multiply by `1 / tau_mem` (a fit ran 1.8x faster).
+    """
+    if constant.dtype == jnp.float64:
+        return jnp.broadcast_to(constant, shape)
+    return jnp.broadcast_to(constant, jnp.broadcast_shapes(constant.shape, shape[-1:]))
+
+
+def _default_step(params, sim, state, constants, shape, surrogate):
+    """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
+    [`jaxiaf.evolve`][]."""
+    update = resolve_integrator(sim.integrator_name) if state.v.dtype == jnp.float64 else affine
+
+    def advance(v, since, u, n, active):
+        """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
+        p, consts = _broadcast(params, constants, shape)
+        nr = (since >= consts.refractory_steps) & active
+        u = jnp.broadcast_to(u, shape)
+        if sim.noisy:
+            xi = _draw_batch(state.key, n, shape, v.dtype)
+            u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
+        return jnp.where(nr, update(v, u, p, consts, nr), v)
+
+    def settle(w, since):
+        """Threshold and reset of the step that took `v` to `w`, `since` being the counter before it."""
+        p, consts = _broadcast(params, constants, shape)
+        nr = since >= consts.refractory_steps
+        fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
+        v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
+        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+
+    return advance, settle
+
+
+def _model_step(model, params, state, constants, shape, surrogate):
+    """`advance` and `settle` of a layer's own equations: Brian2's generated statements
+    (`jaxiaf._equations.interpret`) on a dict of the state variables; the noise terms draw `model.draws` unit
+    normals per neuron and step from `fold_in(key, step)`."""
+    env = _generated.loop_env(model, params, constants, shape)
+    steps = jnp.broadcast_to(constants.refractory_steps, shape)
+    linear = _affine.applies(model, state.v.dtype)
+
+    def advance(vals, since, u, n, active):
+        nr = since >= steps
+        if linear:
+            return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
+        draws = None
+        if model.draws:
+            raw = _draw_batch(state.key, n, (*shape[:-1], model.draws * shape[-1]), vals["v"].dtype)
+            draws = jnp.moveaxis(raw.reshape(*shape[:-1], model.draws, shape[-1]), -2, 0)
+        return _generated.advance(model, env, vals, since, nr, jnp.broadcast_to(u, shape), n, draws, active)
+
+    def settle(vals, since):
+        fired, spike, vals = _generated.settle(model, env, vals, since, since >= steps, surrogate)
+        return spike, vals, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+
+    return advance, settle
+
+
+def checked(params: Parameters, sim: SimulationParameters):
+    """`params` and `sim` tied to runtime checks of every value (see `jaxiaf._core.checks`)."""
+    fields = {f: _checks.traced(f, getattr(params, f)) for f in Parameters.__annotations__ if f != "extra"}
+    extra = {n: _checks.ensure(n, value, "finite", "SI units") for n, value in params.extra.items()}
+    params = Parameters(**fields, extra=extra)
+    sim = SimulationParameters(
+        dt=_checks.traced("dt", sim.dt),
+        noise_std=_checks.traced("noise_std", sim.noise_std),
+        refractory=_checks.traced("refractory", sim.refractory),
+        integrator_name=sim.integrator_name,
+        noisy=sim.noisy,
+        model=sim.model,
+    )
+    return params, sim
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("record", "reducer", "check", "unroll", "surrogate", "checkpoint_every"),
+)
+def evolve(
+    params: Parameters,
+    sim: SimulationParameters,
+    state: State,
+    currents,
+    *,
+    record: bool = False,
+    reducer: Reducer | None = None,
+    check: bool = True,
+    constants: StepConstants | None = None,
+    unroll: int = 1,
+    surrogate: "_surrogate.Surrogate | None" = None,
+    checkpoint_every: int | None = None,
+):
+    """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
+
+    Per step n (Brian2's schedule: state update, threshold, reset), per neuron:
+
+    ```
+    nr    = since_spike >= R                      # R = int((refractory + 1e-3*dt) / dt)
+    u     = currents[n] + noise_scale * xi[n]     # xi ~ N(0, 1) from fold_in(key, step + n), if sim.noisy
+    v     = where(nr, UPDATE(v, u), v)            # v held bit-exactly while refractory
+    spike = (v > v_thresh) & nr                   # strict threshold, none while refractory
+    v     = where(spike, v_reset, v)
+    since_spike = where(spike, 1, min(since_spike + 1, 2**30))
+    ```
+
+    `UPDATE` is the integrator's update (see `jaxiaf._core.integrators`: Brian2's expressions in float64, one
+    affine update `v + (v_inf - v) * c` in float32), with the input held constant over the step. The
+    compiled loop is pipelined (each iteration thresholds and resets the previous update, then updates the
+    next step) so that only one of its loops computes the update; the results are the same. `R` is capped
+    at `NEVER` = 2**30. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`,
+    makes `noise_std` the stationary standard deviation of `v` under the noise alone. A refractory period
+    of R*dt freezes the R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
+
+    The state may carry leading batch axes (`v` of shape (B..., N), one key per batch entry): the batch is
+    then part of the scan carry and every step updates all of it at once. Parameters and `currents` are
+    broadcast to it.
+
+    **Arguments:**
+
+    - `params`: [`jaxiaf.Parameters`][] (`bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` are read;
+      each broadcastable to the state's shape).
+    - `sim`: [`jaxiaf.SimulationParameters`][].
+    - `state`: [`jaxiaf.State`][] at the start.
+    - `currents`: (T, N), or (T, ..., N) with trailing batch axes of the state, input current of each
+      step, `x @ weights` (A); broadcast over the state's leading axes.
+    - `record`: static; if True, also return the per-step `v` (after reset) and the spike raster.
+    - `reducer`: static; a [`jaxiaf.Reducer`][] to fold each step into a summary instead of returning
+      the spike raster.
+    - `check`: static; runtime checks of the values (below). A caller that has checked them eagerly
+      (as [`jaxiaf.sweep`][] does) may switch them off.
+    - `constants`: the [`jaxiaf.StepConstants`][] of `params` and `sim`, if already computed by
+      [`jaxiaf.step_constants`][] (default: computed here). [`jaxiaf.sweep`][] computes them before it
+      shards a batch, so that no host callback runs inside a sharded computation.
+    - `unroll`: static; steps per iteration of the compiled loop (`lax.scan(unroll=...)`), same results.
+      On a GPU each loop iteration costs a few microseconds of launch and synchronisation, which
+      dominates small layers: `unroll=8` or more amortises it. On a CPU keep 1 (XLA:CPU then duplicates
+      the update into every fusion and runs slower; see `benchmarks/README.md`).
+    - `surrogate`: static; None (default): the spikes are bool and carry no gradient. A
+      `jaxiaf.surrogate.Surrogate` (e.g. `SuperSpike()`): the spikes (raster, record, reducer) are 0/1
+      floats of `v`'s dtype whose derivative is the surrogate's; `v` and the spikes are bit-identical
+      (see `jaxiaf._core.surrogate`).
+    - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
+      the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`;
+      a C that divides T saves a copy of `currents`).
+
+    **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) spike raster (bool; 0/1
+    floats with a `surrogate`), or with a
+    reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
+    advanced by T; `record` is
+    `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`.
+
+    **Raises:** `ValueError` if `currents` does not match the state's shape; with `check`,
+    `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range (`tau_mem <= 0`,
+    `dt <= 0`, `noise_std < 0`, `refractory < 0`), if `currents` is not finite, if `dt / tau_mem` is beyond
+    an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if the final `v` is NaN
+    or inf, or if `state.step + T` overflows its integer type (int32 with x64 off).
+    """
+    shape = state.v.shape
+    tail = currents.shape[1:]
+    if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail) :] != tail:
+        raise ValueError(
+            f"`currents` must have shape (T, ...) with trailing axes of the state's {shape}, e.g. "
+            f"(T, {shape[-1]}); got {currents.shape}."
+        )
+    if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
+        raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
+    _surrogate.check_options(surrogate, checkpoint_every)
+    if check:
+        params, sim = checked(params, sim)
+        v = _checks.tie_input_check(state.v, currents, "currents")
+        state = State(v, state.since_spike, state.key, state.step, state.extra)
+    model = sim.model
+    if model is not None and surrogate is not None:
+        _generated.crossing(model)  # `ValueError` for a threshold without a level
+        if not surrogate.detach_reset:
+            raise ValueError(
+                "`surrogate`: with a layer's own equations the reset is detached (`detach_reset=True`)."
+            )
+    if constants is None:
+        constants = step_constants(params, sim)
+    if model is None:
+        unstable = jnp.any(_unstable(jnp, constants.coefficient, sim.integrator_name))
+        if check:  # tied to `v`, which every path reads (float64 does not read the coefficient)
+            state = eqx.tree_at(
+                lambda s: s.v, state, eqx.error_if(state.v, unstable, _stability_message(sim.integrator_name))
+            )
+    else:
+        unstable = False
+    constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
+    num_steps = currents.shape[0]
+    if model is None:
+        advance, settle = _default_step(params, sim, state, constants, shape, surrogate)
+    else:
+        advance, settle = _model_step(model, params, state, constants, shape, surrogate)
+
+    def body(carry, k, u):
+        # Step k settles (threshold, reset) the update computed by the previous iteration, then updates
+        # step k + 1. The carry holds the un-reset `w`, so the counter, the reducer and the outputs read
+        # stored values: XLA:CPU's one loop per carried array recomputes the update only in `w`'s loop.
+        w, since_before, acc = carry
+        spike, v, since = settle(w, since_before)
+        y = None
+        if reducer is not None:
+            acc, y = reducer.update(acc, k, spike, v if model is None else v["v"])
+        w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
+        kept = (spike, v) if record else None
+        return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
+
+    acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
+    source = currents if num_steps else jnp.zeros((1, *tail), currents.dtype)
+    v0 = state.v if model is None else {"v": state.v, **state.extra}
+    w0 = advance(v0, state.since_spike, source[0], state.step, active=num_steps > 0)
+    carry0 = (w0, state.since_spike, acc0)
+    (v, since, acc), (kept, ys, raster) = _surrogate.scan(
+        body, carry0, source, num_steps, unroll, checkpoint_every
+    )
+    step = state.step
+    values = {"v": v} if model is None else dict(v)
+    if check:
+        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in values.values()]))
+        values["v"] = eqx.error_if(values["v"], ~finite & ~unstable, _NONFINITE)
+        last = jnp.iinfo(jnp.asarray(step).dtype).max - num_steps
+        step = eqx.error_if(step, step > last, _step_message(step, num_steps))
+    extra = {k: x for k, x in values.items() if k != "v"}
+    new_state = State(v=values["v"], since_spike=since, key=state.key, step=step + num_steps, extra=extra)
+    if record:
+        rec = {"v": kept[1], "spikes": kept[0]} if model is None else {**kept[1], "spikes": kept[0]}
+    else:
+        rec = {}
+    if reducer is not None:
+        return (acc, ys), new_state, rec
+    return (kept[0] if record else raster), new_state, rec

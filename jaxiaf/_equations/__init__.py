@@ -1,0 +1,2 @@
+"""Brian2 equations in: the front end (`Model`), the statement interpreter, the affine map, names, the
+default equations."""

@@ -1,0 +1,370 @@
+"""Brian2's generated numpy statements (a [`jaxiaf.Model`][]) run on JAX arrays, inside the one scan.
+
+The statements are interpreted once per trace, node by node, into `jax.numpy` operations in Brian2's
+order and parenthesisation, so that float64 results are Brian2's bit for bit where only arithmetic is
+involved. Three things keep XLA:CPU from rounding differently from NumPy (see `spec/DYNAMICS.md`):
+
+- a product that is added or subtracted is wrapped in a select on a runtime mask, `where(m, a * b, f)`,
+  so that LLVM cannot contract the pair into a fused multiply-add. The mask is all-True and the filler
+  `f` a runtime array (the state's `v`): with a constant filler such as 0, LLVM may move the select
+  out of the sum and contract after all. Successive products alternate between two masks (`m1`, `m2`),
+  since LLVM merges two selects on one mask;
+- a literal divisor is passed through `lax.optimization_barrier`, so that `x / 3.0` is not rewritten
+  as `x * 0.333...`; parameters enter the loop as runtime arrays for the same reason;
+- NumPy's `ndarray ** c` takes shortcuts for `c` in (-1, 0, 0.5, 1, 2) (reciprocal, ones, sqrt, copy,
+  square); so do we.
+
+The loop-invariant statements (Brian2's "scalar code", functions of `dt` and constants) run on the host
+in float64 with NumPy, as Brian2 runs them. Functions such as `exp` use XLA's implementation, which
+differs from NumPy's by one ulp on some arguments.
+"""
+
+import ast
+import functools
+import operator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core.pytrees import NEVER
+from .model import INPUT, PAGE_NAMES, Model
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str):
+    return ast.parse(text).body[0]
+
+
+def _timestep(x, dt, xp):
+    """Brian2's `timestep(t, dt)`: `int((t + 1e-3*dt) / dt)`, truncated as NumPy's int64 cast does."""
+    return xp.trunc((x + 1e-3 * dt) / dt).astype(xp.int64 if xp is np else jnp.int32)
+
+
+def _exprel(x):
+    safe = jnp.where(x == 0, 1.0, x)
+    return jnp.where(x == 0, 1.0, jnp.expm1(safe) / safe)
+
+
+_JAX_FUNCTIONS = {
+    "abs": jnp.abs,
+    "arccos": jnp.arccos,
+    "arcsin": jnp.arcsin,
+    "arctan": jnp.arctan,
+    "ceil": jnp.ceil,
+    "clip": jnp.clip,
+    "cos": jnp.cos,
+    "cosh": jnp.cosh,
+    "exp": jnp.exp,
+    "expm1": jnp.expm1,
+    "exprel": _exprel,
+    "floor": jnp.floor,
+    "int": lambda x: jnp.trunc(x).astype(jnp.int32),
+    "log": jnp.log,
+    "log10": jnp.log10,
+    "log1p": jnp.log1p,
+    "sign": jnp.sign,
+    "sin": jnp.sin,
+    "sinh": jnp.sinh,
+    "sqrt": jnp.sqrt,
+    "tan": jnp.tan,
+    "tanh": jnp.tanh,
+    "where": jnp.where,
+    "logical_not": jnp.logical_not,
+}
+
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+    ast.BitAnd: jnp.logical_and,
+    ast.BitOr: jnp.logical_or,
+}
+_COMPARE = {
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+
+
+class Context:
+    """Per-step values the statements read besides the variables: the FMA masks and their runtime
+    filler (float64; None in float32), the noise draws of the step (`(draws, ...)`, consumed in order by
+    `randn`) and `dt`."""
+
+    def __init__(self, masks, draws, dt, filler=None):
+        self.masks, self.draws, self.dt, self.filler, self._next = masks, draws, dt, filler, 0
+        self._guards = 0
+
+    def guard(self, value):
+        """`where(m, value, filler)`, alternating between the two masks (see the module docstring)."""
+        mask = self.masks[self._guards % 2]
+        self._guards += 1
+        return jnp.where(mask, value, self.filler)
+
+    def randn(self):
+        draw = self.draws[self._next]
+        self._next += 1
+        return draw
+
+
+def _is_product(node) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+
+
+def _guarded(node, env, ctx):
+    value = _eval(node, env, ctx)
+    if ctx.masks is None or not _is_product(node):
+        return value
+    return ctx.guard(value)
+
+
+def _power(base, exponent):
+    """NumPy's `ndarray ** c` (its `fast_scalar_power`): shortcuts for c in (-1, 0, 0.5, 1, 2)."""
+    if isinstance(exponent, (int, float)):
+        shortcut = {
+            -1.0: lambda b: 1.0 / b,
+            0.0: jnp.ones_like,
+            0.5: jnp.sqrt,
+            1.0: lambda b: b,
+            2.0: lambda b: b * b,
+        }.get(float(exponent))
+        if shortcut is not None:
+            return shortcut(jnp.asarray(base))
+    return base**exponent
+
+
+def _eval(node, env, ctx):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return env[node.id]
+    if isinstance(node, ast.BinOp):
+        op = type(node.op)
+        if op in (ast.Add, ast.Sub):
+            return _BINARY[op](_guarded(node.left, env, ctx), _guarded(node.right, env, ctx))
+        left = _eval(node.left, env, ctx)
+        if op is ast.Pow:
+            return _power(left, _eval(node.right, env, ctx))
+        right = _eval(node.right, env, ctx)
+        if op is ast.Div and isinstance(node.right, ast.Constant):
+            right = jax.lax.optimization_barrier(jnp.asarray(right, ctx.dt.dtype))
+        return _BINARY[op](left, right)
+    if isinstance(node, ast.UnaryOp):
+        value = _eval(node.operand, env, ctx)
+        if isinstance(node.op, ast.USub):
+            return -value
+        if isinstance(node.op, ast.UAdd):
+            return value
+        return jnp.logical_not(value)
+    if isinstance(node, ast.Compare):
+        return _COMPARE[type(node.ops[0])](_eval(node.left, env, ctx), _eval(node.comparators[0], env, ctx))
+    if isinstance(node, ast.BoolOp):
+        join = jnp.logical_and if isinstance(node.op, ast.And) else jnp.logical_or
+        return functools.reduce(join, [_eval(v, env, ctx) for v in node.values])
+    if isinstance(node, ast.Call):
+        func = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+        if func == "randn":
+            return ctx.randn()
+        args = [_eval(a, env, ctx) for a in node.args]
+        if func == "timestep":
+            return _timestep(*args, jnp)
+        return _JAX_FUNCTIONS[func](*args)
+    raise ValueError(f"unsupported expression in the generated code: {ast.unparse(node)!r}")
+
+
+def _target(statement):
+    return statement.targets[0].id if isinstance(statement, ast.Assign) else statement.target.id
+
+
+def _value(statement, env, ctx):
+    if isinstance(statement, ast.Assign):
+        return _eval(statement.value, env, ctx)
+    as_binop = ast.BinOp(left=statement.target, op=statement.op, right=statement.value)
+    return _eval(as_binop, env, ctx)
+
+
+def run(statements, env: dict, ctx: Context, where=None) -> dict:
+    """Execute Brian2 statements on `env` (name -> array); with a bool `where`, only where it is True
+    (the reset: Brian2 runs it on the spiking neurons only)."""
+    env = dict(env)
+    for text in statements:
+        statement = _parse(text)
+        name = _target(statement)
+        value = _value(statement, env, ctx)
+        env[name] = value if where is None else jnp.where(where, value, env[name])
+    return env
+
+
+def evaluate(text: str, env: dict, ctx: Context):
+    return _eval(_parse(text).value, env, ctx)
+
+
+def _numpy_env(constants: dict) -> dict:
+    env = {**constants, "_numpy": np, "timestep": lambda x, d: _timestep(x, d, np)}
+    env.update({f: getattr(np, f) for f in _JAX_FUNCTIONS if hasattr(np, f) and f != "int"})
+    env.update(exprel=lambda x: np.where(x == 0, 1.0, np.expm1(x) / np.where(x == 0, 1.0, x)), int=np.trunc)
+    return env
+
+
+def _host(statements, inputs: dict, constants: dict, outputs=None, dtype=jnp.float64) -> dict:
+    """Run `name = expr` statements with NumPy on the host in float64 (as Brian2's numpy target does),
+    inside `jax.pure_callback`, so that they work under `jit` and `vmap`; return the `outputs` (default:
+    every target) in `dtype`."""
+    if not statements:
+        return {}
+    names = list(outputs) if outputs is not None else [s.split(" = ", 1)[0] for s in statements]
+    keys = list(inputs)
+    shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in inputs.values()))
+
+    def compute(*values):
+        env = {
+            **_numpy_env(constants),
+            **{k: np.asarray(v, np.float64) for k, v in zip(keys, values, strict=True)},
+        }
+        for text in statements:
+            exec(text, {}, env)  # Brian2's own statements, as its numpy target runs them
+        out_shape = np.shape(values[0])
+        return tuple(np.broadcast_to(np.asarray(env[n], np.float64), out_shape).astype(dtype) for n in names)
+
+    like = tuple(jax.ShapeDtypeStruct(shape, dtype) for _ in names)
+
+    @jax.custom_jvp
+    def call(*values):
+        return jax.pure_callback(compute, like, *values, vmap_method="broadcast_all")
+
+    @call.defjvp
+    def call_jvp(primals, tangents):
+        """A callback has no derivative: the tangents are those of the same statements in `jax.numpy`
+        (the values stay NumPy's)."""
+        named = {n: jnp.asarray(v, dtype) for n, v in constants.items()}
+        device = lambda *values: tuple(
+            jnp.broadcast_to(
+                _device(statements, {**named, **dict(zip(keys, values, strict=True))}, dtype)[n], shape
+            )
+            for n in names
+        )
+        return call(*primals), jax.jvp(device, primals, tangents)[1]
+
+    same = [jnp.broadcast_to(v, shape) for v in inputs.values()]  # so that `vmap` batches them alike
+    return dict(zip(names, call(*same), strict=True))
+
+
+def _device(statements, env: dict, dtype) -> dict:
+    """The same statements with `jax.numpy` (float32 layers)."""
+    env = run(statements, env, Context(None, None, env["dt"]))
+    return {s.split(" = ", 1)[0]: jnp.asarray(env[s.split(" = ", 1)[0]], dtype) for s in statements}
+
+
+def _context(vals, since, draws, dt) -> Context:
+    """Two all-True masks XLA cannot prove constant and a runtime filler (float64 only; see the module
+    docstring)."""
+    if vals["v"].dtype != jnp.float64:
+        return Context(None, draws, dt)
+    first = since >= 0
+    return Context((first, first & (vals["v"] == vals["v"])), draws, dt, vals["v"])
+
+
+def parameters(model: Model, params) -> dict:
+    """The model's parameters by name, from the page fields or `params.extra`."""
+    return {n: getattr(params, n) if n in PAGE_NAMES else params.extra[n] for n in model.parameter_names}
+
+
+def constants(params, sim, dtype):
+    """`(dt, refractory_steps or None, loop-invariant values)` of a model layer, once per evolve: Brian2's
+    scalar code (`_lio_k`, functions of `dt`) and the hoisted calls (`_inv_k`, per neuron), with NumPy on
+    the host in float64."""
+    model = sim.model
+    dt = jnp.asarray(sim.dt, dtype)
+    named = {n: jnp.asarray(v, dtype) for n, v in model.constants}
+    values = parameters(model, params)
+    if dtype == jnp.float64:
+        scalars = _host(model.scalar, {"dt": dt}, dict(model.constants))
+        read = {n.id for s in model.invariant for n in ast.walk(_parse(s).value) if isinstance(n, ast.Name)}
+        used = {n: v for n, v in {**values, **scalars}.items() if n in read}
+        scalars.update(_host(model.invariant, {"dt": dt, **used}, dict(model.constants)))
+    else:
+        scalars = _device(model.scalar, {**named, "dt": dt}, dtype)
+        scalars.update(_device(model.invariant, {**named, **values, **scalars, "dt": dt}, dtype))
+    if model.refractory is None:
+        return dt, None, scalars
+    env = {**named, **values, "dt": dt}
+    period = evaluate(model.refractory, env, Context(None, None, dt))
+    steps = _timestep(jnp.asarray(period, dtype), dt, jnp)
+    return dt, jnp.minimum(steps, NEVER).astype(jnp.int32), scalars
+
+
+def loop_env(model: Model, params, consts, shape) -> dict:
+    """What every step reads besides the state: parameters at the state's shape, `dt`, the constants and
+    loop-invariant values; in float64 passed through `optimization_barrier`, so that XLA cannot fold a
+    division by a value it knows into a multiplication by its reciprocal."""
+    dtype = consts.dt.dtype
+    env = {n: jnp.broadcast_to(jnp.asarray(v, dtype), shape) for n, v in parameters(model, params).items()}
+    env.update({n: jnp.asarray(v, dtype) for n, v in model.constants})
+    env.update(consts.extra)
+    env["dt"] = consts.dt
+    if dtype == jnp.float64:
+        env = jax.lax.optimization_barrier(env)
+    env["i"] = jnp.broadcast_to(jnp.arange(shape[-1]), shape)
+    env["N"] = shape[-1]
+    return env
+
+
+def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active) -> dict:
+    """The state update of global step `n` (Brian2's constant-over-dt subexpressions, then its state
+    updater); `since` is the refractory counter, `nr` Brian2's `not_refractory`; states are held where
+    `active` is False."""
+    ctx = _context(vals, since, draws, env["dt"])
+    step_env = {**env, **vals, "not_refractory": nr, "t": n * env["dt"], INPUT: u}
+    step_env = run(model.per_step, step_env, ctx)
+    step_env = run(model.update, step_env, ctx)
+    shape = vals["v"].shape
+    return {k: jnp.where(active, jnp.broadcast_to(step_env[k], shape), v) for k, v in vals.items()}
+
+
+def settle(model: Model, env: dict, vals: dict, since, nr, surrogate=None):
+    """Brian2's threshold condition and reset: `(fired, spike, vals after reset)`; `spike` is `fired`, or
+    with a `surrogate` the same 0/1 as floats whose derivative is the surrogate's (`surrogate_spike`)."""
+    ctx = _context(vals, since, None, env["dt"])
+    step_env = {**env, **vals, "not_refractory": nr}
+    fired = jnp.broadcast_to(evaluate(model.condition, step_env, ctx), nr.shape)
+    spike = fired if surrogate is None else surrogate_spike(model, surrogate, step_env, fired, nr, ctx)
+    step_env = run(model.on_spike, step_env, ctx, where=fired)
+    return fired, spike, {k: jnp.broadcast_to(step_env[k], v.shape) for k, v in vals.items()}
+
+
+def crossing(model: Model):
+    """`(left, right)` of a threshold condition `left > right` (or `>=`, optionally `& not_refractory`)
+    as source text; `ValueError` for any other condition (a surrogate needs a distance to threshold)."""
+    node = _parse(model.condition).value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
+        others = [n for n in (node.left, node.right) if ast.unparse(n) != "not_refractory"]
+        node = others[0] if len(others) == 1 else node
+    if isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.Gt, ast.GtE)):
+        return ast.unparse(node.left), ast.unparse(node.comparators[0])
+    raise ValueError(
+        f"`surrogate`: the threshold must compare a variable with a level (`v > v_thresh`, optionally with "
+        f"Brian2's `& not_refractory`) for a surrogate gradient; got {model.threshold!r}."
+    )
+
+
+def surrogate_spike(model: Model, surrogate, env: dict, fired, nr, ctx):
+    """`fired` as 0/1 floats (the forward value is Brian2's condition, bit for bit) with the surrogate's
+    derivative of `left - right`, scaled by the distance from the level to the reset value of the
+    compared variable (`v = v_reset` gives `v_thresh - v_reset`, as for the default equations)."""
+    from .._core import surrogate as _surrogate
+
+    left, right = crossing(model)
+    level = jnp.broadcast_to(evaluate(right, env, ctx), fired.shape)
+    after = run(model.on_spike, env, ctx)[left] if left in env else level - 1.0
+    _, soft = _surrogate.threshold(surrogate, evaluate(left, env, ctx), level, after, nr)
+    hard = fired.astype(soft.dtype)
+    return hard + (soft - jax.lax.stop_gradient(soft))

@@ -1,0 +1,2 @@
+"""Fitting: the driver, evolution strategies, gradients and Gauss-Newton, the result and its flags,
+metrics."""

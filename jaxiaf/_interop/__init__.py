@@ -1,0 +1,1 @@
+"""Files (save/load), NIR and Neo/NWB."""

@@ -1,0 +1,266 @@
+"""Saving and loading layers and fit results (recorded data from Neo and NWB: `jaxiaf._interop.neo`).
+
+**The layer file format** (version 1) is a NumPy `.npz` archive (no pickled objects) holding:
+
+- `header`: a 0-d string array, a JSON object `{"format": "jaxiaf-layer", "version": 1, "class": "FFIAF"
+  or "FFIAFBrian", "name", "integrator_name", "key_impl", "record"}` (`key_impl` names the PRNG
+  implementation of the noise key, `""` for a raw `uint32` key; `record` only for `FFIAFBrian`);
+- the parameters `weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` and the simulation
+  parameters `dt`, `noise_std`, `refractory`, in the layer's dtype;
+- the values that `reset_parameters` restores, the same names prefixed `initial_` (an `FFIAFBrian` also
+  keeps its initial simulation parameters, `initial_integrator_name` going into the header);
+- the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
+
+A layer with its own equations ([`jaxiaf.Model`][]) also has `model` in the header (`equations`,
+`threshold`, `reset` and the `refractory` expression or null), its declared parameters by name instead
+of the page's (and `initial_` copies), and its other state variables prefixed `state_` (e.g. `state_w`).
+
+A loaded layer equals the saved one leaf for leaf, so it continues bit-identically. A `FitResult` file has
+the class `"FitResult"`, its module's header under `module` and its module's arrays prefixed `module.`; its
+array fields (and dicts of arrays, listed in `array_dicts`) are entries prefixed `fit.`, and its other
+fields are JSON in the header's `fields` (tuples as `{"__tuple__": [...]}`).
+"""
+
+import dataclasses
+import json
+import os
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._fit.driver import FitResult
+from .._layer import FFIAF
+from .._rockpool.timed import FFIAFBrian
+
+FORMAT = "jaxiaf-layer"
+VERSION = 1
+PARAMETERS = ("weights", "bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+SIMULATION = ("dt", "noise_std", "refractory")
+STATE = "state_"
+"""The prefix of the state variables of a layer's own equations other than `v` (e.g. `state_w`)."""
+
+
+# ------------------------------------------------------------------------------------------ state records
+def functional(layer) -> FFIAF:
+    """The functional module of an `FFIAF` or `FFIAFBrian`; `TypeError` for other objects, `ValueError` for
+    a batched module (a `vmap` over modules: its weights have a leading batch axis)."""
+    if isinstance(layer, FFIAFBrian):
+        return layer.module
+    if not isinstance(layer, FFIAF):
+        raise TypeError(f"`layer` must be an FFIAF or an FFIAFBrian; got {type(layer).__name__}.")
+    shape = layer.params.weights.shape
+    if len(shape) != 2:
+        raise ValueError(f"`layer` must be one layer; got a batch of modules (weights of shape {shape}).")
+    return layer
+
+
+def state_record(module: FFIAF) -> tuple[dict, str]:
+    """The state of `module` as NumPy arrays `{v, since_spike, step, key_data}`, and the key's
+    implementation name (`""` for a raw `uint32` key)."""
+    key = module.neuron_state.key
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    arrays = {
+        "v": np.asarray(module.neuron_state.v),
+        "since_spike": np.asarray(module.neuron_state.since_spike),
+        "step": np.asarray(module.neuron_state.step),
+        "key_data": np.asarray(jax.random.key_data(key) if typed else key),
+        **{STATE + k: np.asarray(v) for k, v in module.neuron_state.extra.items()},
+    }
+    return arrays, str(jax.random.key_impl(key)) if typed else ""
+
+
+def state_from_record(arrays: dict, key_impl: str) -> dict:
+    """The inverse of [`state_record`][]: `{v, since_spike, step, key}` (and the other state variables
+    of a layer's own equations) for `set_attributes`."""
+    data = jnp.asarray(arrays["key_data"], jnp.uint32)
+    return {
+        "v": jnp.asarray(arrays["v"]),
+        "since_spike": jnp.asarray(arrays["since_spike"]),
+        "step": jnp.asarray(arrays["step"]),
+        "key": jax.random.wrap_key_data(data, impl=key_impl) if key_impl else data,
+        **{k[len(STATE) :]: jnp.asarray(v) for k, v in arrays.items() if k.startswith(STATE)},
+    }
+
+
+# --------------------------------------------------------------------------------------------- save/load
+def _layer_record(layer) -> tuple[dict, dict]:
+    """`(header, arrays)` of an `FFIAF` or `FFIAFBrian` (the header without format and version)."""
+    module = functional(layer)
+    model = module.sim.model
+    names = PARAMETERS if model is None else tuple(module.parameters())
+    if isinstance(layer, FFIAFBrian):
+        initial = layer._initial
+        extra = {"record": layer._record, "initial_integrator_name": initial["integrator_name"]}
+        initial_names = names + SIMULATION
+    else:
+        initial, extra = module.initial_params.named(), {}
+        initial_names = names
+    if model is not None:
+        extra["model"] = {f: getattr(model, f) for f in ("equations", "threshold", "reset", "refractory")}
+    state, key_impl = state_record(module)
+    values = {**module.parameters(), **module.simulation_parameters()}
+    header = {
+        "class": type(layer).__name__,
+        "name": module.name,
+        "integrator_name": values["integrator_name"],
+        "key_impl": key_impl,
+        **extra,
+    }
+    arrays = {k: np.asarray(values[k]) for k in names + SIMULATION}
+    arrays.update({f"initial_{k}": np.asarray(initial[k]) for k in initial_names})
+    return header, {**arrays, **state}
+
+
+def _layer_from_record(header: dict, arrays: dict):
+    """The inverse of [`_layer_record`][]; `KeyError`/`TypeError`/`ValueError` for missing or bad entries."""
+    state = state_from_record(arrays, header["key_impl"])
+    initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
+    model = header.get("model")
+    names = PARAMETERS if model is None else tuple(k for k in initial if k not in SIMULATION)
+    current = {k: arrays[k] for k in names + SIMULATION}
+    current["integrator_name"] = header["integrator_name"]
+    own = (
+        {}
+        if model is None
+        else {
+            "neuron_eq": model["equations"],
+            "threshold": model["threshold"],
+            "reset": model["reset"],
+            **({} if model["refractory"] is None else {"refractory": model["refractory"]}),
+        }
+    )
+    if header["class"] == "FFIAFBrian":
+        initial["integrator_name"] = header["initial_integrator_name"]
+        layer = FFIAFBrian(**initial, **own, name=header["name"], record=header["record"], key=state["key"])
+        return layer.set_attributes(current).set_attributes(state)
+    if header["class"] == "FFIAF":
+        sim = {k: current[k] for k in (*SIMULATION, "integrator_name")}
+        layer = FFIAF(**{**initial, **sim, **own}, name=header["name"], key=state["key"])
+        return layer.set_attributes({k: current[k] for k in names}).set_attributes(state)
+    raise ValueError(f"unknown layer class {header['class']!r}")
+
+
+def _encode(value):
+    """A JSON form of a `FitResult` field; tuples are tagged so that they come back as tuples."""
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def _fit_record(result: FitResult) -> tuple[dict, dict]:
+    """`(header, arrays)` of a `FitResult`: its module as a layer record under `module.`, array fields and
+    dicts of arrays under `fit.`, every other field in the header's `fields` (JSON)."""
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    module_header, module_arrays = _layer_record(fields.pop("module"))
+    arrays = {f"module.{k}": v for k, v in module_arrays.items()}
+    plain, array_dicts = {}, []
+    for name, value in fields.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"fit.{name}"] = value
+        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+            array_dicts.append(name)
+            arrays.update({f"fit.{name}.{k}": v for k, v in value.items()})
+        else:
+            plain[name] = _encode(value)
+    header = {"class": "FitResult", "module": module_header, "fields": plain, "array_dicts": array_dicts}
+    return header, arrays
+
+
+def _fit_from_record(header: dict, arrays: dict) -> FitResult:
+    module = {k[len("module.") :]: v for k, v in arrays.items() if k.startswith("module.")}
+    fields = {name: _decode(value) for name, value in header["fields"].items()}
+    for key, value in arrays.items():
+        if key.startswith("fit."):
+            name, _, entry = key[len("fit.") :].partition(".")
+            if name in header["array_dicts"]:
+                fields.setdefault(name, {})[entry] = value
+            else:
+                fields[name] = value
+    return FitResult(**fields, module=_layer_from_record(header["module"], module))
+
+
+def save(obj, path) -> None:
+    """Save an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][] (parameters, initial parameters, simulation
+    parameters, state with the noise key and the step), or a [`jaxiaf.FitResult`][] (its fitted module and
+    every other field), to `path`, in the format of this module's docstring.
+
+    **Arguments:** `obj`: the layer or fit result; `path`: a file path (written as given, no suffix added).
+
+    **Raises:** `TypeError` for another kind of object; `ValueError` for a batched module or a per-neuron
+    `FitResult`.
+    """
+    if isinstance(obj, FitResult) and obj.neurons:
+        raise ValueError(
+            "`save`: a per-neuron FitResult is not saved whole; save its fitted layer (`result.module`) or "
+            "each neuron's result (`result.neurons[n]`)."
+        )
+    header, arrays = _fit_record(obj) if isinstance(obj, FitResult) else _layer_record(obj)
+    header = {"format": FORMAT, "version": VERSION, **header}
+    with open(path, "wb") as f:
+        np.savez(f, header=np.array(json.dumps(header)), **arrays)
+
+
+def _read(path) -> tuple[dict, dict]:
+    """`(header, arrays)` of a layer file, everything read into memory; `ValueError` naming the file."""
+    try:
+        with zipfile.ZipFile(path) as archive:  # np.load reads entries without checking their CRC
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for entry {damaged!r}")
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{os.fspath(path)!r} is not a readable jaxiaf layer file ({err}).") from err
+    if "header" not in arrays:
+        raise ValueError(f"{os.fspath(path)!r} is not a jaxiaf layer file: it has no `header` entry.")
+    try:
+        header = json.loads(str(arrays.pop("header")))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{os.fspath(path)!r}: its header is not valid JSON ({err}).") from err
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not a jaxiaf layer file (its header names no {FORMAT!r}).")
+    if header.get("version") != VERSION:
+        raise ValueError(
+            f"{os.fspath(path)!r} has jaxiaf layer format version {header.get('version')!r}; this jaxiaf "
+            f"reads version {VERSION} only."
+        )
+    return header, arrays
+
+
+def load(path):
+    """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
+    parameters, initial parameters, simulation parameters and state), so it continues bit-identically, or a
+    `FitResult` with equal fields. Values are read in the session's precision: a float32 file loads as
+    float64 when `jax_enable_x64` is on.
+
+    **Raises:** `FileNotFoundError`; `ValueError` naming the file for a truncated, corrupted or foreign file,
+    another format version, or missing / invalid entries. Nothing is returned half-loaded.
+    """
+    header, arrays = _read(path)
+    try:
+        if header.get("class") == "FitResult":
+            return _fit_from_record(header, arrays)
+        return _layer_from_record(header, arrays)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{os.fspath(path)!r}: invalid jaxiaf layer file ({err}).") from err
+
+
+# ------------------------------------------------------------------------------------------ Neo and NWB

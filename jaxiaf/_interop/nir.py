@@ -1,0 +1,219 @@
+"""Exchanging layers through NIR, the Neuromorphic Intermediate Representation (`nir` 1.0.8).
+
+A layer is the NIR graph `Input -> Affine(weight = weights.T, bias) -> LIF(tau = tau_mem, r = 1,
+v_leak = v_rest, v_threshold = v_thresh, v_reset = v_reset) -> Output`, in SI units: NIR's LIF,
+`tau dv/dt = (v_leak - v) + r I` with `I = W x + b`, is the layer's equation with `r_m = 1` ohm. What NIR
+cannot hold (the time step, the integrator, the refractory period, the noise, the name and the state with
+its noise key) goes into the LIF node's `metadata["jaxiaf"]`, which [`jaxiaf.from_nir`][] reads back.
+"""
+
+import warnings
+
+import numpy as np
+
+from .._layer import FFIAF
+from .files import functional, state_from_record, state_record
+
+METADATA_VERSION = 1
+SUPPORTED = (
+    "Input -> Affine or Linear -> LIF -> Output (a CubaLIF only with tau_syn = 0, a pass-through synapse)"
+)
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError as err:
+        raise ImportError(
+            "jaxiaf.to_nir and jaxiaf.from_nir need the `nir` package: pip install 'jaxiaf[interop]'."
+        ) from err
+    return nir
+
+
+def _step_fraction(module: FFIAF) -> np.ndarray:
+    """(N,) the fraction `c` of the way from `v` to its target that one step of the layer covers:
+    `1 - v` after one step from `v = 1` towards 0 (no input, bias, noise or refractoriness)."""
+    probe = module.set_attributes(
+        {"bias": 0.0, "v_rest": 0.0, "v_reset": 0.0, "v_thresh": 2.0, "noise_std": 0.0, "refractory": 0.0}
+    ).reset_state()
+    probe = probe.set_attributes({"v": np.ones(module.size_out)})
+    _, _, record = probe(np.zeros((1, module.size_in)), record=True)
+    return 1.0 - np.asarray(record["v"][0], float)
+
+
+def to_nir(layer, *, for_norse: bool = False):
+    """The NIR graph of a layer: `Input -> Affine -> LIF -> Output`.
+
+    **Arguments:**
+
+    - `layer`: an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][].
+    - `for_norse`: if True, a graph that Norse's `from_nir(graph, dt=layer.dt)` simulates step for step as
+      this layer does (up to float32 rounding): Norse integrates `v += dt/tau * (I + v_leak - v)` (forward
+      Euler) and resets to 0 whatever `v_reset` says, so every voltage is shifted by `-v_reset` and `tau`
+      is `dt / c`, where `c` is the fraction of the way to `v_leak + I` that this layer's integrator covers
+      in one step (`1 - exp(-dt/tau_mem)` for `exact`, `dt/tau_mem` for `euler`). Such a graph carries no
+      jaxiaf metadata: it is for Norse, not for a round trip.
+
+    **Returns:** a `nir.NIRGraph` with nodes `input`, `affine`, `lif`, `output`; arrays in the layer's
+    dtype. Unless `for_norse`, `lif.metadata["jaxiaf"]` holds `format_version` (1), `dt`,
+    `integrator_name`, `refractory`, `noise_std`, `name`, the state `v`, `since_spike`, `step`,
+    `key_data` and `key_impl`.
+
+    **Raises:** `ValueError` for a layer with its own equations (`neuron_eq`).
+
+    **Warns:** `UserWarning` when the layer has a non-zero refractory period or noise: other NIR readers
+    ignore both (only [`jaxiaf.from_nir`][] restores them, from the metadata).
+    """
+    nir = _nir()
+    module = functional(layer)
+    if module.sim.model is not None:
+        raise ValueError(
+            "`to_nir`: NIR's LIF node describes the default equations only; a layer with its own "
+            "`neuron_eq` has no NIR counterpart (save it with `jaxiaf.save`, which keeps its equations)."
+        )
+    p = {k: np.array(v) for k, v in module.parameters().items()}  # writable copies (torch warns otherwise)
+    sim = module.simulation_parameters()
+    dt = np.asarray(sim["dt"])
+    for name in ("refractory", "noise_std"):
+        if np.any(np.asarray(sim[name]) > 0):
+            warnings.warn(
+                f"The layer's `{name}` is not zero: NIR has no field for it, so other NIR readers (Norse, "
+                "snnTorch, ...) ignore it; only jaxiaf.from_nir restores it (from the metadata).",
+                UserWarning,
+                stacklevel=2,
+            )
+    tau, v_leak, v_threshold, v_reset = p["tau_mem"], p["v_rest"], p["v_thresh"], p["v_reset"]
+    metadata = {}
+    if for_norse:
+        tau = dt / _step_fraction(module)
+        v_leak, v_threshold, v_reset = v_leak - v_reset, v_threshold - v_reset, np.zeros_like(v_reset)
+    else:
+        state, key_impl = state_record(module)
+        values = {"dt": dt, "refractory": sim["refractory"], "noise_std": sim["noise_std"], **state}
+        metadata["jaxiaf"] = {
+            "format_version": METADATA_VERSION,
+            "integrator_name": sim["integrator_name"],
+            "name": module.name,
+            "key_impl": key_impl,
+            # nir.write compresses arrays, which HDF5 refuses for 0-d ones: those go as Python numbers
+            **{k: np.asarray(v).item() if np.ndim(v) == 0 else np.asarray(v) for k, v in values.items()},
+        }
+    num_in, num_out = module.shape
+    nodes = {
+        "input": nir.Input(input_type=np.array([num_in])),
+        "affine": nir.Affine(weight=np.ascontiguousarray(p["weights"].T), bias=p["bias"]),
+        "lif": nir.LIF(
+            tau=tau,
+            r=np.ones_like(tau),
+            v_leak=v_leak,
+            v_threshold=v_threshold,
+            v_reset=v_reset,
+            metadata=metadata,
+        ),
+        "output": nir.Output(output_type=np.array([num_out])),
+    }
+    return nir.NIRGraph(nodes=nodes, edges=[("input", "affine"), ("affine", "lif"), ("lif", "output")])
+
+
+def _chain(graph, nir) -> list:
+    """The nodes between the graph's one Input and its one Output, in order; `ValueError` otherwise."""
+    inputs = [k for k, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    following = {}
+    for src, dst in graph.edges:
+        following.setdefault(src, []).append(dst)
+    visited, current = [], inputs[0] if len(inputs) == 1 else None
+    while current is not None and not isinstance(graph.nodes[current], nir.Output):
+        visited.append(current)
+        nxt = following.get(current, [])
+        current = nxt[0] if len(nxt) == 1 and nxt[0] not in visited else None
+    chain = [graph.nodes[k] for k in visited[1:]]
+    if current is None or len(graph.nodes) != len(visited) + 1 or len(graph.edges) != len(visited):
+        kinds = sorted(f"{name} ({type(node).__name__})" for name, node in graph.nodes.items())
+        path = " -> ".join(type(node).__name__ for node in chain) or "nothing"
+        raise ValueError(
+            f"from_nir supports one chain {SUPPORTED}; this graph is not one chain from a single Input to a "
+            f"single Output (nodes: {', '.join(kinds)}; followed from the Input: {path})."
+        )
+    return chain
+
+
+def _neuron(node, nir) -> tuple[dict, np.ndarray]:
+    """`({tau_mem, v_rest, v_thresh, v_reset}, gain)` of a LIF-like node; `gain` multiplies its input."""
+    name = type(node).__name__
+    if isinstance(node, nir.LIF):
+        tau, gain = node.tau, np.asarray(node.r)
+    elif isinstance(node, nir.CubaLIF):
+        if np.any(np.asarray(node.tau_syn) != 0):
+            raise ValueError(
+                "from_nir: a CubaLIF node with tau_syn > 0 filters its input through a synaptic current, "
+                "which the default equations of jaxiaf.FFIAF do not have; it needs the equation-driven "
+                "layer (issue 11). Only tau_syn = 0 (the synapse a pass-through) is imported."
+            )
+        tau, gain = node.tau_mem, np.asarray(node.r) * np.asarray(node.w_in)
+    elif isinstance(node, nir.IF):
+        raise ValueError(
+            "from_nir: an IF node has no leak (dv/dt = r I, an infinite tau), which jaxiaf.FFIAF cannot "
+            f"express (`tau_mem` must be finite). Supported: {SUPPORTED}."
+        )
+    else:
+        raise ValueError(f"from_nir: a {name} node cannot be the neurons of a layer. Supported: {SUPPORTED}.")
+    values = {"tau_mem": tau, "v_rest": node.v_leak, "v_thresh": node.v_threshold, "v_reset": node.v_reset}
+    return {k: np.asarray(v) for k, v in values.items()}, gain
+
+
+def from_nir(graph, dt=None, **overrides) -> FFIAF:
+    """An [`jaxiaf.FFIAF`][] from a NIR graph `Input -> Affine or Linear -> LIF -> Output`.
+
+    The weights are `weight.T`; a LIF's `r` is folded into them and into the bias (`weights = weight.T * r`,
+    `bias = b * r`, exact for `r = 1`). A `CubaLIF` with `tau_syn = 0` (the synapse passes its input
+    through) is read as a LIF whose input is also scaled by `w_in`. A graph written by
+    [`jaxiaf.to_nir`][] brings back, from its metadata, the time step, integrator, refractory period,
+    noise, name and state (noise key and step included): the layer continues bit-identically. Any other
+    graph is simulated with the `exact` integrator (NIR's LIF is a continuous-time equation) and needs
+    `dt`.
+
+    **Arguments:**
+
+    - `graph`: a `nir.NIRGraph` (e.g. from `nir.read(path)`).
+    - `dt`: the time step (s); default: the one in the metadata (required without).
+    - `overrides`: any other [`jaxiaf.FFIAF`][] argument (`integrator_name`, `refractory`, `noise_std`,
+      `name`, `key`, or a parameter), replacing the graph's value. The state from the metadata is kept
+      (its key unless `key` is given); call `reset_state()` for a fresh one.
+
+    **Raises:** `TypeError` for a non-graph; `ValueError` naming the node type for a graph of another
+    shape or a node that the layer cannot express (an `IF`, a `CubaLIF` with `tau_syn > 0`), for metadata
+    of another format version, or for a missing `dt`.
+    """
+    nir = _nir()
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"`graph` must be a nir.NIRGraph; got {type(graph).__name__}.")
+    chain = _chain(graph, nir)
+    if len(chain) != 2 or not isinstance(chain[0], (nir.Affine, nir.Linear)):
+        found = " -> ".join(type(node).__name__ for node in chain)
+        raise ValueError(f"from_nir supports {SUPPORTED}; got Input -> {found} -> Output.")
+    weight_node, neuron_node = chain
+    values, gain = _neuron(neuron_node, nir)
+    weight = np.asarray(weight_node.weight)
+    bias = np.asarray(weight_node.bias) if isinstance(weight_node, nir.Affine) else np.zeros(weight.shape[0])
+    kwargs = dict(values, weights=weight.T * gain, bias=bias * gain, integrator_name="exact")
+    meta = neuron_node.metadata.get("jaxiaf")
+    if meta is not None:
+        if meta.get("format_version") != METADATA_VERSION:
+            raise ValueError(
+                f"from_nir: the graph's jaxiaf metadata has format version {meta.get('format_version')!r}; "
+                f"this jaxiaf reads version {METADATA_VERSION}."
+            )
+        kwargs.update({k: meta[k] for k in ("dt", "integrator_name", "refractory", "noise_std")})
+        kwargs["name"] = str(meta["name"])
+    if dt is not None:
+        kwargs["dt"] = dt
+    if "dt" not in kwargs:
+        raise ValueError("from_nir: `dt` is required: this graph has no jaxiaf metadata holding a time step.")
+    kwargs.update(overrides)
+    layer = FFIAF(**kwargs)
+    if meta is None:
+        return layer
+    state = state_from_record(meta, str(meta["key_impl"]))
+    if "key" in overrides:
+        del state["key"]
+    return layer.set_attributes(state)

@@ -1,0 +1,443 @@
+"""The Rockpool-compatibility surface of [`jaxiaf.FFIAFBrian`][]: class flags, names and shapes, the
+attribute and module registries, the TimeSeries wrappers of outputs, and the private methods of Rockpool's
+layer page. The layer itself (`jaxiaf._rockpool.timed`) holds the time base, the input sampling and `evolve`.
+"""
+
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._layer import PARAMETER_FAMILIES, SIMULATION_FAMILIES, STATE_FAMILIES
+from .graph import GraphHolder, layer_graph
+from .timeseries import TSContinuous, TSEvent
+
+_FAMILIES = {
+    "Parameter": PARAMETER_FAMILIES,
+    "SimulationParameter": SIMULATION_FAMILIES,
+    "State": STATE_FAMILIES,
+}
+_GETTERS = {"Parameter": "parameters", "SimulationParameter": "simulation_parameters", "State": "state"}
+_REGISTERED = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
+_SUBMODULE_METHODS = (
+    "parameters",
+    "simulation_parameters",
+    "state",
+    "attributes_named",
+    "set_attributes",
+    "reset_state",
+    "reset_time",
+    "reset_parameters",
+)
+
+
+class RegisteredAttribute(NamedTuple):
+    """One entry of [`jaxiaf.FFIAFBrian._get_attribute_registry`][].
+
+    - `value`: the current value.
+    - `type_name`: `"Parameter"`, `"SimulationParameter"` or `"State"`.
+    - `family`: its family (`"weights"`, `"biases"`, `"taus"`, `"voltages"`, `"time"`, ...).
+    - `initial`: the value `_reset_attribute` restores.
+    - `shape`: the shape of `value`.
+    """
+
+    value: Any
+    type_name: str
+    family: str
+    initial: Any
+    shape: tuple
+
+
+class Registered:
+    """`mod.<name>` reads the registered attribute `<name>`; assigning to it calls `set_attributes`."""
+
+    def __init__(self, doc: str):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return obj._values()[self.name]
+
+    def __set__(self, obj, value):
+        obj.set_attributes({self.name: value})
+
+
+class RockpoolSurface:
+    """What Rockpool's `FFIAFBrian` exposes beyond evolving: flags, names, registries, output wrappers.
+
+    The layer that inherits it provides `_module` (the functional [`jaxiaf.FFIAF`][]), `_submodules`,
+    `_initial` (the values `_reset_attribute` restores), `_times`, `t`, `evolve` and `set_attributes`.
+    """
+
+    _spiking_input: bool = False
+    """Whether this module receives spiking input: False, it takes currents."""
+    _spiking_output: bool = True
+    """Whether this module produces spiking output: True."""
+    _is_child: bool = False
+    """Whether this module is a sub-module of another: a layer is built on its own, so False."""
+    _parent_dt_factor: float = 1.0
+    """`dt` of this layer over `dt` of its parent: 1.0 (it has no parent)."""
+    _in_Module_init: bool = False
+    """True while `__init__` runs; always False on a built layer."""
+    _force_set_attributes: bool = False
+    """Rockpool's switch to skip checks in `set_attributes`: False, values are always checked here."""
+    _TimedModule__in_TimedModule_init: bool = False
+    """Rockpool's `__in_TimedModule_init` (name-mangled as there): True while a TimedModule tree is being
+    built; always False on a built layer."""
+
+    # ----------------------------------------------------------------------------------------- names, shape
+    @property
+    def class_name(self) -> str:
+        """Class name of `self`: `"FFIAFBrian"`."""
+        return type(self).__name__
+
+    @property
+    def name(self) -> str:
+        """The name of this layer, or an empty string if it has none."""
+        return self._module.name
+
+    _name = name
+
+    @property
+    def full_name(self) -> str:
+        """The class name and the quoted layer name, e.g. `"FFIAFBrian 'unnamed'"`."""
+        return f"{self.class_name} '{self.name}'" if self.name else self.class_name
+
+    @property
+    def shape(self) -> tuple:
+        """`(N_in, N)`."""
+        return self._module.shape
+
+    _shape = shape
+
+    @property
+    def size(self) -> int:
+        """(DEPRECATED: use `size_out`) N, the number of neurons. Warns `DeprecationWarning`."""
+        warnings.warn(
+            "The `size` property is deprecated. Please use `size_out` instead.", DeprecationWarning, 2
+        )
+        return self.size_out
+
+    @property
+    def size_in(self) -> int:
+        """N_in, the number of input channels."""
+        return self.shape[0]
+
+    @property
+    def size_out(self) -> int:
+        """N, the number of neurons (output channels)."""
+        return self.shape[1]
+
+    @property
+    def spiking_input(self) -> bool:
+        """False: this layer takes continuous currents."""
+        return self._spiking_input
+
+    @property
+    def spiking_output(self) -> bool:
+        """True: this layer sends spikes."""
+        return self._spiking_output
+
+    @property
+    def input_type(self) -> type:
+        """The TimeSeries class accepted: [`jaxiaf.TSContinuous`][]."""
+        return TSEvent if self.spiking_input else TSContinuous
+
+    @property
+    def output_type(self) -> type:
+        """The TimeSeries class returned: [`jaxiaf.TSEvent`][]."""
+        return TSEvent if self.spiking_output else TSContinuous
+
+    # ----------------------------------------------------------------------------------------------- output
+    def _gen_timeseries(self, output: np.ndarray, **kwargs):
+        """Wrap a `(T, N)` raster as this layer's output type: `_gen_tsevent(output, **kwargs)`."""
+        if self.spiking_output:
+            return self._gen_tsevent(output, **kwargs)
+        return self._gen_tscontinuous(output, **kwargs)
+
+    def _gen_tsevent(
+        self,
+        output: np.ndarray,
+        dt: float | None = None,
+        t_start: float | None = None,
+        name: str | None = None,
+        periodic: bool = False,
+        num_channels: int | None = None,
+        spikes_at_bin_start: bool = False,
+    ) -> TSEvent:
+        """Wrap a raster as a [`jaxiaf.TSEvent`][].
+
+        An event in bin k is placed at `t_start + (k + 0.5) * dt` (mid-bin), or at `t_start + k * dt` with
+        `spikes_at_bin_start=True`; the series spans `[t_start, t_start + T*dt)`. With the defaults, these
+        are the layer's time before the call and after it (see `_gen_time_trace` for how times are formed).
+
+        **Arguments:**
+
+        - `output`: `(T, N)` raster: bool, or int counts (one event per count).
+        - `dt`: bin width (s); default the layer's `dt`.
+        - `t_start`: start of bin 0 (s); default the layer's `t`.
+        - `name`: name of the series; default `"Output events '<layer name>'"`.
+        - `periodic`: whether the series repeats.
+        - `num_channels`: number of channels (>= N); default `size_out`.
+        - `spikes_at_bin_start`: place events at bin starts instead of bin centres.
+
+        **Returns:** the `TSEvent`, sorted by time then channel.
+        """
+        if name is None:
+            name = f"Output events '{self.name}'" if self.name else "Output events"
+        # Bin starts with dt = 1 from 0 are exactly the bin indices, mapped to times below.
+        bins = TSEvent.from_raster(
+            output,
+            1.0,
+            num_channels=self.size_out if num_channels is None else num_channels,
+            spikes_at_bin_start=True,
+        )
+        offset = 0.0 if spikes_at_bin_start else 0.5
+        return TSEvent(
+            self._times(t_start, dt, bins.times + offset),
+            bins.channels,
+            periodic=periodic,
+            t_start=float(self._times(t_start, dt, 0)),
+            t_stop=float(self._times(t_start, dt, bins.t_stop)),
+            name=name,
+            num_channels=bins.num_channels,
+        )
+
+    def _gen_tscontinuous(
+        self,
+        output: np.ndarray,
+        dt: float | None = None,
+        t_start: float | None = None,
+        name: str | None = None,
+        periodic: bool = False,
+        interp_kind: str = "previous",
+    ) -> TSContinuous:
+        """Wrap a clocked array as a [`jaxiaf.TSContinuous`][]: sample k at `t_start + k * dt`,
+        `t_stop = t_start + T * dt`.
+
+        **Arguments:** `output`: `(T, N)` (or `(T,)`) samples; `dt` (s), default the layer's `dt`;
+        `t_start` (s), default the layer's `t`; `name`, default `"Output samples '<layer name>'"`;
+        `periodic`; `interp_kind`: `"previous"` or `"linear"`.
+
+        **Returns:** the `TSContinuous`.
+        """
+        if name is None:
+            name = f"Output samples '{self.name}'" if self.name else "Output samples"
+        samples = np.asarray(output)
+        num_samples = samples.shape[0] if samples.ndim else 0
+        return TSContinuous(
+            self._times(t_start, dt, np.arange(num_samples)),
+            samples,
+            periodic=periodic,
+            t_start=float(self._times(t_start, dt, 0)),
+            t_stop=float(self._times(t_start, dt, num_samples)),
+            name=name,
+            interp_kind=interp_kind,
+        )
+
+    def _wrap_recorded_state(self, recorded_dict: dict, t_start: float) -> dict:
+        """Wrap the record of an evolution as TimeSeries.
+
+        **Arguments:** `recorded_dict`: the functional module's record, `{"v": (T, N), "spikes": (T, N)}`
+        (or `{}`); `t_start`: the time of the evolution's first step (s).
+
+        **Returns:** `{"v": TSContinuous, "spikes": TSEvent}`: `v` (V) sample k is the potential at the end
+        of step k (after any reset), placed at the bin start `t_start + k*dt` and held over the bin
+        (`interp_kind="previous"`); the spikes as `_gen_tsevent` places them. Every other state variable
+        of a layer's own equations (`neuron_eq`) is a `TSContinuous` like `v`, in its SI unit.
+        """
+        wrapped = dict(recorded_dict)
+        for var in set(wrapped) - {"spikes"}:
+            label = "Membrane potential" if var == "v" else f"State variable {var}"
+            name = f"{label} '{self.name}'" if self.name else label
+            wrapped[var] = self._gen_tscontinuous(np.asarray(wrapped[var]), t_start=t_start, name=name)
+        if "spikes" in wrapped:
+            wrapped["spikes"] = self._gen_tsevent(np.asarray(wrapped["spikes"]), t_start=t_start)
+        return wrapped
+
+    # ------------------------------------------------------------------------------------- stateful evolve
+    def _evolve_wrapper(
+        self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False
+    ):
+        """Rockpool's stateful evolution: `evolve`, then `set_attributes(new_state)` on this layer.
+
+        **Arguments** and **Returns:** as `evolve`; afterwards the layer's state and `t` have advanced.
+        """
+        output, new_state, recorded = self.evolve(
+            ts_input, duration, num_timesteps, kwargs_timeseries, record
+        )
+        self.set_attributes(new_state)
+        return output, new_state, recorded
+
+    # ------------------------------------------------------------------------------------------- attributes
+    def _values(self) -> dict:
+        module = self._module
+        return {**module.parameters(), **module.simulation_parameters(), **module.state()}
+
+    def _get_attribute_family(self, type_name: str, family=None) -> dict:
+        """The attributes of one type, optionally of some families, of this layer and its sub-modules.
+
+        **Arguments:** `type_name`: `"Parameter"`, `"SimulationParameter"` or `"State"`; `family`: a
+        family name or a list/tuple of them (`"weights"`, `"biases"`, `"taus"`, `"voltages"` for
+        parameters; `"time"`, `"noise"`, `"integrator"` for simulation parameters; `"voltages"`,
+        `"refractory"`, `"random"`, `"time"` for the state), or None for all.
+
+        **Returns:** `{name: value}`, with a nested dict per registered sub-module (left out when a family
+        is given and it has no match).
+
+        **Raises:** `ValueError` for an unknown `type_name`.
+        """
+        if type_name not in _GETTERS:
+            raise ValueError(f"`type_name` must be one of {list(_GETTERS)}; got {type_name!r}.")
+        found = getattr(self._module, _GETTERS[type_name])(family)
+        for name, submodule in self._submodules.items():
+            values = getattr(submodule, _GETTERS[type_name])(family)
+            if values or family is None:
+                found[name] = values
+        return found
+
+    def parameters(self, family=None) -> dict:
+        """The parameters `weights`, `bias` (A), `tau_mem` (s), `v_thresh`, `v_reset`, `v_rest` (V), as
+        `{name: array}`; `family`: `"weights"`, `"biases"`, `"taus"`, `"voltages"` or a list of them."""
+        return self._get_attribute_family("Parameter", family)
+
+    def simulation_parameters(self, family=None) -> dict:
+        """The simulation parameters `dt` (s), `noise_std` (V), `refractory` (s), `integrator_name`;
+        `family`: `"time"`, `"noise"`, `"integrator"` or a list of them."""
+        return self._get_attribute_family("SimulationParameter", family)
+
+    def state(self, family=None) -> dict:
+        """The state `v` (V), `since_spike` (steps), `key`, `step` (`t = step * dt`); `family`:
+        `"voltages"`, `"refractory"`, `"random"`, `"time"` or a list of them."""
+        return self._get_attribute_family("State", family)
+
+    def attributes_named(self, name) -> dict:
+        """Attributes of this layer and its sub-modules called `name` (a string or a list/tuple of them).
+
+        **Returns:** `{name: value}`, with a nested dict for each sub-module that has a match.
+        """
+        names = [name] if isinstance(name, str) else list(name)
+        found = self._module.attributes_named(names)
+        for key, submodule in self._submodules.items():
+            values = submodule.attributes_named(names)
+            if values:
+                found[key] = values
+        return found
+
+    def modules(self) -> dict:
+        """The sub-modules registered with `_register_module`, by name (none unless registered)."""
+        return dict(self._submodules)
+
+    @property
+    def _submodulenames(self) -> list:
+        """The names of the registered sub-modules."""
+        return list(self._submodules)
+
+    def _get_attribute_registry(self) -> tuple:
+        """The attribute and module registries.
+
+        **Returns:** `(registered_attributes, registered_modules)`: `{name: RegisteredAttribute(value,
+        type_name, family, initial, shape)}` for every parameter, simulation parameter and state entry (a
+        snapshot), and `{name: module}` for the registered sub-modules.
+        """
+        initial = self._initial_values()
+        attributes = {}
+        for type_name, families in _FAMILIES.items():
+            for name, value in getattr(self._module, _GETTERS[type_name])().items():
+                attributes[name] = RegisteredAttribute(
+                    value, type_name, families[name], initial[name], np.shape(value)
+                )
+        return attributes, dict(self._submodules)
+
+    def _has_registered_attribute(self, name: str) -> bool:
+        """Whether `name` is a registered attribute (a parameter, simulation parameter or state entry)."""
+        return name in _REGISTERED
+
+    def _initial_values(self) -> dict:
+        """The values `_reset_attribute` restores: the state as `reset_all` leaves it, and the
+        parameters and simulation parameters given at construction (or to `_register_attribute`)."""
+        return {**self._module.reset_all().state(), **self._initial}
+
+    def _register_attribute(self, name: str, val) -> None:
+        """Set a registered attribute and make `val` its initial value.
+
+        The attributes are fixed by the functional module's pytrees; this sets one of them. For a
+        parameter or simulation parameter, `val` also becomes the value that `_reset_attribute` and
+        `reset_parameters` restore; a state entry's reset value is always the one `reset_state` /
+        `reset_time` give.
+
+        **Arguments:** `name`: one of the names in `_get_attribute_registry()[0]`; `val`: its new value.
+
+        **Raises:** `ValueError` for another name, or as `set_attributes` for a bad value.
+        """
+        if not self._has_registered_attribute(name):
+            raise ValueError(
+                f"{self.full_name}: cannot register {name!r}: the attributes of this layer are those of its "
+                f"functional FFIAF, {sorted(_REGISTERED)}."
+            )
+        self.set_attributes({name: val})
+        if name in self._initial:
+            self._initial[name] = self._values()[name]
+
+    def _register_module(self, name: str, mod) -> None:
+        """Register a sub-module: it then appears in `modules()`, in `parameters()` / `state()` / ... as a
+        nested dict, and `set_attributes` and the `reset_*` methods reach it. It does not take part in
+        `evolve`: this layer's data path is its own weights and neurons.
+
+        **Arguments:** `name`: an identifier, not one of the layer's attribute names; `mod`: a module
+        with the methods `parameters`, `simulation_parameters`, `state`, `attributes_named`,
+        `set_attributes`, `reset_state`, `reset_time` and `reset_parameters` (an `FFIAF`, an `FFIAFBrian`).
+
+        **Raises:** `ValueError` for a bad name, `TypeError` for an object that is not a module.
+        """
+        if not isinstance(name, str) or not name.isidentifier() or name in _REGISTERED:
+            raise ValueError(
+                f"`name` must be an identifier other than the layer's attribute names; got {name!r}."
+            )
+        missing = [m for m in _SUBMODULE_METHODS if not callable(getattr(mod, m, None))]
+        if missing:
+            raise TypeError(f"`mod` must be a module; a {type(mod).__name__} has no {missing}.")
+        self._submodules[name] = mod
+
+    def _reset_attribute(self, name: str) -> "RockpoolSurface":
+        """Reset one attribute to its initial value, in place: a parameter or simulation parameter to its
+        constructor value (or the value given to `_register_attribute`); `v` to `v_rest`, `since_spike`
+        to "never spiked", `step` to 0; `key` keeps its value.
+
+        **Returns:** this layer.
+
+        **Raises:** `KeyError` if `name` is not a registered attribute.
+        """
+        if not self._has_registered_attribute(name):
+            raise KeyError(f"{name!r} is not a registered attribute of {self.full_name}.")
+        return self.set_attributes({name: self._initial_values()[name]})
+
+    def _reset_submodules(self, method: str) -> None:
+        for name, submodule in self._submodules.items():
+            updated = getattr(submodule, method)()
+            self._submodules[name] = submodule if updated is None else updated
+
+    # -------------------------------------------------------------------------------------- graph, clock
+    def _set_dt(self, max_factor: float = 100) -> None:
+        """Set the network time step to the least common multiple of the modules' `dt`s, at most
+        `max_factor` times the largest. This layer has one clock, evolved by itself, so its `dt` is that
+        multiple and is left as it is.
+
+        **Raises:** `ValueError` if `max_factor < 1` (no common step could then be found).
+        """
+        if not max_factor >= 1:
+            raise ValueError(f"`max_factor` must be >= 1; got {max_factor!r}.")
+
+    def as_graph(self) -> GraphHolder:
+        """The layer as a computational graph: a [`jaxiaf.graph.LinearWeights`][] node (the weights)
+        feeding an [`jaxiaf.graph.IAFNeurons`][] node that carries every neuron parameter.
+
+        **Returns:** a [`jaxiaf.graph.GraphHolder`][] named after the layer, with `modules == (weights,
+        neurons)`, N_in input nodes and N output nodes; values are NumPy copies in SI units.
+        For a graph other tools read, use [`jaxiaf.to_nir`][] (NIR).
+        """
+        return layer_graph(self.name or self.class_name, self.parameters(), self.simulation_parameters())

@@ -73,8 +73,8 @@ def chunk_args(mod, params, x, dtype, shard=True):
     import jax.numpy as jnp
 
     import jaxiaf
-    from jaxiaf._sweep import _sweep
     from jaxiaf._sweep import sharding as _sharding
+    from jaxiaf._sweep import sweep as _sweep
 
     p, sim, state = _sweep._batched_inputs(mod, params, B, dtype, False)
     tree = (p, sim, state, jnp.asarray(x, dtype), jaxiaf.step_constants(p, sim))

@@ -11,8 +11,8 @@ import zoo
 from test_fast_path import _float32
 
 import jaxiaf
-from jaxiaf._equations import _generated
 from jaxiaf._equations import affine as _affine
+from jaxiaf._equations import interpret as _generated
 
 LINEAR = [
     (name, method)

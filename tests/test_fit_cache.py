@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._compile import _search
 from jaxiaf._compile import cache as _cache
+from jaxiaf._fit import search as _search
 
 BOUNDS = {"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)}
 SCRIPT = textwrap.dedent(

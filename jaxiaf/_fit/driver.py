@@ -24,11 +24,11 @@ from .._core.pytrees import Parameters, SimulationParameters, State
 from .._core.scan import Reducer, evolve
 from .._equations import names as _named
 from .._layer import FFIAF
-from .._rockpool import timebase as _timebase
+from . import arguments as _arguments
 from . import gradient as _fit_grad
-from . import metrics as _metrics
 from . import neurons as _fit_neurons
 from . import search as _search
+from .arguments import spikes_to_raster as spikes_to_raster
 from .result import NEAR_BEST, FitResult, result
 
 FITTABLE = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest", "refractory", "noise_std")
@@ -36,43 +36,6 @@ OPTIMIZERS = _search.OPTIMIZERS
 SPIKE_TOL = 1e-9
 """`fit`'s default loss tolerance when every metric compares spikes: an exact fit, up to rounding (`1 -
 Gamma` of identical trains is ~1e-16, not 0)."""
-
-
-def spikes_to_raster(spike_times, num_steps: int, dt: float, t_start: float = 0.0) -> np.ndarray:
-    """(K, T, 1) bool raster from K arrays of spike times (s): a spike at `t` falls in step
-    `floor((t - t_start) / dt + 1e-6)` (`jaxiaf._rockpool.timebase.bin_index`), so Brian2's `k*dt` stamps and
-    mid-bin `(k + 0.5)*dt` times agree."""
-    raster = np.zeros((len(spike_times), num_steps, 1), bool)
-    for trial, times in enumerate(spike_times):
-        steps = _timebase.bin_index(times, t_start, dt)
-        if np.any((steps < 0) | (steps >= num_steps)):
-            raise ValueError(f"`spikes` of trial {trial} fall outside the {num_steps} steps of `x`.")
-        raster[trial, steps, 0] = True
-    return raster
-
-
-def _as_trials(name, value, shape_tail, dtype):
-    value = _convert.strip_unit(name, value, "V" if name == "v" else "A") if name != "spikes" else value
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"`{name}` must be an array of real numbers; got dtype {arr.dtype}.")
-    if arr.ndim == len(shape_tail) + 1:
-        arr = arr[None]
-    if arr.ndim != len(shape_tail) + 2 or arr.shape[2:] != shape_tail:
-        raise ValueError(
-            f"`{name}` must have shape (K, T, {', '.join(map(str, shape_tail))}) or "
-            f"(T, {', '.join(map(str, shape_tail))}); got {np.shape(value)}."
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(
-            f"`{name}` must hold at least one trial of at least one step; got shape {arr.shape}."
-        )
-    if name == "spikes" and arr.dtype != bool:
-        if not np.all((arr == 0) | (arr == 1)):
-            raise ValueError("`spikes` must be a bool raster (or 0/1 values); got counts or fractions.")
-    elif not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` must be finite; got NaN or inf.")
-    return np.asarray(arr, dtype)
 
 
 def _bounds(module: FFIAF, bounds: dict):
@@ -124,11 +87,13 @@ def _recorder(need_v: bool) -> Reducer:
     )
 
 
-def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate=None):
+def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate=None, trials=None):
     """(P,) loss of P parameter sets `values` (P, D), every trial evolved in one scan.
 
     `data` is `((params, sim, state), currents (T, K, N), target_spikes (T, K, N), target_v (T, K, N))`;
-    the state's key is one per trial (common to all candidates: common random numbers)."""
+    the state's key is one per trial (common to all candidates: common random numbers). With `trials` (a
+    tuple of K indices), `currents` holds only the distinct inputs and trial k's output is input
+    `trials[k]`'s. A candidate whose state ends non-finite (it diverged) has loss inf."""
     (params, sim, state), currents, target_spikes, target_v = data
     num_pop = values.shape[0]
     num_trials, num_neurons = currents.shape[1], currents.shape[2]
@@ -147,7 +112,7 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate
         extra={k: jnp.broadcast_to(x, shape) for k, x in state.extra.items()},
     )
     sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy, model=sim.model)
-    (_, (spikes, v)), _, _ = evolve(
+    (_, (spikes, v)), end, _ = evolve(
         Parameters(**p, extra=extra),
         sim,
         state,
@@ -157,17 +122,21 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate
         unroll=unroll,
         surrogate=surrogate,
     )
+    if trials is not None:  # the outputs of the distinct inputs, one per trial
+        spikes = jnp.take(spikes, jnp.asarray(trials), axis=2)
+        v = None if v is None else jnp.take(v, jnp.asarray(trials), axis=2)
     total = jnp.zeros(num_pop, values.dtype)
     for weight, metric in metrics:
         ts = None if target_spikes is None else jnp.broadcast_to(target_spikes[:, None], spikes.shape)
         tv = None if target_v is None else jnp.broadcast_to(target_v[:, None], v.shape)
         per_column = metric.loss(spikes, v, ts, tv, dt)
         total = total + weight * jnp.mean(per_column.reshape(num_pop, -1), axis=1)
-    return total
+    finite = [jnp.all(jnp.isfinite(a).reshape(num_pop, -1), axis=1) for a in (end.v, *end.extra.values())]
+    return jnp.where(functools.reduce(jnp.logical_and, finite), total, jnp.inf)
 
 
 @functools.lru_cache(maxsize=16)
-def _loss_fn(names, dt, metrics, need_v, unroll, surrogate):
+def _loss_fn(names, dt, metrics, need_v, unroll, surrogate, trials):
     """One function object per configuration, so that the compiled generation's cache key repeats."""
     return functools.partial(
         _population_loss,
@@ -177,6 +146,7 @@ def _loss_fn(names, dt, metrics, need_v, unroll, surrogate):
         need_v=need_v,
         unroll=unroll,
         surrogate=surrogate,
+        trials=trials,
     )
 
 
@@ -295,13 +265,13 @@ def fit(
             f"`optimizer` must be one of {list(OPTIMIZERS)}, or an optax optimizer (e.g. 'adam' or "
             f"`optax.adam(1e-2)`); got {optimizer!r}."
         )
-    _positive_int("population_size", population_size, 2)
-    _positive_int("parallel", parallel, 1)
-    _positive_int("confirm", confirm, 1)
-    _positive_int("patience", patience, 1)
-    _positive_int("run_patience", run_patience, 1)
+    _arguments.positive_int("population_size", population_size, 2)
+    _arguments.positive_int("parallel", parallel, 1)
+    _arguments.positive_int("confirm", confirm, 1)
+    _arguments.positive_int("patience", patience, 1)
+    _arguments.positive_int("run_patience", run_patience, 1)
     if generations is not None:
-        _positive_int("generations", generations, 1)
+        _arguments.positive_int("generations", generations, 1)
     if optimizer == "open_es" and population_size % 2:
         raise ValueError(
             f"`population_size` must be even for 'open_es' (antithetic pairs); got {population_size}."
@@ -311,10 +281,13 @@ def fit(
             f"`max_evaluations` must be an integer >= population_size * parallel = "
             f"{population_size * parallel}; got {max_evaluations!r}."
         )
-    if not max_time > 0:
-        raise ValueError(f"`max_time` must be > 0 seconds; got {max_time!r}.")
-    if not (np.isscalar(std_init) and np.isfinite(std_init) and std_init > 0):
-        raise ValueError(f"`std_init` must be a finite number > 0; got {std_init!r}.")
+    max_time = _arguments.number(
+        "max_time", max_time, "> 0 seconds (a number; math.inf: no limit)", lambda t: t > 0
+    )
+    std_init = _arguments.number(
+        "std_init", std_init, "a finite number > 0", lambda s: np.isfinite(s) and s > 0
+    )
+    key = _arguments.key(key)
     if spikes is None and v is None:
         raise ValueError("Give a target: `spikes` (a raster or spike times per trial) and/or `v` (traces).")
     names, lo, hi = _bounds(module, bounds)
@@ -322,9 +295,9 @@ def fit(
         _fit_grad.check(optimizer, names)
     # host arrays go to the device with `device_put` (`jnp.asarray` runs a small program per shape, each
     # traced and loaded in a fresh process)
-    x = jax.device_put(_as_trials("x", x, (module.size_in,), dtype))
+    x = jax.device_put(_arguments.as_trials("x", x, (module.size_in,), dtype))
     num_trials, num_steps = x.shape[:2]
-    dt = float(module.dt)
+    dt = _arguments.host_dt(module)
     target_spikes = target_v = None
     from .._interop import neo as _neo  # it imports this module: imported here, not at the top
 
@@ -334,19 +307,19 @@ def fit(
         elif isinstance(spikes, (list, tuple)):
             spikes = spikes_to_raster(spikes, num_steps, dt)
         target_spikes = jax.device_put(
-            np.moveaxis(_as_trials("spikes", spikes, (module.size_out,), bool), 1, 0)
+            np.moveaxis(_arguments.as_trials("spikes", spikes, (module.size_out,), bool), 1, 0)
         )
     if v is not None:
         if _neo.is_neo(v):
             v = _neo.traces_from_neo(v, dt, "V")
-        target_v = jax.device_put(np.moveaxis(_as_trials("v", v, (module.size_out,), dtype), 1, 0))
+        target_v = jax.device_put(np.moveaxis(_arguments.as_trials("v", v, (module.size_out,), dtype), 1, 0))
     for name, target in (("spikes", target_spikes), ("v", target_v)):
         if target is not None and target.shape[:2] != (num_steps, num_trials):
             raise ValueError(
                 f"`{name}` must cover the same K={num_trials} trials of T={num_steps} steps as `x`; "
                 f"got {target.shape[1]} trials of {target.shape[0]} steps."
             )
-    metrics = _metric_list(metric, target_spikes is not None)
+    metrics = _arguments.metric_list(metric, target_spikes is not None)
     for _, m in metrics:
         if (m.needs == "spikes" and target_spikes is None) or (m.needs == "v" and target_v is None):
             raise ValueError(f"{type(m).__name__} needs the target `{m.needs}`.")
@@ -364,8 +337,10 @@ def fit(
         )
     if tol is None and all(m.needs == "spikes" for _, m in metrics):
         tol = SPIKE_TOL
-    if tol is not None and not (np.isscalar(tol) and np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"`tol` must be a finite number >= 0 or None; got {tol!r}.")
+    if tol is not None:
+        tol = _arguments.number(
+            "tol", tol, "a finite number >= 0 or None", lambda t: np.isfinite(t) and t >= 0
+        )
     if per_neuron:
         options = dict(
             bounds=bounds, metric=metric, optimizer=optimizer, population_size=population_size,
@@ -375,10 +350,13 @@ def fit(
         )  # fmt: skip
         targets = {"spikes": target_spikes, "v": target_v}
         targets = {k: None if t is None else np.moveaxis(np.asarray(t), 1, 0) for k, t in targets.items()}
-        key = jax.random.key(0) if key is None else key
         return _fit_neurons.fit_each(fit, module, x, targets, key, progress, options)
 
     mod = module.reset_all()
+    trials = None  # a deterministic model runs each distinct input once per candidate
+    deterministic = not mod.sim.noisy and (mod.sim.model is None or not mod.sim.model.draws)
+    if deterministic and optimizer != _fit_grad.GAUSS_NEWTON:
+        x, trials = _arguments.distinct_trials(x)
     weights = mod.params.weights.astype(dtype)
     currents = jnp.moveaxis(jnp.matmul(x, weights, precision=jax.lax.Precision.HIGHEST), 1, 0)
     params, sim, state = jax.tree.map(
@@ -390,9 +368,9 @@ def fit(
         if jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key)
         else jax.random.wrap_key_data(state.key)
     )
-    trial_keys = _TRIAL_KEYS(key0, jax.device_put(np.arange(num_trials, dtype=jnp.result_type(int))))
+    trial_keys = _TRIAL_KEYS(key0, jax.device_put(np.arange(x.shape[0], dtype=jnp.result_type(int))))
     state = eqx.tree_at(lambda st: st.key, state, trial_keys)
-    config = (names, dt, tuple(metrics), need_v, unroll, _fit_grad.SURROGATE if gradient else None)
+    config = (names, dt, tuple(metrics), need_v, unroll, _fit_grad.SURROGATE if gradient else None, trials)
     population_size = 1 if gradient else population_size  # a gradient step evaluates one set per run
     options = (optimizer, int(population_size), int(parallel), len(names), float(std_init))
     try:
@@ -419,7 +397,6 @@ def fit(
         patience=int(patience),
         run_patience=int(run_patience),
     )
-    key = jax.random.key(0) if key is None else key
     if gradient:
         trace, evaluate = _fit_grad.descend(
             optimizer, loss_fn, data, budget, key, parallel, std_init, progress
@@ -476,23 +453,3 @@ def _dtype(module, dtype):
             "`dtype=float64` needs `jax.config.update('jax_enable_x64', True)` before the layer is built."
         )
     return dtype
-
-
-def _positive_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
-
-
-def _metric_list(metric, spikes: bool):
-    if metric is None:
-        if spikes:
-            return [(1.0, _metrics.VanRossum(10e-3))]
-        return [(1.0, _metrics.TraceMSE())]
-    if isinstance(metric, _metrics.Metric):
-        return [(1.0, metric)]
-    pairs = list(metric)
-    if not pairs or not all(
-        isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], _metrics.Metric) for p in pairs
-    ):
-        raise ValueError("`metric` must be a Metric or a list of (weight, Metric) pairs.")
-    return [(float(w), m) for w, m in pairs]

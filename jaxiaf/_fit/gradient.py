@@ -73,8 +73,7 @@ def check(optimizer, names) -> None:
                 f"got bounds for {list(names)}."
             )
         return
-    if isinstance(optimizer, str):
-        _named(optimizer)
+    _plain_update(_named(optimizer) if isinstance(optimizer, str) else optimizer, optimizer)
     if "refractory" in names:
         raise ValueError(
             "`bounds['refractory']`: the refractory period is a whole number of steps, with no gradient; "
@@ -94,6 +93,20 @@ def _named(optimizer: str):
             f"`optimizer={optimizer!r}` is not an optax optimizer taking a `learning_rate`; pass one "
             "built with its arguments, e.g. `optax.adam(1e-2)`."
         ) from error
+
+
+def _plain_update(transformation, optimizer) -> None:
+    """`ValueError` for an optimizer whose `update` needs more than the gradient (optax's `lbfgs` and its
+    line search want `value`, `grad` and `value_fn`): tried once on shapes only."""
+    z = jnp.zeros(2)
+    try:
+        jax.eval_shape(lambda: transformation.update(z, transformation.init(z), z))
+    except TypeError as error:
+        raise ValueError(
+            f"`optimizer={optimizer!r}`: its update needs more than the gradient ({error}); jaxiaf's "
+            "gradient fit passes only the gradient: use an optimizer such as 'adam', or an evolution "
+            "strategy (e.g. 'cma_es')."
+        ) from None
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,6 +1,7 @@
 """`jaxiaf demo`: the default layer in JAX and in Brian2, side by side."""
 
 import argparse
+import io
 import math
 import time
 
@@ -52,6 +53,18 @@ def demo_input(num_steps: int, dt: float, num_neurons: int, seed: int = 0):
     x = np.stack([np.sin(2 * np.pi * 5 * t), (t >= 0.1).astype(float)], axis=1)
     weights = np.stack([rng.uniform(-4e-3, 8e-3, num_neurons), rng.uniform(0.0, 6e-3, num_neurons)])
     return x, weights
+
+
+def _save(fig, out: str) -> None:
+    """Write the figure; a PNG as 256 colours (a third of the bytes of full colour, the same picture)."""
+    if not out.lower().endswith(".png"):
+        fig.savefig(out, dpi=110)
+        return
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    Image.open(buffer).convert("RGB").quantize(256).save(out, optimize=True)
 
 
 def run_demo(out: str, integrator: str, duration: float, num_neurons: int) -> dict:
@@ -131,7 +144,7 @@ def run_demo(out: str, integrator: str, duration: float, num_neurons: int) -> di
     ax_v.set_title("Membrane potential (dashed: Brian2)")
     ax_v.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    _save(fig, out)
     plt.close(fig)
     print(f"  wrote {out}")
     return figures

@@ -1,31 +1,57 @@
-"""The README's Python snippets run, in order, as a user would paste them."""
+"""The README, a short front page: its example runs as a user pastes it and draws the committed figure; the
+home page of the site shows the same example; its links lead somewhere."""
 
 import pathlib
 import re
 
 import numpy as np
+from PIL import Image
 
-README = pathlib.Path(__file__).parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).parents[1]
+README = ROOT / "README.md"
 
 
-def test_readme_python_snippets_run(capsys):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) >= 2
+def _python_blocks(path: pathlib.Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+def test_readme_example_runs_and_draws_the_committed_figure(tmp_path, monkeypatch):
+    (example,) = _python_blocks(README)
+    assert len(example.splitlines()) <= 15  # "one ~10-line example"
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
-    assert namespace["counts"].shape == (8, 4)
-    assert namespace["swept"].counts.shape == (48, 4)
-    fitted, truth = namespace["result"].best_params, {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052}
-    assert all(abs(fitted[k] / truth[k] - 1) < 0.05 for k in truth), fitted
-    assert namespace["result"].flags == () and namespace["result"].stop_reason == "tolerance"
-    assert namespace["ts_out"].num_channels == 4 and namespace["ts_out"].times.size > 0
-    assert namespace["layer"].t == 0.1
-    gradient = np.asarray(
-        namespace["jax"].grad(namespace["spike_count"])(namespace["grad_layer"].params.weights)
+    exec(compile(example, str(README), "exec"), namespace)
+    spikes, record = np.asarray(namespace["spikes"]), namespace["record"]
+    assert spikes.shape == (3000, 3) and spikes.dtype == bool and np.all(spikes.sum(axis=0) > 0)
+    assert record["v"].shape == (3000, 3)
+    drawn, committed = Image.open(tmp_path / "example.png"), Image.open(ROOT / "docs" / "example.png")
+    assert drawn.size == committed.size  # docs/example_figure.py redraws it from this block
+    assert (ROOT / "docs" / "example.png").stat().st_size < 200_000
+    namespace["plt"].close("all")
+
+
+def test_the_home_page_shows_the_readme_example_and_both_figures():
+    home = ROOT / "docs" / "index.md"
+    assert _python_blocks(home) == _python_blocks(README)
+    text = home.read_text()
+    assert "](demo.png)" in text and "](example.png)" in text
+    assert (
+        'python3 -m venv .venv && .venv/bin/pip install -e ".[test,interop]" && .venv/bin/jaxiaf demo' in text
     )
-    assert np.all(np.isfinite(gradient)) and np.all(gradient != 0)  # "non-zero"
-    assert namespace["adaptive"].sim.model.method == "exact"  # "Brian2's own choice ...: exact"
-    assert sorted(namespace["adaptive_record"]) == ["spikes", "v", "w"]
-    assert namespace["adaptive_sweep"].counts.shape == (4, 2)
-    assert "(1000, 4)" in capsys.readouterr().out
+
+
+def test_readme_is_a_short_front_page_whose_links_exist():
+    text = README.read_text()
+    assert len(text.splitlines()) < 150
+    # the two set-up commands, which .ci/run also runs
+    assert (
+        'python3 -m venv .venv && .venv/bin/pip install -e ".[test,interop]" && .venv/bin/jaxiaf demo' in text
+    )
+    assert ".venv/bin/python -m pytest -q" in text
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if not link.startswith("http")]
+    assert len(local) >= 12  # the two figures and every guide
+    assert all((ROOT / link).is_file() for link in local), [
+        link for link in local if not (ROOT / link).is_file()
+    ]
+    assert len({link for link in local if link.startswith("docs/guides/")}) >= 10

@@ -1,0 +1,95 @@
+"""The built site as a reader sees it: `python docs/check_site.py build/site` after `mkdocs build`.
+
+Fails (exit status 1, one line per problem) when the home page or a notebook page shows no image (an
+`<img>` whose source is inline data or a file of the site), or when any page links to a page, file or
+anchor of the site that does not exist.
+"""
+
+import html.parser
+import pathlib
+import sys
+import urllib.parse
+
+SKIPPED_SCHEMES = ("http:", "https:", "mailto:", "data:", "javascript:")
+
+
+class _Page(html.parser.HTMLParser):
+    """The images, links and element ids of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        if tag == "img" and attributes.get("src"):
+            self.images.append(attributes["src"])
+        for name in ("href", "src"):
+            if attributes.get(name) and tag in ("a", "img", "link", "script"):
+                self.links.append(attributes[name])
+
+
+def _parse(path: pathlib.Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def _target(site: pathlib.Path, page: pathlib.Path, url: str) -> tuple[pathlib.Path | None, str]:
+    """The file a relative link points to (None for a link out of the site) and its anchor."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None, ""
+    if not parts.path:
+        return page, parts.fragment
+    base = site if parts.path.startswith("/") else page.parent  # the 404 page links from the site's root
+    target = (base / urllib.parse.unquote(parts.path).lstrip("/")).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    return target, parts.fragment
+
+
+def _image_shown(site: pathlib.Path, page: pathlib.Path, source: str) -> bool:
+    if source.startswith("data:image/"):
+        return len(source) > 100  # an actual picture, not an empty placeholder
+    target, _ = _target(site, page, source)
+    return target is not None and target.is_file() and target.stat().st_size > 0
+
+
+def check_site(site: pathlib.Path) -> list[str]:
+    """Every problem of the built site at `site`, as one line each (an empty list when there is none)."""
+    site = site.resolve()
+    pages = {path: _parse(path) for path in sorted(site.rglob("*.html"))}
+    if site / "index.html" not in pages:
+        return [f"{site}: no index.html (is this a built site?)"]
+    problems = []
+    with_figures = [site / "index.html", *sorted((site / "notebooks").glob("*/index.html"))]
+    if len(with_figures) == 1:
+        problems.append(f"{site / 'notebooks'}: no notebook pages")
+    for path in with_figures:
+        if not any(_image_shown(site, path, source) for source in pages[path].images):
+            problems.append(f"{path.relative_to(site)}: no image is shown")
+    for path, page in pages.items():
+        for url in page.links:
+            if url.startswith(SKIPPED_SCHEMES):
+                continue
+            target, anchor = _target(site, path, url)
+            if target is None:
+                continue
+            if not target.is_file() or not target.is_relative_to(site):
+                problems.append(f"{path.relative_to(site)}: broken link {url!r}")
+            elif anchor and target.suffix == ".html" and anchor not in pages[target].ids:
+                problems.append(f"{path.relative_to(site)}: link {url!r} to a missing anchor")
+    return problems
+
+
+if __name__ == "__main__":
+    found = check_site(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "build/site"))
+    for problem in found:
+        print(problem)
+    print(f"check_site: {len(found)} problem(s)")
+    sys.exit(1 if found else 0)

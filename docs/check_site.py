@@ -1,16 +1,19 @@
 """The built site as a reader sees it: `python docs/check_site.py build/site` after `mkdocs build`.
 
 Fails (exit status 1, one line per problem) when the home page or a notebook page shows no image (an
-`<img>` whose source is inline data or a file of the site), or when any page links to a page, file or
+`<img>` whose source is an inline PNG or a file of the site), or when any page links to a page, file or
 anchor of the site that does not exist.
 """
 
+import base64
+import binascii
 import html.parser
 import pathlib
 import sys
 import urllib.parse
 
 SKIPPED_SCHEMES = ("http:", "https:", "mailto:", "data:", "javascript:")
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 class _Page(html.parser.HTMLParser):
@@ -54,8 +57,12 @@ def _target(site: pathlib.Path, page: pathlib.Path, url: str) -> tuple[pathlib.P
 
 
 def _image_shown(site: pathlib.Path, page: pathlib.Path, source: str) -> bool:
-    if source.startswith("data:image/"):
-        return len(source) > 100  # an actual picture, not an empty placeholder
+    if source.startswith("data:image/png;base64,"):
+        try:
+            picture = base64.b64decode(source.split(",", 1)[1], validate=True)
+        except binascii.Error:
+            return False
+        return picture.startswith(PNG) and len(picture) > 100  # a picture, not an empty placeholder
     target, _ = _target(site, page, source)
     return target is not None and target.is_file() and target.stat().st_size > 0
 

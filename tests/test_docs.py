@@ -2,6 +2,7 @@
 pastes them), and the figures their text states are asserted; the site's navigation, the paths the pages
 cite, the demo's figure and the site check (`docs/check_site.py`)."""
 
+import base64
 import contextlib
 import io
 import pathlib
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
 GUIDES = ROOT / "docs" / "guides"
 
 
@@ -153,7 +155,7 @@ def test_the_site_check_finds_missing_images_broken_links_and_anchors(tmp_path):
         from check_site import check_site
     finally:
         sys.path.remove(str(ROOT / "docs"))
-    inline = '<img src="data:image/png;base64,' + "A" * 200 + '">'
+    inline = '<img src="data:image/png;base64,' + base64.b64encode(PNG + bytes(200)).decode() + '">'
     good = _site(
         tmp_path / "good", '<img src="demo.png"><a href="notebooks/nb/#top">nb</a>', f'<h1 id="top">{inline}'
     )
@@ -161,7 +163,7 @@ def test_the_site_check_finds_missing_images_broken_links_and_anchors(tmp_path):
     bad = _site(
         tmp_path / "bad",
         '<img src="missing.png"><a href="guides/gone/">x</a><a href="notebooks/nb/#nowhere">y</a>',
-        '<img src="data:image/png;base64,">',
+        '<img src="data:image/png;base64,"><img src="data:image/png;base64,' + "A" * 300 + '">',
     )
     assert check_site(bad) == [
         "index.html: no image is shown",

@@ -9,9 +9,8 @@ from ._compile.cache import COMPILER_OPTIONS
 from ._core import checks as _checks
 from ._core import convert as _convert
 from ._core import surrogate as _surrogate
-from ._core.defaults import DEFAULTS
-from ._core.integrators import resolve_integrator
-from ._core.pytrees import NEVER, Parameters, SimulationParameters, State
+from ._core.defaults import DEFAULTS, given
+from ._core.pytrees import Parameters, SimulationParameters, State
 from ._core.scan import _NONFINITE, _step_message, evolve, step_constants
 from ._equations import names as _named
 
@@ -23,6 +22,7 @@ PARAMETER_FAMILIES = {
     "v_reset": "voltages",
     "v_rest": "voltages",
 }
+"""The reference page's families of its parameter names; a layer's other declared names are `"equations"`."""
 SIMULATION_FAMILIES = {
     "dt": "time",
     "noise_std": "noise",
@@ -30,23 +30,40 @@ SIMULATION_FAMILIES = {
     "integrator_name": "integrator",
 }
 STATE_FAMILIES = {"v": "voltages", "since_spike": "refractory", "key": "random", "step": "time"}
+FAMILIES = {
+    "Parameter": PARAMETER_FAMILIES,
+    "SimulationParameter": SIMULATION_FAMILIES,
+    "State": STATE_FAMILIES,
+}
+"""The families of each kind of attribute (`"Parameter"`, `"SimulationParameter"`, `"State"`)."""
 
 
-def _select(values: dict, families: dict, family) -> dict:
-    if family is None:
+def family(kind: str, name: str) -> str:
+    """The family of the attribute `name` of `kind` (a key of `FAMILIES`): the page's, else `"equations"`."""
+    return FAMILIES[kind].get(name, "equations")
+
+
+def _select(values: dict, kind: str, family_) -> dict:
+    if family_ is None:
         return dict(values)
-    wanted = {family} if isinstance(family, str) else set(family)
-    known = sorted(set(families.values()) | ({"equations"} if set(values) - set(families) else set()))
+    if isinstance(family_, str):
+        wanted = {family_}
+    elif isinstance(family_, (list, tuple, set, frozenset)) and all(isinstance(f, str) for f in family_):
+        wanted = set(family_)
+    else:
+        raise TypeError(f"`family` must be a family name or a list of them; got {family_!r}.")
+    known = sorted({family(kind, k) for k in values} | set(FAMILIES[kind].values()))
     if not wanted <= set(known):
-        raise ValueError(f"`family` must be one of {known} (or a list of them); got {family!r}.")
-    return {k: v for k, v in values.items() if families.get(k, "equations") in wanted}
+        raise ValueError(f"`family` must be one of {known} (or a list of them); got {family_!r}.")
+    return {k: v for k, v in values.items() if family(kind, k) in wanted}
 
 
 class _Alias:
-    """Read-only attribute `mod.<name>` for the leaf `<name>` of one of the module's pytrees."""
+    """Read-only attribute `mod.<name>` for the leaf `<name>` of one of the module's pytrees; an
+    `AttributeError` where the layer's equations do not declare the name (`hasattr` is then False)."""
 
-    def __init__(self, tree: str, doc: str):
-        self.tree, self.__doc__ = tree, doc
+    def __init__(self, kind: str, doc: str):
+        self.kind, self.__doc__ = kind, doc
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -54,7 +71,10 @@ class _Alias:
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
-        return getattr(getattr(obj, self.tree), self.name)
+        values = obj._named_values(self.kind)
+        if self.name not in values:
+            raise AttributeError(f"This layer's equations do not declare {self.name!r}.")
+        return values[self.name]
 
 
 class FFIAF(eqx.Module):
@@ -108,17 +128,17 @@ class FFIAF(eqx.Module):
     name: str = eqx.field(static=True)
     surrogate: "_surrogate.Surrogate | None" = eqx.field(static=True)
 
-    weights = _Alias("params", "(N_in, N) weights.")
-    bias = _Alias("params", "(N,) bias current (A).")
-    tau_mem = _Alias("params", "(N,) membrane time constants (s).")
-    v_thresh = _Alias("params", "(N,) thresholds (V).")
-    v_reset = _Alias("params", "(N,) reset potentials (V).")
-    v_rest = _Alias("params", "(N,) resting potentials (V).")
-    dt = _Alias("sim", "Time step (s).")
-    noise_std = _Alias("sim", "Stationary std of v due to noise (V).")
-    refractory = _Alias("sim", "Refractory period (s).")
-    integrator_name = _Alias("sim", "Name of the integrator.")
-    v = _Alias("neuron_state", "(N,) membrane potential (V).")
+    weights = _Alias("Parameter", "(N_in, N) weights.")
+    bias = _Alias("Parameter", "(N,) bias current (A).")
+    tau_mem = _Alias("Parameter", "(N,) membrane time constants (s).")
+    v_thresh = _Alias("Parameter", "(N,) thresholds (V).")
+    v_reset = _Alias("Parameter", "(N,) reset potentials (V).")
+    v_rest = _Alias("Parameter", "(N,) resting potentials (V).")
+    dt = _Alias("SimulationParameter", "Time step (s).")
+    noise_std = _Alias("SimulationParameter", "Stationary std of v due to noise (V).")
+    refractory = _Alias("SimulationParameter", "Refractory period (s).")
+    integrator_name = _Alias("SimulationParameter", "Name of the integrator.")
+    v = _Alias("State", "(N,) membrane potential (V).")
 
     def __init__(
         self,
@@ -142,39 +162,23 @@ class FFIAF(eqx.Module):
         **values,
     ):
         model = _named.resolve(neuron_eq, threshold, reset, refractory, integrator_name)
-        if model is None and values:
-            raise TypeError(
-                f"FFIAF got unexpected arguments {sorted(values)}: the default equations have no such "
-                "parameters (give `neuron_eq` to declare them)."
-            )
+        _named.check_reserved(model)
+        _named.check_names(model, values, "FFIAF")
+        page = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)
+        _check_given(model, {**page, "noise_std": noise_std})
         w = _convert.weights(weights)
         n = w.shape[1]
-        vectors = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)
-        extra = {} if model is None else _named.extra_parameters(model, values, n)
         self.params = Parameters(
             weights=w,
-            **{k: _convert.per_neuron(k, val, _convert.UNITS[k], n) for k, val in vectors.items()},
-            extra=extra,
+            **{k: _convert.per_neuron(k, val, _convert.UNITS[k], n) for k, val in page.items()},
+            extra=_named.extra_parameters(model, values, n),
         )
         self.initial_params = self.params
-        if model is None:
-            method = DEFAULTS["integrator_name"] if integrator_name is None else integrator_name
-        else:
-            _named.check_names(model, values, "FFIAF")
-            if _convert.is_noisy(_convert.as_float("noise_std", noise_std, "V")):
-                raise ValueError(
-                    "`noise_std` must be 0 with `neuron_eq`: write the noise into the equations as a `xi` "
-                    "term (e.g. `+ sigma*sqrt(2/tau_m)*xi`), which Brian2 scales per integrator."
-                )
-            method, refractory = model.method, 0.0 if isinstance(refractory, str) else refractory
-        self.sim = _make_sim(n, dt, noise_std, refractory, method, model)
+        method = _named.integrator(model, integrator_name)
+        refractory = 0.0 if isinstance(refractory, str) else refractory
+        self.sim = _make_sim(n, dt, noise_std, refractory, method, model, noisy=given(noise_std))
         key = jax.random.key(0) if key is None else _key(key)
-        if model is None:
-            self.neuron_state = State(
-                self.params.v_rest, jnp.full((n,), NEVER, jnp.int32), key, jnp.asarray(0)
-            )
-        else:
-            self.neuron_state = _named.initial_state(model, self.params, values, n, key)
+        self.neuron_state = _named.initial_state(model, self.params, values, n, key)
         self.name = "" if name is None else str(name)
         _surrogate.check_options(surrogate, None)
         self.surrogate = surrogate
@@ -211,8 +215,9 @@ class FFIAF(eqx.Module):
         - `checkpoint_every`: static; None, or steps per `jax.checkpoint` chunk in reverse mode (with a
           `surrogate`; see [`jaxiaf.evolve`][]).
 
-        **Returns:** `(spikes, new_state, record)`: `spikes` (T, N) bool; `new_state` a dict as
-        [`FFIAF.state`][] (give it to `set_attributes`); `record` `{"v": (T, N), "spikes": (T, N)}` or `{}`.
+        **Returns:** `(spikes, new_state, record)`: `spikes` (T, N) bool; `new_state` the
+        [`jaxiaf.State`][] after the last step (give it to `set_attributes`; `new_state["v"]` reads an
+        entry by name, as in [`FFIAF.state`][]); `record` `{"v": (T, N), "spikes": (T, N)}` or `{}`.
 
         **Raises:** `ValueError` for a wrong shape or a non-finite `x` (`EquinoxRuntimeError` under jit/vmap),
         for a module that carries a batch axis (built under `jax.vmap`: call it under `jax.vmap` too) or
@@ -236,50 +241,48 @@ class FFIAF(eqx.Module):
         _checks.check_input_now(x)
         run = _run_eager if all(map(_checks.is_concrete, jax.tree.leaves((self, x)))) else _run
         spikes, new_state, rec = run(self, x, bool(record), unroll, checkpoint_every)
-        return spikes, _state_dict(new_state), rec
+        return spikes, new_state, rec
 
     evolve = __call__
 
-    def parameters(self, family=None) -> dict:
-        """The parameters `{name: array}`; `family` (str or list) selects: `"weights"`, `"biases"`, `"taus"`,
-        `"voltages"` (`v_thresh`, `v_reset`, `v_rest`), `"equations"` (the other parameters declared by a
-        layer's own equations). With `neuron_eq`, exactly the declared parameters and the weights."""
-        if self.sim.model is not None:
-            return _select(_named.parameters(self.sim.model, self.params), PARAMETER_FAMILIES, family)
-        values = {k: getattr(self.params, k) for k in PARAMETER_FAMILIES}
-        return _select(values, PARAMETER_FAMILIES, family)
+    def _named_values(self, kind: str) -> dict:
+        """The attributes of one kind (`"Parameter"`, `"SimulationParameter"`, `"State"`) by name."""
+        if kind == "Parameter":
+            return _named.parameters(self.sim.model, self.params)
+        if kind == "SimulationParameter":
+            return {k: getattr(self.sim, k) for k in _named.simulation_names(self.sim.model)}
+        return self.neuron_state.named()
 
-    def simulation_parameters(self, family=None) -> dict:
-        """`dt`, `noise_std`, `refractory`, `integrator_name`; families `"time"`, `"noise"`,
-        `"integrator"`."""
-        values = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
-        return _select(values, SIMULATION_FAMILIES, family)
+    def parameters(self, family: str | list | None = None) -> dict:
+        """The parameters `{name: array}`: the weights and every parameter the equations declare (for the
+        default equations `bias` (A), `tau_mem` (s), `v_thresh`, `v_reset`, `v_rest` (V)); `family` (str
+        or list) selects: `"weights"`, `"biases"`, `"taus"`, `"voltages"` (`v_thresh`, `v_reset`,
+        `v_rest`), `"equations"` (the other parameters declared by a layer's own equations)."""
+        return _select(self._named_values("Parameter"), "Parameter", family)
 
-    def state(self, family=None) -> dict:
+    def simulation_parameters(self, family: str | list | None = None) -> dict:
+        """`dt` (s), `noise_std` (V; default equations only), `refractory` (s; unless the equations give
+        their own period expression), `integrator_name`; families `"time"`, `"noise"`, `"integrator"`."""
+        return _select(self._named_values("SimulationParameter"), "SimulationParameter", family)
+
+    def state(self, family: str | list | None = None) -> dict:
         """`v` (V), `since_spike` (steps), `key`, `step`, and a layer's other state variables by name;
         families `"voltages"`, `"refractory"`, `"random"`, `"time"`, `"equations"`."""
-        return _select(_state_dict(self.neuron_state), STATE_FAMILIES, family)
+        return _select(self._named_values("State"), "State", family)
 
-    def attributes_named(self, name) -> dict:
-        """All attributes (parameters, simulation parameters, state) called `name` (str or list of str)."""
-        names = {name} if isinstance(name, str) else set(name)
-        every = {**self.parameters(), **self.simulation_parameters(), **self.state()}
-        return {k: v for k, v in every.items() if k in names}
-
-    def modules(self) -> dict:
-        """Sub-modules by name: none."""
-        return {}
-
-    def set_attributes(self, new_attributes) -> "FFIAF":
+    def set_attributes(self, new_attributes: "dict | Parameters | SimulationParameters | State") -> "FFIAF":
         """A copy of this module with the given attributes replaced.
 
         **Arguments:** `new_attributes`: a dict with any of the keys of `parameters()`,
         `simulation_parameters()` and `state()` (e.g. the `new_state` of a call), or a
-        [`jaxiaf.Parameters`][] / [`jaxiaf.SimulationParameters`][] / [`jaxiaf.State`][].
+        [`jaxiaf.Parameters`][] / [`jaxiaf.SimulationParameters`][] / [`jaxiaf.State`][]. Per-neuron
+        values (parameters and the state's `v` and other variables) may be scalars, broadcast to (N,).
 
         `dt` can change only while the state's `step` is 0 (`t = step * dt` would jump otherwise): call
         `reset_time()` first. State values are checked: `v` finite, `since_spike` and `step` non-negative
-        integers, `key` one PRNG key.
+        integers, `key` one PRNG key. A layer with its own equations keeps the integrator it was built
+        with (its statements are generated for it) and takes its noise from its `xi` terms: it has no
+        `noise_std`.
 
         **Raises:** `ValueError` for an unknown name, a wrong shape or a bad value (`EquinoxRuntimeError`
         for a traced value, when the module is evolved); `TypeError` for a wrong type.
@@ -288,62 +291,40 @@ class FFIAF(eqx.Module):
         if not isinstance(new_attributes, dict):
             raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
         model = self.sim.model
-        known = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
-        if model is not None:
-            known = {**{k: f for k, f in known.items() if k not in PARAMETER_FAMILIES}, "weights": "weights"}
-            known.update(dict.fromkeys(model.parameter_names + model.state_names, "equations"))
-        unknown = sorted(set(new_attributes) - set(known) - {"noisy"})
+        p, s, st = (self._named_values(kind) for kind in FAMILIES)
+        unknown = sorted(set(new_attributes) - set(p) - set(s) - set(st))
         if unknown:
             raise ValueError(
-                f"Unknown attribute(s) {unknown} for `set_attributes`; allowed: {sorted(known)}."
+                f"Unknown attribute(s) {unknown} for `set_attributes`; allowed: {sorted({*p, *s, *st})}."
+                + _named.missing_hint(model, unknown)
             )
-        p = self.parameters()
-        s = {k: getattr(self.sim, k) for k in SIMULATION_FAMILIES}
-        st = _state_dict(self.neuron_state)
-        for k, value in new_attributes.items():
-            for group in (p, s, st):
-                if k in group:
-                    group[k] = value
+        for group in (p, s, st):
+            group.update({k: v for k, v in new_attributes.items() if k in group})
         n = self.size_out
-        if "weights" in new_attributes:
-            p["weights"] = _convert.weights(p["weights"])
-            if p["weights"].shape != self.shape:
-                raise ValueError(f"`weights` must keep shape {self.shape}; got {p['weights'].shape}.")
         changed = set(new_attributes)
         params = self.params
-        if model is None:
-            for k in changed & (set(PARAMETER_FAMILIES) - {"weights"}):
-                p[k] = _convert.per_neuron(k, p[k], _convert.UNITS[k], n)
-            params = Parameters(**p)
-        elif changed & set(p):
-            params = _named.with_values(
-                model,
-                eqx.tree_at(lambda q: q.weights, params, p["weights"]),
-                {k: p[k] for k in changed & set(p)},
-                n,
-            )
-        sim = self.sim
+        if changed & set(p):
+            weights = _convert.weights(p["weights"])
+            if weights.shape != self.shape:
+                raise ValueError(f"`weights` must keep shape {self.shape}; got {weights.shape}.")
+            params = eqx.tree_at(lambda q: q.weights, params, weights)
+            params = _named.with_values(model, params, {k: p[k] for k in changed & set(p)}, n)
         state = _make_state(st, n, model) if changed & set(st) else self.neuron_state
-        if set(new_attributes) & set(SIMULATION_FAMILIES):
-            sim = _make_sim(n, s["dt"], s["noise_std"], s["refractory"], s["integrator_name"], model)
+        sim = self.sim
+        if changed & set(s):
+            noise = s.get("noise_std", sim.noise_std)
+            refractory = s.get("refractory", sim.refractory)
+            method = _named.integrator(model, s["integrator_name"])
+            sim = _make_sim(n, s["dt"], noise, refractory, method, model)
             sim = eqx.tree_at(lambda q: q.dt, sim, _dt_change(self.sim.dt, sim.dt, state.step))
         return eqx.tree_at(lambda m: (m.params, m.sim, m.neuron_state), self, (params, sim, state))
 
     def reset_state(self) -> "FFIAF":
-        """A copy with `v = v_rest` and no neuron refractory (the key and the step count are kept); with
-        `neuron_eq`, `v = v_rest` if declared (else 0) and the other state variables 0."""
-        if self.sim.model is not None:
-            state = self.neuron_state
-            fresh = _named.initial_state(
-                self.sim.model, self.params, {}, self.size_out, state.key, state.step
-            )
-            return eqx.tree_at(lambda m: m.neuron_state, self, fresh)
-        state = eqx.tree_at(
-            lambda s: (s.v, s.since_spike),
-            self.neuron_state,
-            (self.params.v_rest, jnp.full_like(self.neuron_state.since_spike, NEVER)),
-        )
-        return eqx.tree_at(lambda m: m.neuron_state, self, state)
+        """A copy with the initial state: `v = v_rest` (with own equations: if declared, else 0; their
+        other state variables 0) and no neuron refractory; the key and the step count are kept."""
+        state = self.neuron_state
+        fresh = _named.initial_state(self.sim.model, self.params, {}, self.size_out, state.key, state.step)
+        return eqx.tree_at(lambda m: m.neuron_state, self, fresh)
 
     def reset_time(self) -> "FFIAF":
         """A copy with the step count (time) set to 0."""
@@ -360,16 +341,30 @@ class FFIAF(eqx.Module):
 
 def as_attributes(new_attributes):
     """A [`jaxiaf.Parameters`][], [`jaxiaf.SimulationParameters`][] or [`jaxiaf.State`][] as the dict
-    `set_attributes` takes (its `extra` entries by name); anything else unchanged."""
-    if not isinstance(new_attributes, (Parameters, SimulationParameters, State)):
-        return new_attributes
-    fields = [k for k in type(new_attributes).__annotations__ if k not in ("extra", "model")]
-    return {**{k: getattr(new_attributes, k) for k in fields}, **getattr(new_attributes, "extra", {})}
+    `set_attributes` takes (its `extra` entries by name; of simulation parameters, those the dynamics
+    read); anything else unchanged."""
+    if isinstance(new_attributes, SimulationParameters):
+        return {k: getattr(new_attributes, k) for k in _named.simulation_names(new_attributes.model)}
+    if isinstance(new_attributes, (Parameters, State)):
+        return new_attributes.named()
+    return new_attributes
 
 
-def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None) -> SimulationParameters:
-    if model is None:
-        resolve_integrator(integrator_name)
+def _check_given(model, page: dict) -> None:
+    """`ValueError` for a page argument given to a layer whose equations do not use it (E11): a parameter
+    they do not declare, or a `noise_std` (own equations take their noise from `xi` terms)."""
+    used = set(_named.declared(model).parameter_names) | set(_named.simulation_names(model))
+    ignored = sorted(k for k, v in page.items() if given(v) and k not in used)
+    if ignored:
+        raise ValueError(
+            f"FFIAF: {ignored} given, but the layer's equations do not use them; "
+            + _named.missing_hint(model, ignored).strip()
+        )
+
+
+def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None, noisy=True) -> SimulationParameters:
+    """The simulation parameters; `noisy=False` where `noise_std` is the constructor's default 0 (not a
+    value to draw noise for, also under `jit`, where it would be a tracer)."""
     noise = _convert.per_neuron("noise_std", noise_std, "V", n)
     refr = _convert.as_float("refractory", refractory, "s")
     if refr.ndim != 0:
@@ -380,7 +375,7 @@ def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None) -> Simu
         noise_std=noise,
         refractory=refr,
         integrator_name=integrator_name,
-        noisy=_convert.is_noisy(noise),
+        noisy=noisy and "noise_std" in _named.simulation_names(model) and _convert.is_noisy(noise),
         model=model,
     )
 
@@ -406,6 +401,15 @@ def _key(key):
 
 def _integers(name: str, value, shape: tuple):
     """Non-negative integers of `shape` (steps), checked now or, for a tracer, at run time."""
+    if not isinstance(value, jax.Array):
+        value = np.asarray(value)
+        if np.issubdtype(value.dtype, np.integer) and value.size:
+            limit = jnp.iinfo(jnp.result_type(int)).max
+            if int(value.max()) > limit:
+                raise ValueError(
+                    f"`{name}` must be at most {limit} (the integer dtype of this session; switch on "
+                    f"`jax_enable_x64` for more steps); got {int(value.max())}."
+                )
     arr = jnp.asarray(value)
     if arr.shape != shape:
         raise ValueError(f"`{name}` must have shape {shape}; got {arr.shape}.")
@@ -415,18 +419,21 @@ def _integers(name: str, value, shape: tuple):
 
 
 def _state_vector(name: str, value, unit: str, n: int):
+    """A per-neuron state variable: a scalar or (1,) is broadcast to (N,), as parameters are."""
     arr = _convert.as_float(name, value, unit)
+    if arr.shape in ((), (1,)):
+        arr = jnp.broadcast_to(arr.reshape(()), (n,))
     if arr.shape != (n,):
-        raise ValueError(f"`{name}` must have shape ({n},); got {arr.shape}.")
+        raise ValueError(f"`{name}` must be a scalar or have shape ({n},); got {arr.shape}.")
     return _checks.ensure(name, arr, "finite", unit)
 
 
 def _make_state(values: dict, n: int, model=None) -> State:
     since = _integers("since_spike", values["since_spike"], (n,)).astype(jnp.int32)
     step = _integers("step", values["step"], ())
-    units = {} if model is None else dict(model.states)
+    units = dict(_named.declared(model).states)
     extra = {k: _state_vector(k, values[k], units[k], n) for k in units if k != "v"}
-    v = _state_vector("v", values["v"], "V" if model is None else units["v"], n)
+    v = _state_vector("v", values["v"], units["v"], n)
     return State(v=v, since_spike=since, key=_key(values["key"]), step=step, extra=extra)
 
 
@@ -441,10 +448,6 @@ def _dt_change(old, new, step):
             raise ValueError(f"{message} The state's step is {int(step)}.")
         return new
     return eqx.error_if(new, jnp.any(old != new) & (step != 0), message)
-
-
-def _state_dict(state: State) -> dict:
-    return {**{k: getattr(state, k) for k in STATE_FAMILIES}, **state.extra}
 
 
 @eqx.filter_jit

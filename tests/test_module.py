@@ -25,7 +25,8 @@ def test_documented_defaults():
     assert mod.integrator_name == "rk4" and mod.name == "unnamed"
     assert mod.shape == (2, 3) and mod.size_in == 2 and mod.size_out == 3
     assert mod.bias.dtype == jnp.float64
-    assert mod.modules() == {}
+    # Rockpool's module registry and name lookup belong to the timed layer only.
+    assert not hasattr(mod, "modules") and not hasattr(mod, "attributes_named")
 
 
 def test_families():
@@ -38,7 +39,10 @@ def test_families():
     assert set(mod.simulation_parameters("time")) == {"dt", "refractory"}
     assert set(mod.state()) == {"v", "since_spike", "key", "step"}
     assert set(mod.state("voltages")) == {"v"}
-    assert set(mod.attributes_named(["tau_mem", "v"])) == {"tau_mem", "v"}
+    with pytest.raises(ValueError, match=r"`family` must be one of"):
+        mod.parameters("nope")
+    with pytest.raises(TypeError, match=r"`family` must be a family name or a list of them; got 123"):
+        mod.state(family=123)
 
 
 def test_call_leaves_module_unchanged_and_set_attributes_advances():

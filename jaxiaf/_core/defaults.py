@@ -9,6 +9,22 @@ unit, range and default are written once. (`brian_ref` keeps its own literals: i
 from typing import NamedTuple
 
 
+class Default(float):
+    """A constructor default: a float equal to the documented value that also tells the layer the
+    argument was not given (an argument that a layer's own equations do not declare may be left out, not
+    given)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return float.__repr__(self)
+
+
+def given(value) -> bool:
+    """Whether a constructor argument was given by the caller (it is not a `Default`)."""
+    return not isinstance(value, Default)
+
+
 class Spec(NamedTuple):
     """One argument: its `default` (None: required), SI `unit` (`"s"`, `"V"`, `"A"` or `"1"`) and `rule`."""
 
@@ -31,7 +47,7 @@ SPECS = {
 """Every numeric argument of a layer, in the constructor's order."""
 
 DEFAULTS = {
-    **{name: spec.default for name, spec in SPECS.items() if spec.default is not None},
+    **{name: Default(spec.default) for name, spec in SPECS.items() if spec.default is not None},
     "integrator_name": "rk4",
     "name": "unnamed",
 }

@@ -90,6 +90,11 @@ class State(eqx.Module):
         fields = {f: getattr(self, f) for f in type(self).__annotations__ if f != "extra"}
         return {**fields, **self.extra}
 
+    def __getitem__(self, name: str) -> jax.Array:
+        """The entry `name` (`"v"`, `"since_spike"`, `"key"`, `"step"` or an `extra` name), as
+        `FFIAF.state()[name]`; `KeyError` for another name."""
+        return self.named()[name]
+
 
 class StepConstants(eqx.Module):
     """Values computed once per evolve by [`jaxiaf.step_constants`][] and read by every step.

@@ -30,13 +30,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._equations import names as _named
 from .._fit.driver import FitResult
 from .._layer import FFIAF
 from .._rockpool.timed import FFIAFBrian
 
 FORMAT = "jaxiaf-layer"
 VERSION = 1
-PARAMETERS = ("weights", "bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
 SIMULATION = ("dt", "noise_std", "refractory")
 STATE = "state_"
 """The prefix of the state variables of a layer's own equations other than `v` (e.g. `state_w`)."""
@@ -88,28 +88,26 @@ def state_from_record(arrays: dict, key_impl: str) -> dict:
 def _layer_record(layer) -> tuple[dict, dict]:
     """`(header, arrays)` of an `FFIAF` or `FFIAFBrian` (the header without format and version)."""
     module = functional(layer)
-    model = module.sim.model
-    names = PARAMETERS if model is None else tuple(module.parameters())
+    params, sim = module.parameters(), module.simulation_parameters()
+    integrator = sim.pop("integrator_name")
     if isinstance(layer, FFIAFBrian):
-        initial = layer._initial
-        extra = {"record": layer._record, "initial_integrator_name": initial["integrator_name"]}
-        initial_names = names + SIMULATION
+        initial = dict(layer._initial)
+        extra = {"record": layer._record, "initial_integrator_name": initial.pop("integrator_name")}
+        sim["dt"] = np.float64(layer.dt)  # the time base's exact step, not the float32-rounded leaf
+        initial["dt"] = np.float64(initial["dt"])
     else:
-        initial, extra = module.initial_params.named(), {}
-        initial_names = names
-    if model is not None:
-        extra["model"] = {f: getattr(model, f) for f in ("equations", "threshold", "reset", "refractory")}
+        initial, extra = {k: v for k, v in module.initial_params.named().items() if k in params}, {}
     state, key_impl = state_record(module)
-    values = {**module.parameters(), **module.simulation_parameters()}
     header = {
         "class": type(layer).__name__,
         "name": module.name,
-        "integrator_name": values["integrator_name"],
+        "integrator_name": integrator,
         "key_impl": key_impl,
+        "model": _named.source(module.sim.model),
         **extra,
     }
-    arrays = {k: np.asarray(values[k]) for k in names + SIMULATION}
-    arrays.update({f"initial_{k}": np.asarray(initial[k]) for k in initial_names})
+    arrays = {k: np.asarray(v) for k, v in {**params, **sim}.items()}
+    arrays.update({f"initial_{k}": np.asarray(v) for k, v in initial.items()})
     return header, {**arrays, **state}
 
 
@@ -117,29 +115,23 @@ def _layer_from_record(header: dict, arrays: dict):
     """The inverse of [`_layer_record`][]; `KeyError`/`TypeError`/`ValueError` for missing or bad entries."""
     state = state_from_record(arrays, header["key_impl"])
     initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
-    model = header.get("model")
-    names = PARAMETERS if model is None else tuple(k for k in initial if k not in SIMULATION)
-    current = {k: arrays[k] for k in names + SIMULATION}
-    current["integrator_name"] = header["integrator_name"]
-    own = (
-        {}
-        if model is None
-        else {
-            "neuron_eq": model["equations"],
-            "threshold": model["threshold"],
-            "reset": model["reset"],
-            **({} if model["refractory"] is None else {"refractory": model["refractory"]}),
-        }
-    )
     if header["class"] == "FFIAFBrian":
-        initial["integrator_name"] = header["initial_integrator_name"]
+        own = _named.source_arguments(header.get("model"), header["initial_integrator_name"])
         layer = FFIAFBrian(**initial, **own, name=header["name"], record=header["record"], key=state["key"])
-        return layer.set_attributes(current).set_attributes(state)
-    if header["class"] == "FFIAF":
-        sim = {k: current[k] for k in (*SIMULATION, "integrator_name")}
-        layer = FFIAF(**{**initial, **sim, **own}, name=header["name"], key=state["key"])
-        return layer.set_attributes({k: current[k] for k in names}).set_attributes(state)
-    raise ValueError(f"unknown layer class {header['class']!r}")
+        module = layer.module
+    elif header["class"] == "FFIAF":
+        own = _named.source_arguments(header.get("model"), header["integrator_name"])
+        sim = {k: arrays[k] for k in SIMULATION if k in arrays}
+        module = layer = FFIAF(**{**initial, **sim, **own}, name=header["name"], key=state["key"])
+    else:
+        raise ValueError(f"unknown layer class {header['class']!r}")
+    names = [*module.parameters(), *module.simulation_parameters()]
+    current = {k: arrays[k] for k in names if k != "integrator_name"}
+    missing = sorted(set(module.state()) - set(state))
+    if missing:
+        raise ValueError(f"the state entries {missing} are missing")
+    current["integrator_name"] = header["integrator_name"]
+    return layer.set_attributes(current).set_attributes(state)
 
 
 def _encode(value):

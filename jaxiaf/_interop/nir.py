@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from .._equations import names as _named
 from .._layer import FFIAF
 from .files import functional, state_from_record, state_record
 
@@ -66,7 +67,7 @@ def to_nir(layer, *, for_norse: bool = False):
     """
     nir = _nir()
     module = functional(layer)
-    if module.sim.model is not None:
+    if _named.declared(module.sim.model) is not _named.PAGE:
         raise ValueError(
             "`to_nir`: NIR's LIF node describes the default equations only; a layer with its own "
             "`neuron_eq` has no NIR counterpart (save it with `jaxiaf.save`, which keeps its equations)."

@@ -2,13 +2,17 @@
 
 A graph is made of modules joined by nodes: a module's `output_nodes` are the very objects that the next
 module holds as `input_nodes` (one node per channel). The layer's graph is a `GraphHolder` around two
-modules, `LinearWeights` (the `(N_in, N)` weights) feeding `IAFNeurons` (every neuron parameter), which is
-what an exporter (e.g. to NIR: `Affine` then `LIF`) walks. Values are NumPy copies in SI units.
+modules, `LinearWeights` (the `(N_in, N)` weights) feeding `IAFNeurons` (every neuron parameter of the
+default equations; `EquationNeurons` for a layer's own equations, with their text and declared
+parameters), which is what an exporter (e.g. to NIR: `Affine` then `LIF`) walks. Values are NumPy
+copies in SI units.
 """
 
 import dataclasses
 
 import numpy as np
+
+from .._equations import names as _named
 
 
 @dataclasses.dataclass(eq=False)
@@ -79,6 +83,26 @@ class IAFNeurons(GraphModule):
 
 
 @dataclasses.dataclass(eq=False)
+class EquationNeurons(GraphModule):
+    """`N` neurons of a layer's own Brian2 equations ([`jaxiaf.Model`][]), with current inputs (`I_inp`)
+    and spiking outputs.
+
+    **Fields:** as [`jaxiaf.graph.GraphModule`][], and `equations`, `threshold`, `reset` (Brian2 code
+    strings), `integrator_name` (the method Brian2 integrated them with), `parameters` (`{name: (N,)
+    array}` of every declared parameter, SI units), `refractory` (s, scalar or `(N,)`, or the equations'
+    own period expression as a string) and `dt` (s).
+    """
+
+    equations: str
+    threshold: str
+    reset: str
+    integrator_name: str
+    parameters: dict
+    refractory: "np.ndarray | str"
+    dt: float
+
+
+@dataclasses.dataclass(eq=False)
 class GraphHolder(GraphModule):
     """A graph of modules, seen from outside as one module.
 
@@ -89,35 +113,34 @@ class GraphHolder(GraphModule):
     modules: tuple[GraphModule, ...]
 
 
-def layer_graph(name: str, parameters: dict, simulation_parameters: dict) -> GraphHolder:
-    """The graph of a feedforward IAF layer: `LinearWeights` feeding `IAFNeurons`.
+def layer_graph(name: str, module) -> GraphHolder:
+    """The graph of a feedforward layer: `LinearWeights` feeding its neurons, an `IAFNeurons` node for the
+    default equations and an `EquationNeurons` node for a layer's own.
 
     **Arguments:**
 
     - `name`: the layer's name; the modules are called `"<name>_weights"` and `"<name>_neurons"`.
-    - `parameters`: the layer's `parameters()` (`weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`,
-      `v_rest`).
-    - `simulation_parameters`: the layer's `simulation_parameters()` (`dt`, `noise_std`, `refractory`,
-      `integrator_name`).
+    - `module`: the layer's functional [`jaxiaf.FFIAF`][]; its declared names fill the neuron node.
 
     **Returns:** a [`jaxiaf.graph.GraphHolder`][] with `modules == (weights, neurons)`, where
     `weights.output_nodes is neurons.input_nodes`.
     """
-    weights = np.array(parameters["weights"])
+    parameters = {k: np.array(v) for k, v in module.parameters().items()}
+    sim = module.simulation_parameters()
+    weights = parameters.pop("weights")
     num_in, num_out = weights.shape
     inputs = tuple(GraphNode(i) for i in range(num_in))
     currents = tuple(GraphNode(j) for j in range(num_out))
     spikes = tuple(GraphNode(j) for j in range(num_out))
     linear = LinearWeights(f"{name}_weights", inputs, currents, weights)
-    neurons = IAFNeurons(
-        f"{name}_neurons",
-        currents,
-        spikes,
-        **{k: np.array(v) for k, v in parameters.items() if k != "weights"},
-        noise_std=np.array(simulation_parameters["noise_std"]),
-        refractory=np.array(simulation_parameters["refractory"]),
-        r_m=1.0,
-        dt=float(simulation_parameters["dt"]),
-        integrator_name=simulation_parameters["integrator_name"],
-    )
+    names = _named.declared(module.sim.model)
+    nodes = (f"{name}_neurons", currents, spikes)
+    common = dict(dt=float(sim["dt"]), integrator_name=sim["integrator_name"])
+    refractory = np.array(sim["refractory"]) if "refractory" in sim else names.refractory
+    if names is _named.PAGE:
+        noise = np.array(sim["noise_std"])
+        neurons = IAFNeurons(*nodes, **parameters, noise_std=noise, refractory=refractory, r_m=1.0, **common)
+    else:
+        source = dict(equations=names.equations, threshold=names.threshold, reset=names.reset)
+        neurons = EquationNeurons(*nodes, **source, parameters=parameters, refractory=refractory, **common)
     return GraphHolder(name, inputs, spikes, (linear, neurons))

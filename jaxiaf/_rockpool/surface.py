@@ -3,27 +3,21 @@ attribute and module registries, the TimeSeries wrappers of outputs, and the pri
 layer page. The layer itself (`jaxiaf._rockpool.timed`) holds the time base, the input sampling and `evolve`.
 """
 
+import abc
 import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._layer import PARAMETER_FAMILIES, SIMULATION_FAMILIES, STATE_FAMILIES
+from .._layer import family
 from .graph import GraphHolder, layer_graph
 from .timeseries import TSContinuous, TSEvent
 
-_FAMILIES = {
-    "Parameter": PARAMETER_FAMILIES,
-    "SimulationParameter": SIMULATION_FAMILIES,
-    "State": STATE_FAMILIES,
-}
 _GETTERS = {"Parameter": "parameters", "SimulationParameter": "simulation_parameters", "State": "state"}
-_REGISTERED = {**PARAMETER_FAMILIES, **SIMULATION_FAMILIES, **STATE_FAMILIES}
 _SUBMODULE_METHODS = (
     "parameters",
     "simulation_parameters",
     "state",
-    "attributes_named",
     "set_attributes",
     "reset_state",
     "reset_time",
@@ -60,18 +54,87 @@ class Registered:
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
-        return obj._values()[self.name]
+        values = obj._values()
+        if self.name not in values:
+            raise AttributeError(f"{obj.full_name} has no attribute {self.name!r}: {obj._declared()}.")
+        return values[self.name]
 
     def __set__(self, obj, value):
+        if self.name not in obj._values():
+            raise AttributeError(f"{obj.full_name} has no attribute {self.name!r}: {obj._declared()}.")
         obj.set_attributes({self.name: value})
 
 
-class RockpoolSurface:
+class RockpoolSurface(abc.ABC):
     """What Rockpool's `FFIAFBrian` exposes beyond evolving: flags, names, registries, output wrappers.
 
-    The layer that inherits it provides `_module` (the functional [`jaxiaf.FFIAF`][]), `_submodules`,
-    `_initial` (the values `_reset_attribute` restores), `_times`, `t`, `evolve` and `set_attributes`.
+    **The contract.** A layer that inherits it (only [`jaxiaf.FFIAFBrian`][] does) holds `_module` (the
+    functional [`jaxiaf.FFIAF`][] it evolves), `_submodules` (`{name: module}`) and `_initial` (the
+    parameters and simulation parameters that `_reset_attribute` and `reset_parameters` restore), and
+    implements the abstract methods below: `t`, `_times`, `evolve`, `set_attributes`, `reset_state`,
+    `reset_time`, `reset_parameters`. Everything else here is built on those.
+
+    **Attributes by name.** The registered attributes are the functional module's parameters, simulation
+    parameters and state, by the names its equations declare: `layer.<name>` reads one (an
+    `AttributeError`, so `hasattr` is False, for a name the equations do not declare) and
+    `layer.<name> = value` calls `set_attributes({name: value})`.
     """
+
+    _module: Any
+    _submodules: dict
+    _initial: dict
+
+    @property
+    @abc.abstractmethod
+    def t(self) -> float:
+        """The current evolution time (s)."""
+
+    @abc.abstractmethod
+    def _times(self, t_start, dt, k):
+        """Times `t_start + k * dt` (s); `t_start` and `dt` default to the layer's `t` and `dt`."""
+
+    @abc.abstractmethod
+    def evolve(self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False):
+        """`(output, new_state, record)` of an evolution; the layer is unchanged."""
+
+    @abc.abstractmethod
+    def set_attributes(self, new_attributes) -> "RockpoolSurface":
+        """Set attributes in place; returns the layer."""
+
+    @abc.abstractmethod
+    def reset_state(self) -> "RockpoolSurface":
+        """Reset the state in place; returns the layer."""
+
+    @abc.abstractmethod
+    def reset_time(self) -> "RockpoolSurface":
+        """Reset the clock in place; returns the layer."""
+
+    @abc.abstractmethod
+    def reset_parameters(self) -> "RockpoolSurface":
+        """Restore the initial parameters in place; returns the layer."""
+
+    def __getattr__(self, name: str):
+        """A declared parameter, simulation parameter or state entry by name (e.g. `layer.tau_w`)."""
+        if name.startswith("_") or "_module" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        values = self._values()
+        if name not in values:
+            raise AttributeError(f"{self.full_name} has no attribute {name!r}: {self._declared()}.")
+        return values[name]
+
+    def __setattr__(self, name: str, value) -> None:
+        """`layer.<declared name> = value` is `set_attributes({name: value})`; a public name that is
+        neither declared nor the class's raises `AttributeError` (an assignment that would change
+        nothing); private names as usual."""
+        if name.startswith("_") or "_module" not in self.__dict__ or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        elif name in self._values():
+            self.set_attributes({name: value})
+        else:
+            raise AttributeError(f"{self.full_name} has no attribute {name!r}: {self._declared()}.")
+
+    def _declared(self) -> str:
+        return f"its attributes are {sorted(self._values())}"
 
     _spiking_input: bool = False
     """Whether this module receives spiking input: False, it takes currents."""
@@ -275,8 +338,7 @@ class RockpoolSurface:
 
     # ------------------------------------------------------------------------------------------- attributes
     def _values(self) -> dict:
-        module = self._module
-        return {**module.parameters(), **module.simulation_parameters(), **module.state()}
+        return _values_of(self._module)
 
     def _get_attribute_family(self, type_name: str, family=None) -> dict:
         """The attributes of one type, optionally of some families, of this layer and its sub-modules.
@@ -320,12 +382,17 @@ class RockpoolSurface:
 
         **Returns:** `{name: value}`, with a nested dict for each sub-module that has a match.
         """
-        names = [name] if isinstance(name, str) else list(name)
-        found = self._module.attributes_named(names)
+        if isinstance(name, str):
+            names = {name}
+        elif isinstance(name, (list, tuple)) and all(isinstance(n, str) for n in name):
+            names = set(name)
+        else:
+            raise TypeError(f"`name` must be a string or a list/tuple of strings; got {name!r}.")
+        found = {k: v for k, v in self._values().items() if k in names}
         for key, submodule in self._submodules.items():
-            values = submodule.attributes_named(names)
-            if values:
-                found[key] = values
+            values = _values_of(submodule)
+            if names & set(values):
+                found[key] = {k: v for k, v in values.items() if k in names}
         return found
 
     def modules(self) -> dict:
@@ -346,16 +413,16 @@ class RockpoolSurface:
         """
         initial = self._initial_values()
         attributes = {}
-        for type_name, families in _FAMILIES.items():
-            for name, value in getattr(self._module, _GETTERS[type_name])().items():
+        for type_name, getter in _GETTERS.items():
+            for name, value in getattr(self._module, getter)().items():
                 attributes[name] = RegisteredAttribute(
-                    value, type_name, families[name], initial[name], np.shape(value)
+                    value, type_name, family(type_name, name), initial[name], np.shape(value)
                 )
         return attributes, dict(self._submodules)
 
     def _has_registered_attribute(self, name: str) -> bool:
         """Whether `name` is a registered attribute (a parameter, simulation parameter or state entry)."""
-        return name in _REGISTERED
+        return isinstance(name, str) and name in self._values()
 
     def _initial_values(self) -> dict:
         """The values `_reset_attribute` restores: the state as `reset_all` leaves it, and the
@@ -377,7 +444,7 @@ class RockpoolSurface:
         if not self._has_registered_attribute(name):
             raise ValueError(
                 f"{self.full_name}: cannot register {name!r}: the attributes of this layer are those of its "
-                f"functional FFIAF, {sorted(_REGISTERED)}."
+                f"functional FFIAF, {sorted(self._values())}."
             )
         self.set_attributes({name: val})
         if name in self._initial:
@@ -394,7 +461,7 @@ class RockpoolSurface:
 
         **Raises:** `ValueError` for a bad name, `TypeError` for an object that is not a module.
         """
-        if not isinstance(name, str) or not name.isidentifier() or name in _REGISTERED:
+        if not isinstance(name, str) or not name.isidentifier() or name in self._values():
             raise ValueError(
                 f"`name` must be an identifier other than the layer's attribute names; got {name!r}."
             )
@@ -440,4 +507,9 @@ class RockpoolSurface:
         neurons)`, N_in input nodes and N output nodes; values are NumPy copies in SI units.
         For a graph other tools read, use [`jaxiaf.to_nir`][] (NIR).
         """
-        return layer_graph(self.name or self.class_name, self.parameters(), self.simulation_parameters())
+        return layer_graph(self.name or self.class_name, self._module)
+
+
+def _values_of(module) -> dict:
+    """Every attribute of a (sub-)module by name: its parameters, simulation parameters and state."""
+    return {**module.parameters(), **module.simulation_parameters(), **module.state()}

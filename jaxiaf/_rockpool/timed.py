@@ -11,7 +11,7 @@ registries, output wrappers) from `jaxiaf._rockpool.surface`.
 import numpy as np
 
 from .._core.defaults import DEFAULTS
-from .._layer import FFIAF, PARAMETER_FAMILIES, as_attributes
+from .._layer import FFIAF, as_attributes
 from . import timebase as _timebase
 from .surface import Registered, RockpoolSurface
 from .timeseries import TSContinuous, TSEvent
@@ -115,7 +115,7 @@ class FFIAFBrian(RockpoolSurface):
         )
         self._dt = _timebase.seconds("dt", dt)
         self._record = bool(record)
-        self._initial = {**self._module.parameters(), **self._module.simulation_parameters()}
+        self._initial = {**self._module.parameters(), **self._module.simulation_parameters(), "dt": self._dt}
         self._submodules: dict = {}
 
     @property
@@ -279,6 +279,43 @@ class FFIAFBrian(RockpoolSurface):
             )
         return time_base, input_raster, num_timesteps
 
+    def _prepare_input_events(
+        self, ts_input=None, duration=None, num_timesteps=None, add_events: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Sample a `TSEvent` onto the layer's time base as a raster (the page's spiking-input path; this
+        layer's own `evolve` takes currents, so only a caller that wants a raster uses it).
+
+        Bin k covers `[t + k*dt, t + (k+1)*dt)` from the layer's time `t`; an event goes to the bin
+        `floor((time - t) / dt + 1e-6)` (see [`jaxiaf.TSEvent.raster`][]); events outside the T bins are
+        left out; a periodic series repeats.
+
+        **Arguments:** `ts_input`: a [`jaxiaf.TSEvent`][] with N_in channels, or None for no events;
+        `duration` (s) and `num_timesteps` as `_determine_timesteps`; `add_events`: count the events per
+        bin (int) instead of flagging them (bool).
+
+        **Returns:** `(time_base, spike_raster, num_timesteps)`: `(T,)` bin start times (s), the
+        `(T, N_in)` bool (or int) raster, and `T`.
+
+        **Raises:** `TypeError` if `ts_input` is not a `TSEvent` or None; `ValueError` if its channel count
+        is not N_in; otherwise as `_determine_timesteps`.
+        """
+        if ts_input is not None and not isinstance(ts_input, TSEvent):
+            raise TypeError(
+                f"{self.full_name}: `ts_input` must be a TSEvent or None; got {type(ts_input).__name__}."
+            )
+        num_timesteps = self._determine_timesteps(ts_input, duration, num_timesteps)
+        time_base = self._gen_time_trace(self.t, num_timesteps)
+        if ts_input is None:
+            dtype = np.int64 if add_events else bool
+            return time_base, np.zeros((num_timesteps, self.size_in), dtype), num_timesteps
+        if ts_input.num_channels != self.size_in:
+            raise ValueError(
+                f"{self.full_name}: `ts_input` has {ts_input.num_channels} channel(s) but the layer has "
+                f"N_in = {self.size_in} inputs (weights {self.shape})."
+            )
+        raster = ts_input.raster(self._dt, t_start=self.t, num_timesteps=num_timesteps, add_events=add_events)
+        return time_base, raster, num_timesteps
+
     # --------------------------------------------------------------------------------------------- evolve
     def evolve(self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False):
         """Evolve the layer over an input series; pure: the layer itself is unchanged.
@@ -314,7 +351,7 @@ class FFIAFBrian(RockpoolSurface):
         _, input_raster, _ = self._prepare_input(ts_input, duration, num_timesteps)
         spikes, new_state, recorded = self._module(input_raster, record=bool(record) or self._record)
         output = self._gen_timeseries(np.asarray(spikes), **(kwargs_timeseries or {}))
-        return output, new_state, self._wrap_recorded_state(recorded, self.t)
+        return output, new_state.named(), self._wrap_recorded_state(recorded, self.t)
 
     __call__ = evolve
 
@@ -376,12 +413,13 @@ class FFIAFBrian(RockpoolSurface):
         return self.reset_state().reset_time()
 
     def reset_parameters(self) -> "FFIAFBrian":
-        """Restore the parameters (`weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest`) given at
-        construction, in place (simulation parameters and state are kept).
+        """Restore the parameters given at construction (or to `_register_attribute`), in place: those
+        of `parameters()`, e.g. `weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` for the
+        default equations (simulation parameters and state are kept).
 
         **Returns:** this layer.
         """
-        self.set_attributes({name: self._initial[name] for name in PARAMETER_FAMILIES})
+        self.set_attributes({name: self._initial[name] for name in self._module.parameters()})
         self._reset_submodules("reset_parameters")
         return self
 

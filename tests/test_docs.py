@@ -20,7 +20,12 @@ GUIDES = ROOT / "docs" / "guides"
 
 
 def _python_blocks(path: pathlib.Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+    """The page's Python blocks, each padded with blank lines so that a traceback names the page's line."""
+    text = path.read_text()
+    return [
+        "\n" * text.count("\n", 0, match.start(1)) + match.group(1)
+        for match in re.finditer(r"```python\n(.*?)```", text, flags=re.S)
+    ]
 
 
 def _run_page(path: pathlib.Path) -> tuple[dict, str, list]:

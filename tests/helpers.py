@@ -133,3 +133,45 @@ def spike_sets_equal(a, b, num_scenarios):
     """Per scenario: are the (step, neuron) spike sets identical?"""
     t = a.shape[0]
     return (a.reshape(t, num_scenarios, -1) == b.reshape(t, num_scenarios, -1)).all(axis=(0, 2))
+
+
+def require(module: str):
+    """Import an optional dependency: skipped locally if absent, a failure in CI (`JAXIAF_REQUIRE_INTEROP=1`,
+    set by `.ci/run`), which installs the `interop` extra and must run these tests."""
+    import importlib
+    import os
+
+    import pytest
+
+    if os.environ.get("JAXIAF_REQUIRE_INTEROP") == "1":
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+def random_layer(integrator="rk4", n_in=3, n=5, seed=0, **kwargs):
+    """A default-equation `FFIAF` with random per-neuron parameters near the defaults."""
+    rng = np.random.default_rng(seed)
+    values = dict(
+        weights=rng.normal(0.0, 0.01, (n_in, n)),
+        bias=rng.uniform(0.005, 0.015, n),
+        tau_mem=rng.uniform(0.01, 0.03, n),
+        v_thresh=rng.uniform(-0.056, -0.054, n),
+        v_reset=rng.uniform(-0.07, -0.065, n),
+        v_rest=rng.uniform(-0.066, -0.064, n),
+        integrator_name=integrator,
+    )
+    return jaxiaf.FFIAF(**{**values, **kwargs})
+
+
+def assert_same_module(a, b):
+    """Two modules with the same tree structure and bit-identical leaves (keys compared as their raw data)."""
+
+    def leaves(module):
+        flat, treedef = jax.tree.flatten(module)
+        raw = lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+        return [np.asarray(raw(x)) for x in flat], treedef
+
+    (la, ta), (lb, tb) = leaves(a), leaves(b)
+    assert ta == tb
+    for x, y in zip(la, lb, strict=True):
+        assert x.dtype == y.dtype and np.array_equal(x, y)

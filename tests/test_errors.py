@@ -120,7 +120,7 @@ def test_set_attributes_errors():
         mod.set_attributes({"tau": 0.01})
     with pytest.raises(ValueError, match=re.escape("`weights` must keep shape (2, 3)")):
         mod.set_attributes({"weights": np.ones((3, 3))})
-    with pytest.raises(ValueError, match=re.escape("`v` must have shape (3,)")):
+    with pytest.raises(ValueError, match=re.escape("`v` must be a scalar or have shape (3,)")):
         mod.set_attributes({"v": np.zeros(4)})
     with pytest.raises(ValueError, match=re.escape("`integrator_name` must be one of")):
         mod.set_attributes({"integrator_name": "midpoint"})

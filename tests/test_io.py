@@ -3,53 +3,17 @@ data from Neo objects and from an NWB file written by Neo's own writer, fitted e
 
 import dataclasses
 import datetime
-import importlib
 import json
-import os
 
 import jax
 import numpy as np
 import pytest
+from helpers import assert_same_module, require
+from helpers import random_layer as _layer
 
 import jaxiaf
 
 DT = 1e-4
-
-
-def require(module: str):
-    """Import an optional dependency: skipped locally if absent, a failure in CI (`JAXIAF_REQUIRE_INTEROP=1`,
-    set by `.ci/run`), which installs the `interop` extra and must run these tests."""
-    if os.environ.get("JAXIAF_REQUIRE_INTEROP") == "1":
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
-
-
-def _layer(integrator="rk4", n_in=3, n=5, seed=0, **kwargs):
-    rng = np.random.default_rng(seed)
-    values = dict(
-        weights=rng.normal(0.0, 0.01, (n_in, n)),
-        bias=rng.uniform(0.005, 0.015, n),
-        tau_mem=rng.uniform(0.01, 0.03, n),
-        v_thresh=rng.uniform(-0.056, -0.054, n),
-        v_reset=rng.uniform(-0.07, -0.065, n),
-        v_rest=rng.uniform(-0.066, -0.064, n),
-        integrator_name=integrator,
-    )
-    return jaxiaf.FFIAF(**{**values, **kwargs})
-
-
-def _leaves(module):
-    """The module's leaves, keys as their raw data, for bit-exact comparison."""
-    leaves, treedef = jax.tree.flatten(module)
-    raw = lambda a: jax.random.key_data(a) if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) else a
-    return [np.asarray(raw(a)) for a in leaves], treedef
-
-
-def assert_same_module(a, b):
-    (la, ta), (lb, tb) = _leaves(a), _leaves(b)
-    assert ta == tb
-    for x, y in zip(la, lb, strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x, y)
 
 
 def _advanced(layer, steps=300, seed=0):

@@ -10,7 +10,8 @@ the threshold and both voltage traces agreed to 1e-7 V until then (float32 steps
 import jax
 import numpy as np
 import pytest
-from test_io import _layer, assert_same_module, require
+from helpers import assert_same_module, require
+from helpers import random_layer as _layer
 
 import jaxiaf
 

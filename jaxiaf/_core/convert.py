@@ -50,7 +50,11 @@ def unit_name(unit: str) -> str:
 def _numeric(name: str, value, what: str):
     """`value` as a NumPy or JAX array of real numbers; `TypeError` naming `name` otherwise."""
     if not isinstance(value, jax.Array):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError):
+            message = f"`{name}` must be a rectangular array of numbers; got a ragged sequence."
+            raise ValueError(message) from None
     if np.issubdtype(value.dtype, np.complexfloating):
         raise TypeError(f"`{name}` must be real; got complex values (dtype {value.dtype}).")
     if not (np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.bool_)):

@@ -196,21 +196,35 @@ def from_nir(graph, dt=None, **overrides) -> FFIAF:
     values, gain = _neuron(neuron_node, nir)
     weight = np.asarray(weight_node.weight)
     bias = np.asarray(weight_node.bias) if isinstance(weight_node, nir.Affine) else np.zeros(weight.shape[0])
+    if weight.ndim != 2 or bias.shape != weight.shape[:1]:
+        raise ValueError(
+            f"from_nir: the {type(weight_node).__name__} node's weight must be (N, N_in) and its bias (N,); "
+            f"got {weight.shape} and {bias.shape}."
+        )
     kwargs = dict(values, weights=weight.T * gain, bias=bias * gain, integrator_name="exact")
-    meta = neuron_node.metadata.get("jaxiaf")
+    meta = _metadata(neuron_node.metadata.get("jaxiaf"))
     if meta is not None:
-        if meta.get("format_version") != METADATA_VERSION:
-            raise ValueError(
-                f"from_nir: the graph's jaxiaf metadata has format version {meta.get('format_version')!r}; "
-                f"this jaxiaf reads version {METADATA_VERSION}."
-            )
         kwargs.update({k: meta[k] for k in ("dt", "integrator_name", "refractory", "noise_std")})
         kwargs["name"] = str(meta["name"])
+        if dt is not None and float(dt) != float(meta["dt"]) and int(meta["step"]) != 0:
+            raise ValueError(
+                f"from_nir: `dt`={dt!r} differs from the graph's {float(meta['dt'])!r} s while its state has "
+                f"advanced {int(meta['step'])} steps (`t = step * dt` would jump): leave `dt` out, or reset "
+                "the time (`reset_time()`) of the layer before exporting it."
+            )
     if dt is not None:
         kwargs["dt"] = dt
     if "dt" not in kwargs:
         raise ValueError("from_nir: `dt` is required: this graph has no jaxiaf metadata holding a time step.")
     kwargs.update(overrides)
+    if meta is None and np.any(np.asarray(kwargs["tau_mem"], float) < float(kwargs["dt"])):
+        warnings.warn(
+            f"from_nir: the LIF's `tau` is below `dt` = {kwargs['dt']!r} s for some neurons. Norse 1.1.0's "
+            "to_nir writes `dt * tau` for `tau` (fixed after 1.1.0): for such a graph give "
+            "`tau_mem=lif.tau / dt`.",
+            UserWarning,
+            stacklevel=2,
+        )
     layer = FFIAF(**kwargs)
     if meta is None:
         return layer
@@ -218,3 +232,26 @@ def from_nir(graph, dt=None, **overrides) -> FFIAF:
     if "key" in overrides:
         del state["key"]
     return layer.set_attributes(state)
+
+
+_METADATA = ("format_version", "dt", "integrator_name", "refractory", "noise_std", "name", "key_impl")
+_METADATA += ("v", "since_spike", "step", "key_data")
+
+
+def _metadata(meta):
+    """The LIF node's `metadata["jaxiaf"]` (or None); `ValueError` for another version or missing entries."""
+    if meta is None:
+        return None
+    if not isinstance(meta, dict) or meta.get("format_version") != METADATA_VERSION:
+        version = meta.get("format_version") if isinstance(meta, dict) else None
+        raise ValueError(
+            f"from_nir: the graph's jaxiaf metadata has format version {version!r}; this jaxiaf reads "
+            f"version {METADATA_VERSION}."
+        )
+    missing = [k for k in _METADATA if k not in meta]
+    if missing:
+        raise ValueError(
+            f"from_nir: invalid jaxiaf metadata in the LIF node: {missing} missing (a graph written by "
+            "jaxiaf.to_nir has all of them; remove `metadata['jaxiaf']` to import it as a foreign graph)."
+        )
+    return meta

@@ -271,6 +271,17 @@ class FFIAFBrian(RockpoolSurface):
                 time_base, self._dt, ts_input.t_stop, ts_input.periodic
             )
         input_raster = ts_input(sample_times)
+        if np.iscomplexobj(input_raster):
+            raise TypeError(f"{self.full_name}: `ts_input` must hold real currents (A); got complex samples.")
+        largest = float(np.finfo(self._module.params.weights.dtype).max)
+        too_large = np.isfinite(input_raster) & (np.abs(input_raster) > largest)
+        if too_large.any():
+            raise ValueError(
+                f"{self.full_name}: `ts_input` gives {float(input_raster[too_large].ravel()[0])!r} at "
+                f"t = {time_base[too_large.any(axis=1)][0]} s, beyond the layer's float dtype "
+                f"({self._module.params.weights.dtype}, max {largest:.3g}); switch on `jax_enable_x64` "
+                "before building the layer for float64, or scale the input."
+            )
         finite = np.isfinite(input_raster).all(axis=1)
         if not finite.all():
             raise ValueError(

@@ -27,6 +27,18 @@ class TimeSpan:
         return self._t_stop - self._t_start
 
 
+def _number_array(values, name: str) -> np.ndarray:
+    """`values` as a NumPy array of numbers; `ValueError` naming `name` for a ragged sequence, `TypeError`
+    for strings or other objects."""
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError):
+        raise ValueError(f"`{name}` must be a rectangular array of numbers; got a ragged sequence.") from None
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise TypeError(f"`{name}` must hold numbers; got dtype {array.dtype}.")
+    return array
+
+
 def _count_array(values, name: str) -> np.ndarray:
     """`values` as an int64 array; `ValueError` naming `name` unless every entry is an integer >= 0."""
     array = np.asarray(values)

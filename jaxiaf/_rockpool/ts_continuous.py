@@ -7,7 +7,8 @@ from .timebase import count as _count
 from .timebase import seconds as _seconds
 from .timebase import time_array as _time_array
 from .ts_common import INTERP_KINDS as _INTERP_KINDS
-from .ts_common import TimeSpan, _channel_columns, _readonly
+from .ts_common import TimeSpan, _channel_columns, _number_array, _readonly
+from .ts_neo import continuous_from_neo, continuous_to_neo
 
 
 class TSContinuous(TimeSpan):
@@ -59,7 +60,7 @@ class TSContinuous(TimeSpan):
             samples = np.zeros((0, width))
         else:
             times = _time_array("times", times)
-            samples = np.atleast_1d(np.array(samples))
+            samples = np.atleast_1d(_number_array(samples, "samples"))
             if samples.ndim == 1:
                 samples = samples[:, None]
             if samples.ndim != 2:
@@ -155,17 +156,13 @@ class TSContinuous(TimeSpan):
     def to_neo(self, units: str = "dimensionless"):
         """A `neo.AnalogSignal` (regular sample times) or `neo.IrregularlySampledSignal`, its samples in
         `units` (e.g. `"A"`: a series carries no unit); needs `neo` (the `interop` extra)."""
-        from .._interop.neo import continuous_to_neo
-
         return continuous_to_neo(self, units)
 
     @classmethod
     def from_neo(cls, signal, unit: str | None = None, name: str | None = None) -> "TSContinuous":
         """The series of a `neo.AnalogSignal` or `neo.IrregularlySampledSignal`: times in s, samples in
         `unit` if given (e.g. `"A"`), else in the signal's units."""
-        from .._interop.neo import continuous_from_neo
-
-        return continuous_from_neo(signal, unit, name)
+        return continuous_from_neo(cls, signal, unit, name)
 
     @property
     def times(self) -> np.ndarray:

@@ -8,6 +8,7 @@ from .timebase import count as _count
 from .timebase import seconds as _seconds
 from .timebase import time_array as _time_array
 from .ts_common import TimeSpan, _channel_columns, _count_array, _readonly
+from .ts_neo import events_from_neo, events_to_neo
 
 
 class TSEvent(TimeSpan):
@@ -160,17 +161,13 @@ class TSEvent(TimeSpan):
     def to_neo(self) -> list:
         """One `neo.SpikeTrain` per channel (times in s, this series' `t_start` and `t_stop`); needs `neo`
         (the `interop` extra)."""
-        from .._interop.neo import events_to_neo
-
         return events_to_neo(self)
 
     @classmethod
     def from_neo(cls, spiketrains, name: str | None = None) -> "TSEvent":
         """The series of one trial's `neo.SpikeTrain`s (a list, one per channel, or a `neo.Segment`),
         with their common `t_start` and `t_stop`."""
-        from .._interop.neo import events_from_neo
-
-        return events_from_neo(spiketrains, name)
+        return events_from_neo(cls, spiketrains, name)
 
     @property
     def times(self) -> np.ndarray:

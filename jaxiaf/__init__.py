@@ -12,8 +12,12 @@ from ._core.scan import step_constants as step_constants
 from ._equations.default import DEFAULT_NEURON_EQ as DEFAULT_NEURON_EQ
 from ._equations.model import Model as Model
 from ._equations.model import model as model
+from ._fit.crossval import cross_validate as cross_validate
 from ._fit.driver import fit as fit
 from ._fit.driver import spikes_to_raster as spikes_to_raster
+from ._fit.models import NeuronModel as NeuronModel
+from ._fit.models import neuron_models as neuron_models
+from ._fit.recordings import detect_spikes as detect_spikes
 from ._fit.result import FitResult as FitResult
 from ._fit.result import FitWarning as FitWarning
 from ._interop.files import load as load
@@ -39,6 +43,7 @@ __all__ = [
     "FitResult",
     "FitWarning",
     "Model",
+    "NeuronModel",
     "Parameters",
     "Reducer",
     "SimulationParameters",
@@ -46,6 +51,8 @@ __all__ = [
     "SweepResult",
     "TSContinuous",
     "TSEvent",
+    "cross_validate",
+    "detect_spikes",
     "evolve",
     "fit",
     "from_nir",
@@ -54,6 +61,7 @@ __all__ = [
     "load",
     "metrics",
     "model",
+    "neuron_models",
     "save",
     "set_compilation_cache",
     "spikes_from_neo",

@@ -199,3 +199,20 @@ def test_u11_u13_values_beyond_the_dtype_or_ragged():
         jaxiaf.TSContinuous([0.0, 1.0], ["a", "b"])
     with pytest.raises(ValueError, match=r"`samples` must be a rectangular array of numbers"):
         jaxiaf.TSContinuous([0.0, 1.0], [[1.0, 2.0], [3.0]])
+
+
+def test_e22_the_surrogate_is_saved(tmp_path):
+    from jaxiaf.surrogate import Sigmoid
+
+    layer = jaxiaf.FFIAF(np.full((1, 2), 0.02), surrogate=Sigmoid(beta=4.0, detach_reset=False))
+    jaxiaf.save(layer, tmp_path / "smooth")
+    loaded = jaxiaf.load(tmp_path / "smooth")
+    assert loaded.surrogate == Sigmoid(beta=4.0, detach_reset=False)
+    grad = lambda m: jax.grad(lambda b: m.set_attributes({"bias": b})(X @ np.ones((1, 1)))[0].sum())(0.02)
+    assert float(grad(loaded)) == float(grad(layer)) != 0.0
+
+    class Mine(Sigmoid):
+        pass
+
+    with pytest.raises(ValueError, match=r"`save` keeps the surrogates of `jaxiaf.surrogate` only; .* Mine"):
+        jaxiaf.save(jaxiaf.FFIAF(np.ones((1, 1)), surrogate=Mine()), tmp_path / "mine")

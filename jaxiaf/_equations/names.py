@@ -102,7 +102,7 @@ def missing_hint(model, names) -> str:
     hints = []
     if "noisy" in names:
         hints.append("`noisy` is not set: it follows from `noise_std`.")
-    if "noise_std" in names and model is not None:
+    if "noise_std" in names and "noise_std" not in simulation_names(model):
         hints.append(
             "A layer with its own equations has no `noise_std`: write the noise into the equations as a "
             "`xi` term (e.g. `+ sigma*sqrt(2/tau_m)*xi`), which Brian2 scales per integrator."

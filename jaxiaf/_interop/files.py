@@ -3,10 +3,13 @@
 **The layer file format** (version 1) is a NumPy `.npz` archive (no pickled objects) holding:
 
 - `header`: a 0-d string array, a JSON object `{"format": "jaxiaf-layer", "version": 1, "class": "FFIAF"
-  or "FFIAFBrian", "name", "integrator_name", "key_impl", "record"}` (`key_impl` names the PRNG
-  implementation of the noise key, `""` for a raw `uint32` key; `record` only for `FFIAFBrian`);
+  or "FFIAFBrian", "name", "integrator_name", "key_impl", "record", "model", "surrogate"}` (`key_impl`
+  names the PRNG implementation of the noise key, `""` for a raw `uint32` key; `record` only for
+  `FFIAFBrian`; `model` null for the default equations; `surrogate` null or the class name and fields of
+  one of `jaxiaf.surrogate`'s);
 - the parameters `weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` and the simulation
-  parameters `dt`, `noise_std`, `refractory`, in the layer's dtype;
+  parameters `dt`, `noise_std`, `refractory` (those the layer has, by name), in the layer's dtype
+  (`FFIAFBrian`'s `dt` in float64: its time base's exact step);
 - the values that `reset_parameters` restores, the same names prefixed `initial_` (an `FFIAFBrian` also
   keeps its initial simulation parameters, `initial_integrator_name` going into the header);
 - the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
@@ -30,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._core import surrogate as _surrogate
 from .._equations import names as _named
 from .._fit.driver import FitResult
 from .._layer import FFIAF
@@ -104,6 +108,7 @@ def _layer_record(layer) -> tuple[dict, dict]:
         "integrator_name": integrator,
         "key_impl": key_impl,
         "model": _named.source(module.sim.model),
+        "surrogate": _surrogate_record(module.surrogate),
         **extra,
     }
     arrays = {k: np.asarray(v) for k, v in {**params, **sim}.items()}
@@ -122,7 +127,10 @@ def _layer_from_record(header: dict, arrays: dict):
     elif header["class"] == "FFIAF":
         own = _named.source_arguments(header.get("model"), header["integrator_name"])
         sim = {k: arrays[k] for k in SIMULATION if k in arrays}
-        module = layer = FFIAF(**{**initial, **sim, **own}, name=header["name"], key=state["key"])
+        surrogate = _surrogate_from_record(header.get("surrogate"))
+        module = layer = FFIAF(
+            **initial, **sim, **own, name=header["name"], key=state["key"], surrogate=surrogate
+        )
     else:
         raise ValueError(f"unknown layer class {header['class']!r}")
     names = [*module.parameters(), *module.simulation_parameters()]
@@ -132,6 +140,31 @@ def _layer_from_record(header: dict, arrays: dict):
         raise ValueError(f"the state entries {missing} are missing")
     current["integrator_name"] = header["integrator_name"]
     return layer.set_attributes(current).set_attributes(state)
+
+
+def _surrogate_record(surrogate) -> "dict | None":
+    """A layer's surrogate as JSON: its class (one of `jaxiaf.surrogate`'s) and fields; `ValueError` for
+    another class (its code cannot be kept in a file)."""
+    if surrogate is None:
+        return None
+    cls = type(surrogate)
+    if getattr(_surrogate, cls.__name__, None) is not cls:
+        raise ValueError(
+            f"`save` keeps the surrogates of `jaxiaf.surrogate` only; this layer's is a {cls.__name__}: "
+            "save the layer without it (`eqx.tree_at(lambda m: m.surrogate, layer, None)`) and set it "
+            "after loading."
+        )
+    return {
+        "class": cls.__name__,
+        **{f.name: getattr(surrogate, f.name) for f in dataclasses.fields(surrogate)},
+    }
+
+
+def _surrogate_from_record(record: "dict | None"):
+    if record is None:
+        return None
+    fields = dict(record)
+    return getattr(_surrogate, fields.pop("class"))(**fields)
 
 
 def _encode(value):

@@ -27,6 +27,7 @@ from .._layer import FFIAF
 from . import arguments as _arguments
 from . import gradient as _fit_grad
 from . import neurons as _fit_neurons
+from . import recordings as _recordings
 from . import search as _search
 from .arguments import spikes_to_raster as spikes_to_raster
 from .result import NEAR_BEST, FitResult, result
@@ -122,14 +123,9 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate
         unroll=unroll,
         surrogate=surrogate,
     )
-    if trials is not None:  # the outputs of the distinct inputs, one per trial
-        spikes = jnp.take(spikes, jnp.asarray(trials), axis=2)
-        v = None if v is None else jnp.take(v, jnp.asarray(trials), axis=2)
     total = jnp.zeros(num_pop, values.dtype)
     for weight, metric in metrics:
-        ts = None if target_spikes is None else jnp.broadcast_to(target_spikes[:, None], spikes.shape)
-        tv = None if target_v is None else jnp.broadcast_to(target_v[:, None], v.shape)
-        per_column = metric.loss(spikes, v, ts, tv, dt)
+        per_column = metric.population_loss(spikes, v, target_spikes, target_v, dt, trials)
         total = total + weight * jnp.mean(per_column.reshape(num_pop, -1), axis=1)
     finite = [jnp.all(jnp.isfinite(a).reshape(num_pop, -1), axis=1) for a in (end.v, *end.extra.values())]
     return jnp.where(functools.reduce(jnp.logical_and, finite), total, jnp.inf)
@@ -182,7 +178,7 @@ def fit(
     generations: int | None = None,
     tol: float | None = None,
     confirm: int = 2,
-    patience: int = 100,
+    patience: int | None = None,
     run_patience: int = 25,
     key=None,
     std_init: float = 1.0,
@@ -268,7 +264,8 @@ def fit(
     _arguments.positive_int("population_size", population_size, 2)
     _arguments.positive_int("parallel", parallel, 1)
     _arguments.positive_int("confirm", confirm, 1)
-    _arguments.positive_int("patience", patience, 1)
+    if patience is not None:
+        _arguments.positive_int("patience", patience, 1)
     _arguments.positive_int("run_patience", run_patience, 1)
     if generations is not None:
         _arguments.positive_int("generations", generations, 1)
@@ -323,6 +320,8 @@ def fit(
     for _, m in metrics:
         if (m.needs == "spikes" and target_spikes is None) or (m.needs == "v" and target_v is None):
             raise ValueError(f"{type(m).__name__} needs the target `{m.needs}`.")
+        if m.needs_both and (target_spikes is None or target_v is None):
+            raise ValueError(f"{type(m).__name__} needs both targets, `v` and `spikes`.")
         if getattr(m, "t_start", 0.0) >= num_steps * dt:
             raise ValueError(
                 f"`{type(m).__name__}.t_start` must be before the end of `x` ({num_steps * dt} s)."
@@ -335,8 +334,6 @@ def fit(
             "the spike decision, and the surrogate's reset is detached); fit it with an evolution strategy "
             "(e.g. `optimizer='cma_es'`) or add a spike metric."
         )
-    if tol is None and all(m.needs == "spikes" for _, m in metrics):
-        tol = SPIKE_TOL
     if tol is not None:
         tol = _arguments.number(
             "tol", tol, "a finite number >= 0 or None", lambda t: np.isfinite(t) and t >= 0
@@ -353,10 +350,18 @@ def fit(
         return _fit_neurons.fit_each(fit, module, x, targets, key, progress, options)
 
     mod = module.reset_all()
-    trials = None  # a deterministic model runs each distinct input once per candidate
+    distinct, trials = _arguments.distinct_trials(x)
+    floor = _recordings.noise_floor(metrics, target_spikes, target_v, trials, dt)
+    strict = tol is not None or (floor == 0 and all(m.needs == "spikes" for _, m in metrics))
+    if tol is None:  # reproducible spikes: exact, up to rounding; repetitions that differ: their floor
+        tol = SPIKE_TOL if strict else (floor if floor > 0 else None)
+    if patience is None:
+        patience = run_patience if floor > 0 else 100
     deterministic = not mod.sim.noisy and (mod.sim.model is None or not mod.sim.model.draws)
-    if deterministic and optimizer != _fit_grad.GAUSS_NEWTON:
-        x, trials = _arguments.distinct_trials(x)
+    if deterministic and optimizer != _fit_grad.GAUSS_NEWTON:  # each distinct input once per candidate
+        x = distinct
+    else:
+        trials = None
     weights = mod.params.weights.astype(dtype)
     currents = jnp.moveaxis(jnp.matmul(x, weights, precision=jax.lax.Precision.HIGHEST), 1, 0)
     params, sim, state = jax.tree.map(
@@ -396,6 +401,7 @@ def fit(
         confirm=int(confirm),
         patience=int(patience),
         run_patience=int(run_patience),
+        strict=strict,
     )
     if gradient:
         trace, evaluate = _fit_grad.descend(
@@ -409,15 +415,24 @@ def fit(
     # at the best loss: within 5 % of the null loss above it for spike losses (one spike more or less
     # moves a van Rossum loss by ~0.5); within 5 % of the best loss itself with a trace term (a trace
     # error is smooth and its best value is the data's noise level)
-    scale = null_loss if tol is not None else trace.best_loss
+    scale = null_loss - floor if tol is not None else trace.best_loss
     near = max(trace.best_loss + NEAR_BEST * scale, -1.0 if tol is None else tol)
     seed = int(_SEED(key))
+    spent = len(trace.loss_history)  # the checks cost at most about what the search did
     extent = _search.explore(
-        evaluate, data, trace.best_values, names, dt, population_size * parallel, seed, near
+        evaluate,
+        data,
+        trace.best_values,
+        names,
+        dt,
+        population_size * parallel,
+        seed,
+        near,
+        min(24, max(4, spent // 2)),
     )
     if not gradient:  # profiles: a parameter held beyond the recovery tolerance, the others searched
         moved = _search.profile(
-            generation, first_states, data, trace.best_values, names, dt, parallel, near, key
+            generation, first_states, data, trace.best_values, names, dt, parallel, near, key, spent
         )
         extent = np.maximum(extent, moved)
     return result(
@@ -427,7 +442,7 @@ def fit(
         hi,
         trace,
         budget,
-        null_loss,
+        (null_loss, floor),
         near,
         extent,
         (optimizer if isinstance(optimizer, str) else type(optimizer).__name__, population_size, parallel),

@@ -211,6 +211,7 @@ def _gauss_newton(loss_fn, data, budget, key, runs, std_init, progress, evaluate
             "`optimizer='gauss_newton'` fits the default equations without noise; for a layer's own "
             "equations or a noisy module use an evolution strategy (e.g. `optimizer='cma_es'`)."
         )
+    _check_readable(params, target_v, data, names)
     record = Record(budget.rtol)  # the clock starts before the trace is read
     forced, lower, hold = _forced_segments(params, sim, state, currents, target_v)
     dtype = target_v.dtype
@@ -235,6 +236,22 @@ def _gauss_newton(loss_fn, data, budget, key, runs, std_init, progress, evaluate
         return values, np.asarray(evaluate(jnp.asarray(values, dtype), data)), runs * (2 + len(DAMPING))
 
     return _loop(advance, record, budget, runs, progress)
+
+
+def _check_readable(params, target_v, data, names) -> None:
+    """`ValueError` for a target trace above every threshold the fit may give the model: it holds action
+    potentials (a recording), not the resets of an integrate-and-fire model, and the spike-forced fit
+    cannot read its resets."""
+    top = np.max(np.asarray(params.v_thresh, float))
+    if "v_thresh" in names:
+        top = max(top, float(np.asarray(data[2])[names.index("v_thresh")]))
+    if float(jnp.max(target_v)) > top:
+        raise ValueError(
+            f"`optimizer='gauss_newton'`: the target `v` rises above the highest threshold allowed "
+            f"({top} V): it holds action potentials, not resets to `v_reset`, which the spike-forced fit "
+            "reads. For recorded traces use `metric=jaxiaf.metrics.SubthresholdMSE()` (with `spikes` from "
+            "`jaxiaf.detect_spikes`) and an evolution strategy."
+        )
 
 
 def _forced_segments(params, sim, state, currents, target_v):

@@ -93,6 +93,47 @@ def gamma_factor(model, target, dt: float, delta: float):
     return jnp.where(total == 0, 1.0, gamma)
 
 
+def intrinsic_reliability(trains, dt: float, delta: float):
+    """The intrinsic reliability `Gamma_int` of repeated recordings (Jolivet et al. 2008): the mean
+    [`jaxiaf.metrics.gamma_factor`][] over the ordered pairs `(i, j)`, `i != j`, of R repetitions of one
+    input (`gamma_factor(trains[:, i], trains[:, j])`: each repetition in turn the "model").
+
+    **Arguments:** `trains`: (T, R, ...) rasters of R >= 2 repetitions; `dt`, `delta`: seconds.
+
+    **Returns:** (...) `Gamma_int` per column.
+    """
+    trains = jnp.asarray(trains)
+    if trains.ndim < 2 or trains.shape[1] < 2:
+        raise ValueError(f"`trains` must have shape (T, R, ...) with R >= 2 repetitions; got {trains.shape}.")
+    num = trains.shape[1]
+    pairs = [(i, j) for i in range(num) for j in range(num) if i != j]
+    first, second = (jnp.stack([trains[:, p[k]] for p in pairs], axis=1) for k in (0, 1))
+    return jnp.mean(gamma_factor(first, second, dt, delta), axis=0)
+
+
+def normalised_gamma(model, trains, dt: float, delta: float):
+    """The competition's score (Jolivet et al. 2008): the model's gamma factor against each of R recorded
+    repetitions of one input, averaged, divided by their [`jaxiaf.metrics.intrinsic_reliability`][]:
+    `mean_r Gamma(model, trains[:, r]) / Gamma_int`. About 1 for a model as reliable a predictor as the
+    cell is of itself; undefined (inf or NaN) when `Gamma_int <= 0` (an unreliable cell: report the raw
+    gamma instead).
+
+    **Arguments:** `model`: (T, ...) the model's raster; `trains`: (T, R, ...) the R repetitions;
+    `dt`, `delta`: seconds.
+
+    **Returns:** (...) the normalised gamma per column.
+    """
+    model, trains = jnp.asarray(model), jnp.asarray(trains)
+    if trains.ndim != model.ndim + 1 or trains.shape[:1] + trains.shape[2:] != model.shape:
+        raise ValueError(
+            f"`trains` must have shape (T, R, ...) around `model`'s (T, ...) = {model.shape}; got "
+            f"{trains.shape}."
+        )
+    repeated = jnp.broadcast_to(model[:, None], trains.shape)
+    raw = jnp.mean(gamma_factor(repeated, trains, dt, delta), axis=0)
+    return raw / intrinsic_reliability(trains, dt, delta)
+
+
 def van_rossum(model, target, dt: float, tau: float):
     """The van Rossum distance `D = sqrt((dt / tau) * sum_k d[k]^2)`.
 
@@ -128,6 +169,17 @@ def _filtered_sum_of_squares(diff, decay):
     return jnp.sum(sq, axis=0)
 
 
+@jax.jit
+def _filtered(trains, decay):
+    """(T, ...) the exponentially filtered trains, `f[k] = f[k-1] decay + trains[k]`."""
+
+    def body(f, s):
+        f = f * decay + s
+        return f, f
+
+    return jax.lax.scan(body, jnp.zeros(trains.shape[1:], trains.dtype), trains)[1]
+
+
 def trace_mse(v, target, dt: float, t_start: float = 0.0, weights=None):
     """Mean squared difference of two traces (V^2) over the steps at `k * dt >= t_start`, optionally
     weighted per step by `weights` (T,), finite and >= 0.
@@ -153,6 +205,38 @@ def trace_mse(v, target, dt: float, t_start: float = 0.0, weights=None):
     return _tie_finite(out, {"v": v, "target": target})
 
 
+def subthreshold_mse(v, target, target_spikes, dt: float, before: float = 2e-3, after: float = 8e-3):
+    """Mean squared difference of two traces (V^2) outside the action potentials of the target: steps
+    within `before` seconds before to `after` seconds after a target spike (on the step grid:
+    `round(before / dt)` and `round(after / dt)` steps) are left out, and the mean is taken over the
+    others, per column. For fitting the subthreshold dynamics of recorded traces, whose action potentials
+    a model with a reset does not reproduce.
+
+    **Arguments:** `v`, `target`: (T, ...) traces (V); `target_spikes`: (T, ...) the target's spike raster;
+    `dt`, `before`, `after`: seconds.
+
+    **Returns:** (...) the mean squared error per column (NaN where no step is left).
+    """
+    v, target = (a.astype(jnp.result_type(float, a)) for a in _pair(v, target, ("v", "target")))
+    target_spikes = _pair(target_spikes, target, ("target_spikes", "target"))[0]
+    dt = _positive("dt", dt)
+    before = _positive("before", before, "finite and >= 0")
+    after = _positive("after", after, "finite and >= 0")
+    num_steps = v.shape[0]
+    hits = (target_spikes != 0).astype(jnp.int32)
+    csum = jnp.concatenate([jnp.zeros_like(hits[:1]), jnp.cumsum(hits, 0)])
+    k = jnp.arange(num_steps).reshape((-1,) + (1,) * (v.ndim - 1))
+    w_before = jnp.minimum(jnp.round(before / dt), num_steps).astype(jnp.int32)
+    w_after = jnp.minimum(jnp.round(after / dt), num_steps).astype(jnp.int32)
+    # a spike at s hides steps s - w_before .. s + w_after: step k is hidden by spikes in k - w_after ..
+    # k + w_before
+    upper = jnp.take_along_axis(csum, jnp.broadcast_to(jnp.minimum(k + w_before + 1, num_steps), v.shape), 0)
+    lower = jnp.take_along_axis(csum, jnp.broadcast_to(jnp.maximum(k - w_after, 0), v.shape), 0)
+    keep = (upper - lower == 0).astype(v.dtype)
+    out = jnp.sum(keep * (v - target) ** 2, axis=0) / jnp.sum(keep, axis=0)
+    return _tie_finite(out, {"v": v, "target": target})
+
+
 def spike_count_error(model, target):
     """`|N_model - N_data| / max(N_data, 1)`: the relative error of the spike count."""
     model, target = _pair(model, target)
@@ -164,9 +248,27 @@ def spike_count_error(model, target):
 
 class Metric(eqx.Module):
     """A loss for [`jaxiaf.fit`][]: `loss(spikes, v, target_spikes, target_v, dt)` -> per-column loss
-    (lower is better). `needs` is `"spikes"` or `"v"`: the target it compares against."""
+    (lower is better). `needs` is `"spikes"` or `"v"`: the target it compares against; `needs_both`: it
+    reads the target spikes too."""
 
     needs: ClassVar[str] = "spikes"
+    needs_both: ClassVar[bool] = False
+
+    def population_loss(self, spikes, v, target_spikes, target_v, dt, trials=None):
+        """(P, K, ...) loss of P candidates' outputs `spikes`, `v` (T, P, U, ...) against the K trials'
+        targets (T, K, ...); with `trials` (K indices), trial k's output is column `trials[k]` of the U
+        simulated ones (else U = K). By default the outputs are gathered and `loss` compares each."""
+        spikes, v = (None if a is None else _per_trial(a, trials) for a in (spikes, v))
+        shape = (spikes if v is None else v).shape
+        ts, tv = (
+            None if t is None else jnp.broadcast_to(t[:, None], shape) for t in (target_spikes, target_v)
+        )
+        return self.loss(spikes, v, ts, tv, dt)
+
+
+def _per_trial(outputs, trials):
+    """(T, P, K, ...) outputs of the K trials from the (T, P, U, ...) outputs of the distinct inputs."""
+    return outputs if trials is None else jnp.take(outputs, jnp.asarray(trials), axis=2)
 
 
 class GammaFactor(Metric):
@@ -192,7 +294,18 @@ class VanRossum(Metric):
         _positive("tau", self.tau)
 
     def loss(self, spikes, v, target_spikes, target_v, dt):
-        return van_rossum(spikes, target_spikes, dt, self.tau)
+        return self.population_loss(spikes[:, None], None, target_spikes, None, dt)[0]
+
+    def population_loss(self, spikes, v, target_spikes, target_v, dt, trials=None):
+        """As [`jaxiaf.metrics.van_rossum`][] (up to rounding), with each train filtered on its own: the
+        U distinct outputs of each candidate once, the K targets once, not the K x P differences."""
+        ratio = dt / self.tau
+        decay = jnp.exp(-ratio)
+        model = _per_trial(_filtered(spikes.astype(jnp.result_type(float)), decay), trials)
+        target = _filtered(target_spikes.astype(model.dtype), decay)[:, None]
+        squared = ratio * jnp.sum((model - target) ** 2, axis=0)
+        # the gradient of sqrt at 0 is inf (times 0: NaN); where the trains match it is 0 instead
+        return jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1.0)), 0.0)
 
 
 class SpikeCount(Metric):
@@ -215,3 +328,22 @@ class TraceMSE(Metric):
 
     def loss(self, spikes, v, target_spikes, target_v, dt):
         return trace_mse(v, target_v, dt, self.t_start, self.weights)
+
+
+class SubthresholdMSE(Metric):
+    """Loss: the mean squared voltage error (V^2) outside windows around the target's spikes, from
+    `before` (s, default 2 ms) before each to `after` (s, default 8 ms) after it; see
+    [`jaxiaf.metrics.subthreshold_mse`][]. Needs both targets, `v` and `spikes` (e.g. from
+    [`jaxiaf.detect_spikes`][])."""
+
+    before: float = eqx.field(static=True, default=2e-3)
+    after: float = eqx.field(static=True, default=8e-3)
+    needs: ClassVar[str] = "v"
+    needs_both: ClassVar[bool] = True
+
+    def __check_init__(self):
+        _positive("before", self.before, "finite and >= 0")
+        _positive("after", self.after, "finite and >= 0")
+
+    def loss(self, spikes, v, target_spikes, target_v, dt):
+        return subthreshold_mse(v, target_v, target_spikes, dt, self.before, self.after)

@@ -96,4 +96,5 @@ def _gather(module, results) -> FitResult:
         parallel=first.parallel,
         generations=sum(r.generations for r in results),
         neurons=tuple(results),
+        noise_floor=float(np.mean([r.noise_floor for r in results])),
     )

@@ -45,7 +45,8 @@ class FitResult(eqx.Module):
       `"not_pinned"` (a fit at the best loss exists more than 5 % from the best in a parameter, or more
       than 2 steps in `refractory`: found by random walks, or by profiles that hold one parameter 6 %
       (3 steps) away and search the others; `extent`), `"high_loss"`
-      (`relative_loss > 0.1`). Each flag also issues a [`jaxiaf.FitWarning`][].
+      (the best loss is more than 10 % of the way from the noise floor to the null loss: with no
+      floor, `relative_loss > 0.1`). Each flag also issues a [`jaxiaf.FitWarning`][].
     - `extent`: `{name: float}` how far from the best parameters (SI) fits *at the best loss* were found:
       by random walks (`parallel * population_size` walks of 24 steps of 2-200 % of the 5 % / 2-step
       width) and by the profiles (evolution strategies only); a measure of how closely the data pin
@@ -57,11 +58,14 @@ class FitResult(eqx.Module):
     - `evaluations`: parameter sets evaluated (each over all trials).
     - `module`: the fitted [`jaxiaf.FFIAF`][] (`module.set_attributes(best_params)`, state reset).
     - `optimizer`, `population_size`, `parallel`, `generations`: as run (`generations` = G).
+    - `noise_floor`: the loss of the recorded repetitions of one input against each other
+      (`jaxiaf._fit.recordings.noise_floor`; 0 when no input repeats or the repetitions agree): what one
+      recording predicts of another. With a floor and no `tol` given, `tol` is the floor.
     - `neurons`: with `per_neuron=True`, one `FitResult` per neuron (each fitted on its own); then
       `best_params`, `spread` and `extent` hold (N,) arrays, `best_loss` is the neurons' mean,
-      `relative_loss` their maximum, `flags` those raised by any neuron, `restarts`, `evaluations` and
-      `generations` their sums, `stop_reason` is `"per_neuron"`, and `runs` and the histories are empty
-      (each neuron's are in `neurons`). Empty otherwise.
+      `relative_loss` their maximum, `noise_floor` their mean, `flags` those raised by any neuron,
+      `restarts`, `evaluations` and `generations` their sums, `stop_reason` is `"per_neuron"`, and `runs`
+      and the histories are empty (each neuron's are in `neurons`). Empty otherwise.
     """
 
     best_params: dict
@@ -85,10 +89,13 @@ class FitResult(eqx.Module):
     parallel: int = eqx.field(static=True)
     generations: int = eqx.field(static=True)
     neurons: tuple = ()
+    noise_floor: float = 0.0
 
 
-def result(module, names, lo, hi, trace, budget, null_loss, near, extent, config) -> FitResult:
-    """The [`jaxiaf.FitResult`][] of a search, with its flags (and a warning per flag)."""
+def result(module, names, lo, hi, trace, budget, losses, near, extent, config) -> FitResult:
+    """The [`jaxiaf.FitResult`][] of a search, with its flags (and a warning per flag); `losses` is the
+    null loss and the noise floor."""
+    null_loss, floor = losses
     as_dict = lambda values: {name: float(val) for name, val in zip(names, values, strict=True)}
     best = as_dict(trace.best_values)
     at_best = [run for run in trace.runs if run.loss <= near]
@@ -106,11 +113,19 @@ def result(module, names, lo, hi, trace, budget, null_loss, near, extent, config
     extent = as_dict(extent)
     if any(_disagree(name, extent[name], best[name], module.dt) for name in names):
         flags.append("not_pinned")
-    if relative > 0.1:
+    if _above_floor(trace.best_loss, null_loss, floor) > 0.1:
         flags.append("high_loss")
     for flag in flags:
         warnings.warn(
-            _MESSAGES[flag].format(r=relative, s=spread, n=len(at_best), e=extent), FitWarning, stacklevel=3
+            _MESSAGES[flag].format(
+                r=relative,
+                s=spread,
+                n=len(at_best),
+                e=extent,
+                f=_above_floor(trace.best_loss, null_loss, floor),
+            ),
+            FitWarning,
+            stacklevel=3,
         )
     optimizer, population_size, parallel = config
     return FitResult(
@@ -134,6 +149,7 @@ def result(module, names, lo, hi, trace, budget, null_loss, near, extent, config
         population_size=population_size,
         parallel=parallel,
         generations=len(trace.loss_history),
+        noise_floor=float(floor),
     )
 
 
@@ -146,9 +162,16 @@ _MESSAGES = {
     "not pin them down.",
     "not_pinned": "Parameters up to {e} away from the best fit the data as well: the data do not pin "
     "them to 5 % (or 2 refractory steps).",
-    "high_loss": "The best loss is {r:.2f} of the loss of a model that explains nothing: the fit explains "
-    "little of the data.",
+    "high_loss": "The best loss is {r:.2f} of the loss of a model that explains nothing ({f:.2f} of the way "
+    "from the data's noise floor to it): the fit explains little of the data.",
 }
+
+
+def _above_floor(loss, null_loss, floor):
+    """Where `loss` lies from the noise floor (0) to the null loss (1); 0 at or below the floor."""
+    if null_loss > floor:
+        return max(loss - floor, 0.0) / (null_loss - floor)
+    return 0.0 if loss <= floor else np.inf
 
 
 def _reached(loss, tol):

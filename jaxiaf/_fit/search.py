@@ -44,7 +44,8 @@ class Run(NamedTuple):
 class Budget(NamedTuple):
     """When to stop: evaluations (one parameter set over all trials), wall seconds, generations, a loss
     tolerance (None: none), the number of runs that must reach it, and the patience of the whole fit and
-    of one search (generations without an improvement of more than `rtol`)."""
+    of one search (generations without an improvement of more than `rtol`); with `strict`, the fit's
+    patience counts only once the tolerance is reached (an exact fit is searched for until found)."""
 
     max_evaluations: int
     max_time: float
@@ -53,6 +54,7 @@ class Budget(NamedTuple):
     confirm: int
     patience: int
     run_patience: int
+    strict: bool = True
     rtol: float = 1e-3
 
 
@@ -291,7 +293,8 @@ def stop_reason(budget: Budget, confirmed: int, record: Record, evaluations: int
     the best loss is within it); or a budget is spent."""
     if confirmed >= budget.confirm:
         return "tolerance"
-    if record.stale >= budget.patience and (budget.tol is None or record.best_loss <= budget.tol):
+    reached = budget.tol is None or record.best_loss <= budget.tol or not budget.strict
+    if record.stale >= budget.patience and reached:
         return "patience"
     if evaluations >= budget.max_evaluations:
         return "evaluations"
@@ -312,13 +315,15 @@ PROFILE_STEPS = 3
 PROFILE_GENERATIONS = 30
 
 
-def profile(generation, first_states, data, best_values, names, dt, runs: int, near, key):
+def profile(generation, first_states, data, best_values, names, dt, runs: int, near, key, spent=None):
     """Which parameters are not pinned by the data: for each parameter and side, the parameter is fixed
     `PROFILE_REL` (or `PROFILE_STEPS * dt`) from the best and the others are searched (one lane of the
     compiled generation each, a local restart at the best point, up to `PROFILE_GENERATIONS`
-    generations). A profile whose loss gets back to `near` shows a fit of the data as good as the best
-    with that parameter beyond the recovery tolerance: the other parameters compensate, which random
-    walks from the best (`explore`) can miss when the ridge of equally good fits is narrow and curved.
+    generations; with `spent`, the search's generations, all profiles together take at most as many
+    generations as the search, and at least 5 per batch of `runs` cases). A profile whose loss gets back
+    to `near` shows a fit of the data as good as the best with that parameter beyond the recovery
+    tolerance: the other parameters compensate, which random walks from the best (`explore`) can miss
+    when the ridge of equally good fits is narrow and curved.
 
     **Returns:** the (D,) distance of each parameter's fixed value from the best where a profile reached
     `near` (0 elsewhere).
@@ -341,6 +346,10 @@ def profile(generation, first_states, data, best_values, names, dt, runs: int, n
     unit = np.clip((best - lo) / (hi - lo), 1e-6, 1 - 1e-6)
     centre = np.repeat(np.log(unit / (1 - unit))[None], runs, axis=0).astype(dtype)
     moved = np.zeros(len(names))
+    batches = -(-len(cases) // runs)
+    limit = (
+        PROFILE_GENERATIONS if spent is None else min(PROFILE_GENERATIONS, max(5, spent // max(batches, 1)))
+    )
     for start in range(0, len(cases), runs):
         batch = cases[start : start + runs]
         batch = batch + [batch[-1]] * (runs - len(batch))  # pad the lanes with the last case
@@ -352,7 +361,7 @@ def profile(generation, first_states, data, best_values, names, dt, runs: int, n
         states = first_states(k_init)
         restart = jax.device_put(np.ones(runs, bool))
         lane_best = np.full(runs, np.inf)
-        for _ in range(PROFILE_GENERATIONS):
+        for _ in range(limit):
             key, k_gen = split(key)
             args = (restart, restart, *jax.device_put((centre, np.full(runs, LOCAL_STD, dtype))))
             states, _, _, losses = generation(k_gen, states, *args, data, *bounds)

@@ -4,6 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, ArrayLike, Shaped
 
 from ._compile.cache import COMPILER_OPTIONS
 from ._core import checks as _checks
@@ -142,21 +143,21 @@ class FFIAF(eqx.Module):
 
     def __init__(
         self,
-        weights,
-        bias=DEFAULTS["bias"],
-        dt=DEFAULTS["dt"],
-        noise_std=DEFAULTS["noise_std"],
-        tau_mem=DEFAULTS["tau_mem"],
-        v_thresh=DEFAULTS["v_thresh"],
-        v_reset=DEFAULTS["v_reset"],
-        v_rest=DEFAULTS["v_rest"],
-        refractory=DEFAULTS["refractory"],
+        weights: ArrayLike,
+        bias: ArrayLike = DEFAULTS["bias"],
+        dt: ArrayLike = DEFAULTS["dt"],
+        noise_std: ArrayLike = DEFAULTS["noise_std"],
+        tau_mem: ArrayLike = DEFAULTS["tau_mem"],
+        v_thresh: ArrayLike = DEFAULTS["v_thresh"],
+        v_reset: ArrayLike = DEFAULTS["v_reset"],
+        v_rest: ArrayLike = DEFAULTS["v_rest"],
+        refractory: ArrayLike | str = DEFAULTS["refractory"],
         integrator_name: str | None = None,
-        name: str = DEFAULTS["name"],
+        name: str | None = DEFAULTS["name"],
         *,
-        key=None,
-        surrogate=None,
-        neuron_eq=None,
+        key: jax.Array | None = None,
+        surrogate: "_surrogate.Surrogate | None" = None,
+        neuron_eq: "str | object | None" = None,
         threshold: str | None = None,
         reset: str | None = None,
         **values,
@@ -203,7 +204,9 @@ class FFIAF(eqx.Module):
         """Time evolved so far, `step * dt` (s)."""
         return self.neuron_state.step * self.sim.dt
 
-    def __call__(self, x, record: bool = False, unroll: int = 1, checkpoint_every: int | None = None):
+    def __call__(
+        self, x: ArrayLike, record: bool = False, unroll: int = 1, checkpoint_every: int | None = None
+    ) -> tuple[Shaped[Array, "T N"], State, dict]:  # noqa: F722
         """Evolve over the T steps of `x`.
 
         **Arguments:**

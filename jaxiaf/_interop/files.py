@@ -220,7 +220,7 @@ def _fit_from_record(header: dict, arrays: dict) -> FitResult:
     return FitResult(**fields, module=_layer_from_record(header["module"], module))
 
 
-def save(obj, path) -> None:
+def save(obj: "FFIAF | FFIAFBrian | FitResult", path: "str | os.PathLike") -> None:
     """Save an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][] (parameters, initial parameters, simulation
     parameters, state with the noise key and the step), or a [`jaxiaf.FitResult`][] (its fitted module and
     every other field), to `path`, in the format of this module's docstring.
@@ -270,7 +270,7 @@ def _read(path) -> tuple[dict, dict]:
     return header, arrays
 
 
-def load(path):
+def load(path: "str | os.PathLike") -> "FFIAF | FFIAFBrian | FitResult":
     """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
     parameters, initial parameters, simulation parameters and state), so it continues bit-identically, or a
     `FitResult` with equal fields. Values are read in the session's precision: a float32 file loads as

@@ -26,7 +26,7 @@ def _steps(name: str, duration: float, dt: float) -> int:
     return num_steps
 
 
-def spikes_from_neo(spiketrains, dt, *, t_start=None, t_stop=None) -> np.ndarray:
+def spikes_from_neo(spiketrains, dt: float, *, t_start=None, t_stop=None) -> np.ndarray:
     """A (K, T, N) bool raster on the grid of `dt`, as [`jaxiaf.fit`][]'s `spikes`, from Neo spike trains.
 
     A spike at `t` falls in step `floor((t - t_start) / dt + 1e-6)` (as [`jaxiaf.spikes_to_raster`][]); the
@@ -72,7 +72,9 @@ def spikes_from_neo(spiketrains, dt, *, t_start=None, t_stop=None) -> np.ndarray
     return np.stack(rasters)
 
 
-def traces_from_neo(signals, dt, unit: str = "V", *, name=None, t_start=None) -> np.ndarray:
+def traces_from_neo(
+    signals, dt: float, unit: str = "V", *, name: str | None = None, t_start=None
+) -> np.ndarray:
     """A (K, T, N) float64 array in SI units from Neo analog signals sampled at `dt`: voltage targets for
     [`jaxiaf.fit`][]'s `v` (`unit="V"`) or input currents for its `x` (`unit="A"`).
 

@@ -8,12 +8,18 @@ its noise key) goes into the LIF node's `metadata["jaxiaf"]`, which [`jaxiaf.fro
 """
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._equations import names as _named
 from .._layer import FFIAF
 from .files import functional, state_from_record, state_record
+
+if TYPE_CHECKING:
+    import nir
+
+    from .._rockpool.timed import FFIAFBrian
 
 METADATA_VERSION = 1
 SUPPORTED = (
@@ -42,7 +48,7 @@ def _step_fraction(module: FFIAF) -> np.ndarray:
     return 1.0 - np.asarray(record["v"][0], float)
 
 
-def to_nir(layer, *, for_norse: bool = False):
+def to_nir(layer: "FFIAF | FFIAFBrian", *, for_norse: bool = False) -> "nir.NIRGraph":
     """The NIR graph of a layer: `Input -> Affine -> LIF -> Output`.
 
     **Arguments:**
@@ -162,7 +168,7 @@ def _neuron(node, nir) -> tuple[dict, np.ndarray]:
     return {k: np.asarray(v) for k, v in values.items()}, gain
 
 
-def from_nir(graph, dt=None, **overrides) -> FFIAF:
+def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides) -> FFIAF:
     """An [`jaxiaf.FFIAF`][] from a NIR graph `Input -> Affine or Linear -> LIF -> Output`.
 
     The weights are `weight.T`; a LIF's `r` is folded into them and into the bias (`weights = weight.T * r`,

@@ -340,7 +340,7 @@ class RockpoolSurface(abc.ABC):
     def _values(self) -> dict:
         return _values_of(self._module)
 
-    def _get_attribute_family(self, type_name: str, family=None) -> dict:
+    def _get_attribute_family(self, type_name: str, family: str | list | None = None) -> dict:
         """The attributes of one type, optionally of some families, of this layer and its sub-modules.
 
         **Arguments:** `type_name`: `"Parameter"`, `"SimulationParameter"` or `"State"`; `family`: a
@@ -362,22 +362,22 @@ class RockpoolSurface(abc.ABC):
                 found[name] = values
         return found
 
-    def parameters(self, family=None) -> dict:
+    def parameters(self, family: str | list | None = None) -> dict:
         """The parameters `weights`, `bias` (A), `tau_mem` (s), `v_thresh`, `v_reset`, `v_rest` (V), as
         `{name: array}`; `family`: `"weights"`, `"biases"`, `"taus"`, `"voltages"` or a list of them."""
         return self._get_attribute_family("Parameter", family)
 
-    def simulation_parameters(self, family=None) -> dict:
+    def simulation_parameters(self, family: str | list | None = None) -> dict:
         """The simulation parameters `dt` (s), `noise_std` (V), `refractory` (s), `integrator_name`;
         `family`: `"time"`, `"noise"`, `"integrator"` or a list of them."""
         return self._get_attribute_family("SimulationParameter", family)
 
-    def state(self, family=None) -> dict:
+    def state(self, family: str | list | None = None) -> dict:
         """The state `v` (V), `since_spike` (steps), `key`, `step` (`t = step * dt`); `family`:
         `"voltages"`, `"refractory"`, `"random"`, `"time"` or a list of them."""
         return self._get_attribute_family("State", family)
 
-    def attributes_named(self, name) -> dict:
+    def attributes_named(self, name: str | list | tuple) -> dict:
         """Attributes of this layer and its sub-modules called `name` (a string or a list/tuple of them).
 
         **Returns:** `{name: value}`, with a nested dict for each sub-module that has a match.

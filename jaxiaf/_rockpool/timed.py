@@ -8,9 +8,12 @@ flags, names,
 registries, output wrappers) from `jaxiaf._rockpool.surface`.
 """
 
+import jax
 import numpy as np
+from jaxtyping import ArrayLike
 
 from .._core.defaults import DEFAULTS
+from .._core.pytrees import Parameters, SimulationParameters, State
 from .._layer import FFIAF, as_attributes
 from . import timebase as _timebase
 from .surface import Registered, RockpoolSurface
@@ -76,21 +79,21 @@ class FFIAFBrian(RockpoolSurface):
 
     def __init__(
         self,
-        weights,
-        bias=DEFAULTS["bias"],
-        dt=DEFAULTS["dt"],
-        noise_std=DEFAULTS["noise_std"],
-        tau_mem=DEFAULTS["tau_mem"],
-        v_thresh=DEFAULTS["v_thresh"],
-        v_reset=DEFAULTS["v_reset"],
-        v_rest=DEFAULTS["v_rest"],
-        refractory=DEFAULTS["refractory"],
-        neuron_eq=None,
+        weights: ArrayLike,
+        bias: ArrayLike = DEFAULTS["bias"],
+        dt: ArrayLike = DEFAULTS["dt"],
+        noise_std: ArrayLike = DEFAULTS["noise_std"],
+        tau_mem: ArrayLike = DEFAULTS["tau_mem"],
+        v_thresh: ArrayLike = DEFAULTS["v_thresh"],
+        v_reset: ArrayLike = DEFAULTS["v_reset"],
+        v_rest: ArrayLike = DEFAULTS["v_rest"],
+        refractory: ArrayLike | str = DEFAULTS["refractory"],
+        neuron_eq: "str | object | None" = None,
         integrator_name: str | None = None,
-        name: str = DEFAULTS["name"],
+        name: str | None = DEFAULTS["name"],
         record: bool = False,
         *,
-        key=None,
+        key: "jax.Array | None" = None,
         threshold: str | None = None,
         reset: str | None = None,
         **values,
@@ -328,7 +331,14 @@ class FFIAFBrian(RockpoolSurface):
         return time_base, raster, num_timesteps
 
     # --------------------------------------------------------------------------------------------- evolve
-    def evolve(self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False):
+    def evolve(
+        self,
+        ts_input: TSContinuous | None = None,
+        duration: float | None = None,
+        num_timesteps: int | None = None,
+        kwargs_timeseries: dict | None = None,
+        record: bool = False,
+    ) -> tuple[TSEvent, dict, dict]:
         """Evolve the layer over an input series; pure: the layer itself is unchanged.
 
         The number of steps T is `num_timesteps`, else `duration` (floored, see `_determine_timesteps`),
@@ -366,7 +376,9 @@ class FFIAFBrian(RockpoolSurface):
 
     __call__ = evolve
 
-    def set_attributes(self, new_attributes) -> "FFIAFBrian":
+    def set_attributes(
+        self, new_attributes: "dict | Parameters | SimulationParameters | State"
+    ) -> "FFIAFBrian":
         """Set attributes of this layer (and of registered sub-modules), in place.
 
         `mod = mod.set_attributes(new_state)` after `_, new_state, _ = mod(ts)` advances the layer (its

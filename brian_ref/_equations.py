@@ -27,7 +27,7 @@ class EquationResult(NamedTuple):
     wall_time: float
 
     def raster(self) -> np.ndarray:
-        out = np.zeros(self.traces["v"].shape, bool)
+        out = np.zeros(next(iter(self.traces.values())).shape, bool)
         out[self.spike_steps, self.spike_neurons] = True
         return out
 
@@ -46,9 +46,10 @@ def _equations(text: str):
 class EquationLayer:
     """A layer of `N` neurons of a Brian2 model.
 
-    **Arguments:** `neuron_eq` (string), `threshold`, `reset` (Brian2 code), `refractory` (seconds as a
-    float or (N,) array, or a Brian2 expression string), `method` (Brian2's name; None: its choice),
-    `parameters` {name: scalar or (N,) SI value}, `dt` (s), `target` (`numpy` or `cython`).
+    **Arguments:** `neuron_eq` (string), `threshold`, `reset` (Brian2 code; None for none), `refractory`
+    (seconds as a float or (N,) array, or a Brian2 expression string), `method` (Brian2's name; None: its
+    choice), `parameters` {name: scalar or (N,) SI value}, `dt` (s), `target` (`numpy` or `cython`),
+    `namespace` {name: constant} as Brian2's `NeuronGroup(namespace=...)`.
     """
 
     def __init__(
@@ -62,11 +63,13 @@ class EquationLayer:
         parameters=None,
         dt=1e-4,
         target="numpy",
+        namespace=None,
     ):
         self.neuron_eq, self.threshold, self.reset = str(neuron_eq), threshold, reset
         self.refractory, self.method = refractory, {"exact": "linear"}.get(method, method)
         self.parameters = dict(parameters or {})
         self.dt, self.target = float(dt), target
+        self.namespace = dict(namespace or {})
 
     def evolve(self, currents, *, xi=None, init=None) -> EquationResult:
         """Run Brian2 over the T steps of `currents` (T, N) in the input's SI unit.
@@ -94,7 +97,7 @@ class EquationLayer:
             threshold=self.threshold,
             reset=self.reset,
             refractory="jaxiaf_refractory" if per_neuron else refractory,
-            namespace={"jaxiaf_input": table},
+            namespace={**self.namespace, "jaxiaf_input": table},
             dt=dt,
             **kwargs,
         )
@@ -105,15 +108,15 @@ class EquationLayer:
         for name, value in (init or {}).items():
             setattr(group, name + "_", np.broadcast_to(np.asarray(value, np.float64), (n,)))
         states = [name for name, eq in group.equations.items() if eq.type == "differential equation"]
-        spikes = b2.SpikeMonitor(group)
+        spikes = b2.SpikeMonitor(group) if self.threshold else None
         trace = b2.StateMonitor(group, states, record=True, when="end")
-        net = b2.Network(group, spikes, trace)
+        net = b2.Network(*(o for o in (group, spikes, trace) if o is not None))
         start = time.perf_counter()
         with _replayed(xi, n):
             net.run(num_steps * dt, namespace={})
         wall = time.perf_counter() - start
-        steps = np.round(np.asarray(spikes.t / dt)).astype(np.int64)
-        neurons = np.asarray(spikes.i, dtype=np.int64)
+        steps = np.round(np.asarray(spikes.t / dt)).astype(np.int64) if spikes else np.zeros(0, np.int64)
+        neurons = np.asarray(spikes.i, dtype=np.int64) if spikes else np.zeros(0, np.int64)
         order = np.lexsort((neurons, steps))
         traces = {name: np.asarray(getattr(trace, name + "_")).T.copy() for name in states}
         return EquationResult(steps[order], neurons[order], traces, wall)

@@ -36,7 +36,7 @@ def _map_env(mod, shape) -> dict:
     """What a step reads, with the affine map computed in float64 (the tests' x64 mode)."""
     model, params = mod.sim.model, mod.params
     consts = jaxiaf.step_constants(params, mod.sim)
-    maps = _affine.maps(model, _generated.parameters(model, params), consts.dt, jnp.float64)
+    maps = _affine.maps(model, _generated.parameters(model, params), consts.dt, shape[-1], jnp.float64)
     consts = eqx.tree_at(lambda c: c.extra, consts, {**consts.extra, **maps})
     return _generated.loop_env(model, params, consts, shape)
 

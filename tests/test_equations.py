@@ -235,7 +235,7 @@ REFUSALS = [
     ),
     (
         dict(neuron_eq="du/dt = -u/tau : volt\ntau : second"),
-        "membrane potential a differential equation `dv/dt",
+        "`v` is used but neither declared by the equations nor given",
     ),
     (dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", integrator_name="gsl_rk45"), "GSL methods"),
     (
@@ -252,12 +252,8 @@ REFUSALS = [
         "only variables with a differential equation may be reset",
     ),
     (
-        dict(neuron_eq="dv/dt = -v/tau : volt (unless refractory)\ntau : second", refractory="v > 1*volt"),
-        "refractoriness given as a condition",
-    ),
-    (
         dict(neuron_eq="dv/dt = -v/tau : volt\ntau : second", noise_std=0.001),
-        "`noise_std` must be 0 with `neuron_eq`",
+        "A layer with its own equations has no `noise_std`",
     ),
 ]
 

@@ -287,7 +287,8 @@ def transcendental(model) -> bool:
     calls = re.compile(
         r"\b(exp|expm1|exprel|log|log10|log1p|sqrt|sin|cos|tan|sinh|cosh|tanh|arcsin|arccos|arctan)\("
     )
-    return any(calls.search(s) for s in model.update + model.per_step + (model.condition,) + model.on_spike)
+    settle = (*model.before_condition, model.condition or "", *model.on_spike)
+    return any(calls.search(s) for s in model.update + model.per_step + settle)
 
 
 def same_trains(a, b):

@@ -135,7 +135,8 @@ def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> St
     `sim.refractory` as for the default equations) and the model's loop-invariant values."""
     dt, steps, scalars = _generated.constants(params, sim, dtype)
     if _affine.applies(sim.model, dtype):
-        scalars = {**scalars, **_affine.maps(sim.model, _generated.parameters(sim.model, params), dt, dtype)}
+        values = _generated.parameters(sim.model, params)
+        scalars = {**scalars, **_affine.maps(sim.model, values, dt, params.weights.shape[-1], dtype)}
     if steps is None:
         steps = _refractory_steps(sim, dtype)
     return StepConstants(dt, None, None, steps, None, None, scalars)
@@ -240,8 +241,8 @@ def _default_step(params, sim, state, constants, shape, surrogate):
             u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
         return jnp.where(nr, update(v, u, p, consts, nr), v)
 
-    def settle(w, since):
-        """Threshold and reset of the step that took `v` to `w`, `since` being the counter before it."""
+    def settle(w, since, n):
+        """Threshold and reset of step `n`, which took `v` to `w`, `since` being the counter before it."""
         p, consts = _broadcast(params, constants, shape)
         nr = since >= consts.refractory_steps
         fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
@@ -253,25 +254,34 @@ def _default_step(params, sim, state, constants, shape, surrogate):
 
 def _model_step(model, params, state, constants, shape, surrogate):
     """`advance` and `settle` of a layer's own equations: Brian2's generated statements
-    (`jaxiaf._equations.interpret`) on a dict of the state variables; the noise terms draw `model.draws` unit
-    normals per neuron and step from `fold_in(key, step)`."""
+    (`jaxiaf._equations.interpret`) on a dict of the state variables (the primary one, `State.v`, first).
+
+    Noise: step n draws `normal(fold_in(key, n), (D * N,))` (leading batch axes: one key each), read as D
+    rows of N: the first `model.draws` rows are the update's `xi`/`randn()` terms in Brian2's order, the
+    others the threshold's and then the reset's `randn()` calls."""
     env = _generated.loop_env(model, params, constants, shape)
     steps = jnp.broadcast_to(constants.refractory_steps, shape)
     linear = _affine.applies(model, state.v.dtype)
+    later = sum(s.count("randn(") for s in (*model.before_condition, model.condition or "", *model.on_spike))
+
+    def draw(n, dtype):
+        rows = model.draws + later
+        raw = _draw_batch(state.key, n, (*shape[:-1], rows * shape[-1]), dtype)
+        return jnp.moveaxis(raw.reshape(*shape[:-1], rows, shape[-1]), -2, 0)
 
     def advance(vals, since, u, n, active):
-        nr = since >= steps
+        nr = _generated.not_refractory_before(model, since, steps)
         if linear:
             return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
-        draws = None
-        if model.draws:
-            raw = _draw_batch(state.key, n, (*shape[:-1], model.draws * shape[-1]), vals["v"].dtype)
-            draws = jnp.moveaxis(raw.reshape(*shape[:-1], model.draws, shape[-1]), -2, 0)
+        primary = vals[model.state_names[0]]
+        draws = draw(n, primary.dtype)[: model.draws] if model.draws else None
         return _generated.advance(model, env, vals, since, nr, jnp.broadcast_to(u, shape), n, draws, active)
 
-    def settle(vals, since):
-        fired, spike, vals = _generated.settle(model, env, vals, since, since >= steps, surrogate)
-        return spike, vals, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+    def settle(vals, since, n):
+        nr = _generated.not_refractory_before(model, since, steps)
+        draws = draw(n, vals[model.state_names[0]].dtype)[model.draws :] if later else None
+        fired, spike, vals, since = _generated.settle(model, env, vals, since, nr, n, draws, surrogate)
+        return spike, vals, since
 
     return advance, settle
 
@@ -418,31 +428,32 @@ def evolve(
         # step k + 1. The carry holds the un-reset `w`, so the counter, the reducer and the outputs read
         # stored values: XLA:CPU's one loop per carried array recomputes the update only in `w`'s loop.
         w, since_before, acc = carry
-        spike, v, since = settle(w, since_before)
+        spike, v, since = settle(w, since_before, state.step + k)
         y = None
         if reducer is not None:
-            acc, y = reducer.update(acc, k, spike, v if model is None else v["v"])
+            acc, y = reducer.update(acc, k, spike, v if model is None else v[primary])
         w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
         kept = (spike, v) if record else None
         return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
 
     acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
     source = currents if num_steps else jnp.zeros((1, *tail), currents.dtype)
-    v0 = state.v if model is None else {"v": state.v, **state.extra}
+    primary = "v" if model is None else model.state_names[0]
+    v0 = state.v if model is None else {primary: state.v, **state.extra}
     w0 = advance(v0, state.since_spike, source[0], state.step, active=num_steps > 0)
     carry0 = (w0, state.since_spike, acc0)
     (v, since, acc), (kept, ys, raster) = _surrogate.scan(
         body, carry0, source, num_steps, unroll, checkpoint_every
     )
     step = state.step
-    values = {"v": v} if model is None else dict(v)
+    values = {"v": v} if model is None else {k: x for k, x in v.items() if k[0] != _generated.CARRIED}
     if check:
         finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in values.values()]))
-        values["v"] = eqx.error_if(values["v"], ~finite & ~unstable, _NONFINITE)
+        values[primary] = eqx.error_if(values[primary], ~finite & ~unstable, _NONFINITE)
         last = jnp.iinfo(jnp.asarray(step).dtype).max - num_steps
         step = eqx.error_if(step, step > last, _step_message(step, num_steps))
-    extra = {k: x for k, x in values.items() if k != "v"}
-    new_state = State(v=values["v"], since_spike=since, key=state.key, step=step + num_steps, extra=extra)
+    extra = {k: x for k, x in values.items() if k != primary}
+    new_state = State(v=values[primary], since_spike=since, key=state.key, step=step + num_steps, extra=extra)
     if record:
         rec = {"v": kept[1], "spikes": kept[0]} if model is None else {**kept[1], "spikes": kept[0]}
     else:

@@ -59,7 +59,10 @@ def _degree(node, known: dict) -> int:
 def affine(model: Model) -> bool:
     """Whether the model's state update (its `(constant over dt)` subexpressions, then the state updater)
     is an affine function of the state variables and `I_inp`, with coefficients that do not change from
-    step to step."""
+    step to step. A model whose threshold or reset reads values of the update (`Model.carried`) or whose
+    refractoriness is evaluated every step runs the generated statements."""
+    if model.carried or model.refractory_rule is not None:
+        return False
     known = dict.fromkeys((*model.state_names, INPUT), 1)
     for text in model.per_step + model.update:
         statement = _generated._parse(text)
@@ -120,12 +123,13 @@ def _program(model: Model) -> tuple:
     return tuple(lines), tuple(outputs), frozenset(read)
 
 
-def maps(model: Model, values: dict, dt, dtype) -> dict:
-    """The map's entries (`_aff_<A|b|k>_<n|r>_<i>[_<j>]`) for the parameters `values` (name -> array),
-    computed with NumPy in float64 on the host and returned in `dtype`."""
+def maps(model: Model, values: dict, dt, n: int, dtype) -> dict:
+    """The map's entries (`_aff_<A|b|k>_<n|r>_<i>[_<j>]`) for the parameters `values` (name -> array) of
+    a layer of `n` neurons, computed with NumPy in float64 on the host and returned in `dtype`."""
     statements, outputs, read = _program(model)
-    inputs = {"dt": dt, **{n: v for n, v in values.items() if n in read}}
-    return _generated._host(statements, inputs, dict(model.constants), outputs=outputs, dtype=dtype)
+    inputs = {"dt": dt, **{name: v for name, v in values.items() if name in read}}
+    fixed = {**dict(model.constants), "N": n}
+    return _generated._host(statements, inputs, fixed, outputs=outputs, dtype=dtype)
 
 
 def advance(model: Model, env: dict, vals: dict, nr, u, active) -> dict:

@@ -128,7 +128,8 @@ def _guarded(node, env, ctx):
 
 
 def _power(base, exponent):
-    """NumPy's `ndarray ** c` (its `fast_scalar_power`): shortcuts for c in (-1, 0, 0.5, 1, 2)."""
+    """NumPy's `ndarray ** c` (its `fast_scalar_power`): shortcuts for c in (-1, 0, 0.5, 1, 2), `pow`
+    for every other exponent (`x**3` is `pow(x, 3.0)`, not `x * x * x`)."""
     if isinstance(exponent, (int, float)):
         shortcut = {
             -1.0: lambda b: 1.0 / b,
@@ -139,7 +140,8 @@ def _power(base, exponent):
         }.get(float(exponent))
         if shortcut is not None:
             return shortcut(jnp.asarray(base))
-    return base**exponent
+        exponent = float(exponent)
+    return jnp.power(base, exponent)
 
 
 def _eval(node, env, ctx):
@@ -200,7 +202,7 @@ def run(statements, env: dict, ctx: Context, where=None) -> dict:
         statement = _parse(text)
         name = _target(statement)
         value = _value(statement, env, ctx)
-        env[name] = value if where is None else jnp.where(where, value, env[name])
+        env[name] = value if where is None or name not in env else jnp.where(where, value, env[name])
     return env
 
 
@@ -267,36 +269,47 @@ def _device(statements, env: dict, dtype) -> dict:
 def _context(vals, since, draws, dt) -> Context:
     """Two all-True masks XLA cannot prove constant and a runtime filler (float64 only; see the module
     docstring)."""
-    if vals["v"].dtype != jnp.float64:
+    primary = next(iter(vals.values()))
+    if primary.dtype != jnp.float64:
         return Context(None, draws, dt)
     first = since >= 0
-    return Context((first, first & (vals["v"] == vals["v"])), draws, dt, vals["v"])
+    return Context((first, first & (primary == primary)), draws, dt, primary)
 
 
 def parameters(model: Model, params) -> dict:
-    """The model's parameters by name, from the page fields or `params.extra`."""
-    return {n: getattr(params, n) if n in PAGE_NAMES else params.extra[n] for n in model.parameter_names}
+    """The model's parameters by name, from the page fields or `params.extra`, as Brian2 stores them:
+    `integer` ones truncated towards zero, `boolean` ones 1 where non-zero (else 0)."""
+    values = {n: getattr(params, n) if n in PAGE_NAMES else params.extra[n] for n in model.parameter_names}
+    for name in model.integers:
+        values[name] = jnp.trunc(values[name])
+    for name in model.booleans:
+        values[name] = jnp.where(values[name] != 0, 1.0, 0.0).astype(values[name].dtype)
+    return values
 
 
 def constants(params, sim, dtype):
     """`(dt, refractory_steps or None, loop-invariant values)` of a model layer, once per evolve: Brian2's
-    scalar code (`_lio_k`, functions of `dt`) and the hoisted calls (`_inv_k`, per neuron), with NumPy on
-    the host in float64."""
+    scalar code (`_lio_k`, functions of `dt`, the constants and `N`) and the hoisted calls (`_inv_k`, per
+    neuron), with NumPy on the host in float64. A refractory period of the parameters is computed here;
+    a refractory rule runs every step (0 steps here)."""
     model = sim.model
     dt = jnp.asarray(sim.dt, dtype)
-    named = {n: jnp.asarray(v, dtype) for n, v in model.constants}
+    fixed = {**dict(model.constants), "N": params.weights.shape[-1]}
+    named = {n: jnp.asarray(v, dtype) for n, v in fixed.items()}
     values = parameters(model, params)
     if dtype == jnp.float64:
-        scalars = _host(model.scalar, {"dt": dt}, dict(model.constants))
+        scalars = _host(model.scalar, {"dt": dt}, fixed)
         read = {n.id for s in model.invariant for n in ast.walk(_parse(s).value) if isinstance(n, ast.Name)}
         used = {n: v for n, v in {**values, **scalars}.items() if n in read}
-        scalars.update(_host(model.invariant, {"dt": dt, **used}, dict(model.constants)))
+        scalars.update(_host(model.invariant, {"dt": dt, **used}, fixed))
     else:
         scalars = _device(model.scalar, {**named, "dt": dt}, dtype)
         scalars.update(_device(model.invariant, {**named, **values, **scalars, "dt": dt}, dtype))
     if model.refractory is None:
         return dt, None, scalars
-    env = {**named, **values, "dt": dt}
+    if model.refractory_rule is not None:
+        return dt, jnp.zeros((), jnp.int32), scalars
+    env = {**named, **values, **scalars, "dt": dt, "i": jnp.arange(fixed["N"])}
     period = evaluate(model.refractory, env, Context(None, None, dt))
     steps = _timestep(jnp.asarray(period, dtype), dt, jnp)
     return dt, jnp.minimum(steps, NEVER).astype(jnp.int32), scalars
@@ -318,32 +331,63 @@ def loop_env(model: Model, params, consts, shape) -> dict:
     return env
 
 
+CARRIED = "@"
+"""Prefix of the values a step's update hands to its threshold and reset (`Model.carried`), kept beside
+the state variables in the loop's carry; no equation name can start with it."""
+
+
+def not_refractory_before(model: Model, since, steps):
+    """Brian2's `not_refractory` at the start of a step, from the refractory counter: `since >= steps`; under
+    a refractory condition the counter is 0 while refractory (see `settle`)."""
+    return since >= (1 if model.refractory_condition else steps)
+
+
 def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active) -> dict:
     """The state update of global step `n` (Brian2's constant-over-dt subexpressions, then its state
-    updater); `since` is the refractory counter, `nr` Brian2's `not_refractory`; states are held where
-    `active` is False."""
+    updater); `since` is the refractory counter, `nr` Brian2's `not_refractory` before the update (a
+    refractory rule recomputes it: `_since` is `since`); states are held where `active` is False. Returns
+    the new state variables and, prefixed by `CARRIED`, the values the threshold and reset read."""
     ctx = _context(vals, since, draws, env["dt"])
-    step_env = {**env, **vals, "not_refractory": nr, "t": n * env["dt"], INPUT: u}
+    step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": n * env["dt"], INPUT: u}
     step_env = run(model.per_step, step_env, ctx)
     step_env = run(model.update, step_env, ctx)
-    shape = vals["v"].shape
-    return {k: jnp.where(active, jnp.broadcast_to(step_env[k], shape), v) for k, v in vals.items()}
+    shape = nr.shape
+    new = {k: jnp.where(active, jnp.broadcast_to(step_env[k], shape), v) for k, v in vals.items()}
+    new.update({CARRIED + k: jnp.broadcast_to(step_env[k], shape) for k in model.carried})
+    return new
 
 
-def settle(model: Model, env: dict, vals: dict, since, nr, surrogate=None):
-    """Brian2's threshold condition and reset: `(fired, spike, vals after reset)`; `spike` is `fired`, or
-    with a `surrogate` the same 0/1 as floats whose derivative is the surrogate's (`surrogate_spike`)."""
-    ctx = _context(vals, since, None, env["dt"])
-    step_env = {**env, **vals, "not_refractory": nr}
-    fired = jnp.broadcast_to(evaluate(model.condition, step_env, ctx), nr.shape)
+def settle(model: Model, env: dict, vals: dict, since, nr, n, draws=None, surrogate=None):
+    """Brian2's threshold (its statements, then its condition) and reset at global step `n`: `(fired,
+    spike, vals after reset, since after the step)`; `spike` is `fired`, or with a `surrogate` the same
+    0/1 as floats whose derivative is the surrogate's (`surrogate_spike`). `vals` carries the update's
+    `CARRIED` values, dropped here. The counter becomes 1 at a spike, else grows by one (saturating at
+    `NEVER`); under a refractory condition it is 0 from a spike until the condition stops holding."""
+    carried = {k[len(CARRIED) :]: v for k, v in vals.items() if k.startswith(CARRIED)}
+    vals = {k: v for k, v in vals.items() if not k.startswith(CARRIED)}
+    nr = carried.pop("not_refractory", nr)
+    ctx = _context(vals, since, draws, env["dt"])
+    step_env = {**env, **carried, **vals, "not_refractory": nr, "t": n * env["dt"]}
+    step_env = run(model.before_condition, step_env, ctx)
+    if model.condition is None:
+        fired = jnp.zeros(nr.shape, bool)
+    else:
+        fired = jnp.broadcast_to(evaluate(model.condition, step_env, ctx), nr.shape)
     spike = fired if surrogate is None else surrogate_spike(model, surrogate, step_env, fired, nr, ctx)
     step_env = run(model.on_spike, step_env, ctx, where=fired)
-    return fired, spike, {k: jnp.broadcast_to(step_env[k], v.shape) for k, v in vals.items()}
+    counted = jnp.minimum(since + 1, NEVER)
+    if model.refractory_condition:
+        after = jnp.where(fired, 0, jnp.where(nr, counted, 0))
+    else:
+        after = jnp.where(fired, 1, counted)
+    return fired, spike, {k: jnp.broadcast_to(step_env[k], v.shape) for k, v in vals.items()}, after
 
 
 def crossing(model: Model):
     """`(left, right)` of a threshold condition `left > right` (or `>=`, optionally `& not_refractory`)
     as source text; `ValueError` for any other condition (a surrogate needs a distance to threshold)."""
+    if model.condition is None:
+        raise ValueError("`surrogate`: the layer's equations have no threshold, so no spike to differentiate")
     node = _parse(model.condition).value
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd):
         others = [n for n in (node.left, node.right) if ast.unparse(n) != "not_refractory"]

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import namespace as _namespace
+
 INPUT = "I_inp"
 """The name of the layer's input (`x @ weights`) in the equations."""
 
@@ -28,7 +30,6 @@ _TABLE = "jaxiaf_input"
 _FUNCTIONS = frozenset(
     "abs arccos arcsin arctan ceil clip cos cosh exp expm1 exprel floor int log log10 log1p sign sin sinh "
     "sqrt tan tanh timestep randn where logical_not".split()
-
 )
 """Functions with a JAX counterpart (see `jaxiaf._equations.interpret`); `rand` and `poisson` have none
 here."""
@@ -43,17 +44,33 @@ class Model:
 
     **Fields:**
 
-    - `equations`, `threshold`, `reset`: as given; `refractory`: the period as a Brian2 expression of the
-      parameters (None: the layer's numeric `refractory`); `method`: the integrator Brian2 used (its
-      automatic choice when none was given).
+    - `equations`, `threshold`, `reset`: as given (with the promoted constants declared, and the default
+      threshold and reset resolved: `""` for none); `refractory`: the period as a Brian2 expression of the
+      parameters, or the refractoriness as given where it is evaluated every step (`refractory_rule`);
+      None: the layer's numeric `refractory`; `method`: the integrator Brian2 used (its automatic choice
+      when none was given).
     - `input_unit`: the unit of `I_inp` (e.g. `"amp"`).
-    - `states`: `(name, unit)` of each variable with a differential equation, `v` first; `flags`: the
+    - `states`: `(name, unit)` of each variable with a differential equation, `v` first (else the first
+      declared: the layer's primary variable, `State.v`); `flags`: the
       names flagged `(unless refractory)`.
-    - `parameters`: `(name, unit)` of each declared parameter.
+    - `parameters`: `(name, unit)` of each declared parameter; `integers`, `booleans`: the names of
+      those declared `integer` or `boolean` (their values are truncated, or tested for non-zero, as
+      Brian2 stores them).
     - `constants`: `(name, value)` of the external constants the code reads (units such as `mV`).
     - `scalar`: the loop-invariant statements (`_lio_1 = ...`); `per_step`: the `(constant over dt)`
-      subexpressions; `update`: the state update; `condition`: the threshold condition; `on_spike`: the
-      reset statements. Each is Brian2's numpy code, one statement per string.
+      subexpressions; `update`: the state update; `before_condition`: the statements the thresholder runs
+      before its condition (subexpressions, values of `t`); `condition`: the threshold condition (None:
+      no threshold, the model never spikes); `on_spike`: the reset statements. Each is Brian2's numpy
+      code, one statement per string.
+    - `refractory_rule`: None, or Brian2's `not_refractory` expression evaluated every step, where the
+      refractoriness is a condition (`"v > -40*mV"`: then `not_refractory` in it is the previous step's
+      flag) or a period that depends on the state or `t` (then `_since` stands for
+      `timestep(t - lastspike, dt)`, the steps since the last spike); `refractory_condition`: whether it
+      is a condition.
+    - `carried`: the names the threshold or the reset read from the step's update (`I_inp`, the
+      `(constant over dt)` subexpressions, `not_refractory` under a `refractory_rule`).
+    - `namespace`: `(name, SI value, unit)` of the constants resolved from the namespace (also in
+      `constants`); `namespace_values()` gives them back as Brian2 quantities.
     - `invariant`: calls of transcendental functions (`exp`, `sqrt`, ...) whose arguments are
       parameters, constants and `dt` only, hoisted out of the update as `_inv_k = ...` (computed once
       per evolve with NumPy, as Brian2 computes them, so that linear models integrated with `linear` or
@@ -74,10 +91,17 @@ class Model:
     scalar: tuple
     per_step: tuple
     update: tuple
-    condition: str
+    before_condition: tuple
+    condition: str | None
     on_spike: tuple
     invariant: tuple
     draws: int
+    refractory_rule: str | None = None
+    refractory_condition: bool = False
+    carried: tuple = ()
+    namespace: tuple = ()
+    integers: tuple = ()
+    booleans: tuple = ()
 
     @property
     def state_names(self) -> tuple:
@@ -91,6 +115,11 @@ class Model:
         """The Brian2 unit of a parameter or state variable, e.g. `"siemens"`."""
         return dict(self.parameters + self.states)[name]
 
+    def namespace_values(self) -> dict:
+        """The constants resolved from the namespace, `{name: Brian2 quantity or float}` (give them as
+        `namespace=` to rebuild the model from its `equations`)."""
+        return {name: _namespace.quantity(value, unit) for name, value, unit in self.namespace}
+
     def __repr__(self) -> str:
         return f"Model(states={self.state_names}, parameters={self.parameter_names}, method={self.method!r})"
 
@@ -100,13 +129,12 @@ def _refuse(what: str) -> ValueError:
 
 
 def _unit_name(dim) -> str:
-    import brian2
-
-    return "1" if dim is brian2.units.fundamentalunits.DIMENSIONLESS else repr(brian2.get_unit(dim))
+    return _namespace._dim_text(dim)
 
 
-def _prepare(neuron_eq):
-    """The equations as Brian2 `Equations`, with `I_inp` replaced by the input table; the input's unit."""
+def _prepare(neuron_eq, promoted: dict):
+    """The equations as Brian2 `Equations`, with `I_inp` replaced by the input table and the promoted
+    constants declared (`name: unit`); the input's unit; the text; the declared names."""
     import brian2
     from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION, EquationError
 
@@ -114,6 +142,7 @@ def _prepare(neuron_eq):
     if not isinstance(text, str):
         raise TypeError(f"`neuron_eq` must be a Brian2 `Equations` object or a string; got {neuron_eq!r}.")
     text = re.sub(rf"\b{INPUT}\s*\(\s*t\s*,\s*i\s*\)", INPUT, text)
+    text += "".join(f"\n{name} : {unit}" for name, unit in promoted.items())
     try:
         equations = brian2.Equations(text)
     except (EquationError, SyntaxError, ValueError, KeyError) as error:
@@ -141,8 +170,10 @@ def _prepare(neuron_eq):
         if eq.type == DIFFERENTIAL_EQUATION and set(eq.flags) - {"unless refractory"}:
             raise _refuse(f"unsupported flags {sorted(eq.flags)} on {line}.")
         kept.append(eq)
-    if "v" not in equations or equations["v"].type != DIFFERENTIAL_EQUATION:
-        raise _refuse("the equations must give the membrane potential a differential equation `dv/dt = ...`.")
+    if not any(eq.type == DIFFERENTIAL_EQUATION for eq in kept):
+        raise _refuse(
+            "the equations must give at least one variable a differential equation (`dv/dt = ...`)."
+        )
     held = brian2.Equations(f"{INPUT} = {_TABLE}(t, i) : {_unit_name(dim)} (constant over dt)")
     return brian2.Equations(kept) + held, dim, text
 
@@ -279,42 +310,95 @@ def _check_functions(statements, what: str):
         )
 
 
-def _refractory_expression(nodes, scalar, refractory: str) -> str:
-    """EXPR of Brian2's `not_refractory = timestep(t - lastspike, dt) >= timestep(EXPR, dt)`, where
-    `timestep(EXPR, dt)` may have been hoisted into the scalar code as `_lio_k`."""
-    hoisted = {ast.unparse(n.targets[0]): n.value for n in scalar if isinstance(n, ast.Assign)}
+_SINCE = "timestep(t - lastspike, dt)"
+
+
+def _refractoriness(nodes, scalar: dict, refractory, dynamic_names: set):
+    """`(period, rule, is_condition)` from Brian2's `not_refractory = ...` line: `period` the EXPR of
+    `timestep(t - lastspike, dt) >= timestep(EXPR, dt)` when it reads only parameters and constants
+    (computed once per evolve), else `rule`, the whole right-hand side run every step (`_since` for the
+    steps since the last spike); a condition gives `not_refractory | logical_not(COND)`."""
+    if refractory is None:
+        return None, None, False
     for node in nodes:
-        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "not_refractory":
-            if isinstance(node.value, ast.Compare):
-                period = node.value.comparators[0]
-                period = hoisted.get(ast.unparse(period), period)
+        if (
+            not _is_load(node)
+            and isinstance(node, ast.Assign)
+            and ast.unparse(node.targets[0]) == "not_refractory"
+        ):
+            rule = ast.unparse(node.value).replace(_SINCE, "_since")
+            value = node.value
+            if isinstance(value, ast.Compare) and ast.unparse(value.left) == _SINCE:
+                period = value.comparators[0]
+                period = scalar.get(ast.unparse(period), period)
                 if isinstance(period, ast.Call) and ast.unparse(period.func) == "timestep":
-                    return ast.unparse(period.args[0])
-    raise ValueError(
-        f"`refractory`: {refractory!r} must be a duration (a Brian2 expression of the parameters in "
-        "seconds); refractoriness given as a condition is not supported."
-    )
+                    text = ast.unparse(period.args[0])
+                    if not (_names_in(text) & dynamic_names):
+                        return text, None, False
+                return None, rule, False
+            return None, rule, True
+    raise ValueError(f"`refractory`: Brian2 generated no refractoriness for {refractory!r}.")
 
 
-@functools.lru_cache(maxsize=64)
-def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, method: str | None) -> Model:
+def _names_in(text: str) -> set:
+    return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+
+
+def _target_of(text: str) -> str:
+    node = ast.parse(text).body[0]
+    return ast.unparse(node.targets[0] if isinstance(node, ast.Assign) else node.target)
+
+
+def _scalars(codes: dict) -> dict:
+    """Each code object's loop-invariant statements, `kind -> [statement]`, in Brian2's order."""
+    return {
+        kind: [ast.unparse(n) for n in _scalar_block(code) if not _is_load(n)] for kind, code in codes.items()
+    }
+
+
+def _closure(statements, read: set) -> tuple:
+    """The statements (in order) that compute `read`, transitively."""
+    needed, wanted = [], set(read)
+    for text in reversed(statements):
+        if _target_of(text) in wanted:
+            needed.append(text)
+            wanted |= _names_in(text.split(" = ", 1)[1])
+    return tuple(reversed(needed))
+
+
+def _timed(statements) -> set:
+    """The targets of statements that read `t`, directly or through another one."""
+    timed = set()
+    for text in statements:
+        if _names_in(text.split(" = ", 1)[1]) & (timed | {"t"}):
+            timed.add(_target_of(text))
+    return timed
+
+
+def _default_rules(threshold, reset, states: list, resolvable: set):
+    """Brian2's group has no threshold and no reset unless given; the layer's defaults `v > v_thresh` and
+    `v = v_reset` apply where the equations have `v` and the level (`v_thresh`, `v_reset`) resolves."""
+    has_v = "v" in states
+    if threshold is None:
+        threshold = "v > v_thresh" if has_v and "v_thresh" in resolvable else ""
+    if reset is None:
+        reset = "v = v_reset" if has_v and threshold and "v_reset" in resolvable else ""
+    return threshold, reset
+
+
+def _run_group(equations, threshold, reset, refractory, method, namespace: dict, dim):
+    """A one-neuron `NeuronGroup` run for zero time: `(group, method)`, Brian2's automatic choice of
+    method where none was given."""
     import brian2
     from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
-    from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
     from brian2.stateupdaters.base import UnsupportedEquationsException
 
-    if method is not None and method.startswith("gsl"):
-        raise ValueError(
-            f"`integrator_name`: GSL methods ({method!r}) are not supported; use one of Brian2's "
-            "own: linear (exact), exponential_euler, euler, rk2, rk4, heun, milstein, independent."
-        )
-    equations, dim, text = _prepare(neuron_eq)
     table = brian2.TimedArray(brian2.Quantity(np.zeros((1, 1)), dim=dim), dt=1e-4 * brian2.second)
     group_kwargs = dict(
-        threshold=threshold,
-        reset=reset,
+        threshold=threshold or None,
+        reset=reset or None,
         refractory=refractory if refractory is not None else 0 * brian2.second,
-        namespace={_TABLE: table},
+        namespace={**namespace, _TABLE: table},
         dt=1e-4 * brian2.second,
         codeobj_class=NumpyCodeObject,
     )
@@ -332,8 +416,84 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
             raise ValueError(
                 f"Brian2 refused the layer's equations, threshold, reset or integrator: {cause}"
             ) from None
-        method = candidate
-        break
+        return group, candidate
+    raise AssertionError("Brian2 offers no automatic method")  # its default list ends in one that raises
+
+
+def _threshold_block(code: str | None):
+    """`(statements before the condition, condition)` of Brian2's thresholder."""
+    if code is None:
+        return (), None
+    nodes = [n for n in _vector_block(code) if not isinstance(n, ast.If)]
+    cut = next(
+        k for k, n in enumerate(nodes) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_cond"
+    )
+    before = tuple(s for s in _statements(nodes[:cut]) if _target_of(s) != "not_refractory")
+    return before, ast.unparse(nodes[cut].value)
+
+
+def _check_reset(on_spike, state_names: set, subexpressions: set, reset: str) -> None:
+    for text in on_spike:
+        target = _target_of(text)
+        if target not in state_names | subexpressions:
+            raise ValueError(
+                f"`reset`: only variables with a differential equation may be reset; `{target}` is not one "
+                f"({reset!r})."
+            )
+
+
+def _constants(group, used: set, namespace: dict) -> tuple:
+    """`(name, value)` of the external constants the code reads: the namespace's, Brian2's (`pi`, `e`,
+    `inf`) and the units'; `N` is the layer's size (supplied at run time)."""
+    found = {n: float(v) for n, v in _namespace.brian_constants().items() if n in used}
+    for obj in group.contained_objects:
+        for name, var in obj.codeobj.variables.items():
+            if type(var).__name__ == "Constant" and name in used and name != "N":
+                found[name] = float(var.value)
+    found.update({n: v for n, (v, _) in namespace.items() if n in used})
+    return tuple(sorted(found.items()))
+
+
+@functools.lru_cache(maxsize=64)
+def _build(
+    neuron_eq: str,
+    threshold: str | None,
+    reset: str | None,
+    refractory: str | None,
+    method: str | None,
+    namespace: tuple = (),
+    promoted: tuple = (),
+) -> Model:
+    from brian2.equations.equations import DIFFERENTIAL_EQUATION
+
+    if method is not None and method.startswith("gsl"):
+        raise ValueError(
+            f"`integrator_name`: GSL methods ({method!r}) are not supported; use one of Brian2's "
+            "own: linear (exact), exponential_euler, euler, rk2, rk4, heun, milstein, independent."
+        )
+    entries = {name: (value, unit) for name, value, unit in namespace}
+    equations, dim, text = _prepare(neuron_eq, {n: entries[n][1] for n in promoted})
+    entries = {n: e for n, e in entries.items() if n not in promoted}
+    declared = set(equations) - {INPUT}
+    states = [n for n, eq in equations.items() if eq.type == DIFFERENTIAL_EQUATION]
+    threshold, reset = _default_rules(threshold, reset, states, declared | set(entries))
+    used = _namespace.identifiers(
+        [str(eq.expr) for eq in equations.values() if eq.expr is not None and eq.varname != INPUT]
+        + [threshold, reset]
+        + ([refractory] if refractory else [])
+    )
+    missing = _namespace.unresolved(used, declared | {INPUT}, set(entries))
+    if missing:
+        raise ValueError(_namespace.unresolved_message(missing, {}))
+    brian_namespace = {n: _namespace.quantity(v, u) for n, (v, u) in entries.items()}
+    group, method = _run_group(equations, threshold, reset, refractory, method, brian_namespace, dim)
+    return _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries)
+
+
+def _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries) -> Model:
+    """The [`jaxiaf.Model`][] of a group that ran: its code objects' statements, sorted by when they run."""
+    from brian2.equations.equations import BOOLEAN, DIFFERENTIAL_EQUATION, INTEGER, PARAMETER, SUBEXPRESSION
+
     # Each code object numbers its loop invariants from 1: tag them apart (`_lio_1` -> `_lio_t1`, ...)
     tags = {"StateUpdater": "", "Thresholder": "t", "Resetter": "r", "SubexpressionUpdater": "s"}
     codes = {
@@ -341,101 +501,149 @@ def _build(neuron_eq: str, threshold: str, reset: str, refractory: str | None, m
         for obj in group.contained_objects
         if (kind := type(obj).__name__) in tags
     }
-    update_nodes = _vector_block(codes["StateUpdater"])
     states = [(n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == DIFFERENTIAL_EQUATION]
     states.sort(key=lambda s: s[0] != "v")
     parameters = tuple((n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == PARAMETER)
-    update = _statements(update_nodes)
+    subexpressions = {n for n, eq in equations.items() if eq.type == SUBEXPRESSION}
+    scalars = _scalars(codes)
+    every = [s for kind in tags if kind in scalars for s in scalars[kind]]
+    timed = _timed(every)
+    hoisted = {_target_of(s): ast.parse(s).body[0].value for s in every}
+    update_nodes = _vector_block(codes["StateUpdater"])
+    state_names = {n for n, _ in states}
     per_step = ()
     if "SubexpressionUpdater" in codes:
         per_step = _statements(_vector_block(codes["SubexpressionUpdater"]))
         per_step = tuple(s for s in per_step if not s.startswith(f"{INPUT} = "))
-    condition = next(
-        ast.unparse(n.value)
-        for n in _vector_block(codes["Thresholder"])
-        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_cond"
-    )
+    dynamic = state_names | timed | {"t", INPUT} | {_target_of(s) for s in per_step} | subexpressions
+    period, rule, is_condition = _refractoriness(update_nodes, hoisted, refractory, dynamic)
+    update = _statements(update_nodes)
+    if rule is not None:
+        update = (f"not_refractory = {rule}", *update)
+    before, condition = _threshold_block(codes.get("Thresholder") if threshold else None)
     on_spike = _statements(_vector_block(codes["Resetter"])) if "Resetter" in codes else ()
-    scalar = tuple(ast.unparse(n) for code in codes.values() for n in _scalar_block(code) if not _is_load(n))
-    read = " ".join(update + per_step + on_spike + (condition,))
-    scalar = tuple(s for s in scalar if re.search(rf"\b{s.split(' = ', 1)[0]}\b", read))
-    timed = tuple(s for s in scalar if re.search(r"\bt\b", s.split(" = ", 1)[1]))
-    scalar = tuple(s for s in scalar if s not in timed)
-    update = timed + update  # Brian2 recomputes its scalar code every step: those that read `t` run per step
-    state_names = {n for n, _ in states}
-    for text_ in on_spike:
-        target = ast.parse(text_).body[0]
-        target = target.targets[0] if isinstance(target, ast.Assign) else target.target
-        if ast.unparse(target) not in state_names:
-            raise ValueError(
-                f"`reset`: only variables with a differential equation may be reset; "
-                f"`{ast.unparse(target)}` is not one ({reset!r})."
-            )
+    _check_reset(on_spike, state_names, subexpressions, reset)
+    own = lambda kind: tuple(s for s in scalars.get(kind, ()) if _target_of(s) in timed)
+    update = own("StateUpdater") + update
+    per_step = own("SubexpressionUpdater") + per_step
+    before = own("Thresholder") + before
+    on_spike = own("Resetter") + on_spike
+    runs = update + per_step + before + ((condition,) if condition else ()) + on_spike
+    read = set().union(*(_names_in(s) for s in runs + ((period,) if period else ())))
+    scalar = _closure([s for s in every if _target_of(s) not in timed], read)
     _check_functions(update + scalar + per_step, "state update")
-    _check_functions((condition,), "threshold")
+    _check_functions(before + ((condition,) if condition else ()), "threshold")
     _check_functions(on_spike, "reset")
-    period = None
-    if refractory is not None:
-        period = _refractory_expression(update_nodes, _scalar_block(codes["StateUpdater"]), refractory)
-    used = set()
-    for text_ in update + scalar + per_step + (condition,) + on_spike + ((period,) if period else ()):
-        used |= {n.id for n in ast.walk(ast.parse(text_)) if isinstance(n, ast.Name)}
-    constants = []
-    for obj in group.contained_objects:
-        for name, var in obj.codeobj.variables.items():
-            if type(var).__name__ == "Constant" and name in used and name != "N":
-                constants.append((name, float(var.value)))
+    used = set().union(*(_names_in(s) for s in runs + scalar + ((period,) if period else ())))
+    constants = _constants(group, used, entries)
     draws = sum(s.count("randn(") for s in update + per_step)
-    fixed = {n for n, _ in parameters} | {n for n, _ in constants} | {"dt"}
-    fixed |= {s.split(" = ", 1)[0] for s in scalar}
+    fixed = {n for n, _ in parameters} | {n for n, _ in constants} | {"dt"} | {_target_of(s) for s in scalar}
     update, invariant = _hoist(update, fixed)
+    settle_reads = set().union(
+        *(_names_in(s) for s in before + ((condition,) if condition else ()) + on_spike)
+    )
+    carried = tuple(n for n in (INPUT, *(_target_of(s) for s in per_step)) if n in settle_reads)
     return Model(
         equations=text,
         threshold=threshold,
         reset=reset,
-        refractory=period,
+        refractory=period if rule is None else refractory,
         method=method,
         input_unit=_unit_name(dim),
         states=tuple(states),
         flags=tuple(n for n, eq in equations.items() if "unless refractory" in eq.flags),
         parameters=parameters,
-        constants=tuple(sorted(set(constants))),
+        constants=constants,
         scalar=scalar,
         per_step=per_step,
         update=update,
+        before_condition=before,
         condition=condition,
         on_spike=on_spike,
         invariant=invariant,
         draws=draws,
+        refractory_rule=rule,
+        refractory_condition=is_condition,
+        carried=carried + (("not_refractory",) if rule is not None else ()),
+        namespace=tuple((n, *entries[n]) for n in sorted(entries) if n in used),
+        integers=tuple(n for n, eq in equations.items() if eq.type == PARAMETER and eq.var_type == INTEGER),
+        booleans=tuple(n for n, eq in equations.items() if eq.type == PARAMETER and eq.var_type == BOOLEAN),
     )
 
 
-def model(neuron_eq, threshold="v > v_thresh", reset="v = v_reset", refractory=None, integrator_name=None):
+def model(
+    neuron_eq,
+    threshold: str | None = None,
+    reset: str | None = None,
+    refractory: str | None = None,
+    integrator_name: str | None = None,
+    namespace: dict | None = None,
+    per_neuron: tuple = (),
+) -> Model:
     """Compile Brian2 equations into a [`jaxiaf.Model`][] (cached per process).
 
     **Arguments:**
 
     - `neuron_eq`: Brian2 `Equations` or an equation string; the input current is `I_inp` (module
-      docstring). The equations must define `dv/dt`.
+      docstring). Any variable names.
     - `threshold`, `reset`: Brian2 code strings (`reset` may update several variables, `"v = v_reset;
-      w += b"`).
-    - `refractory`: None (the layer's numeric `refractory` applies) or a Brian2 expression of the
-      parameters giving the period (e.g. `"ref"` or `"2*ms"`); `(unless refractory)` is honoured per
-      variable as in Brian2.
+      w += b"`); `""` for none. None: `"v > v_thresh"` and `"v = v_reset"` where the equations have `v`
+      and those levels are declared or in the namespace, else none (Brian2's default: a model without a
+      threshold never spikes).
+    - `refractory`: None (the layer's numeric `refractory` applies), or a Brian2 expression: a duration
+      of the parameters (`"ref"`, `"2*ms"`, evaluated once per evolve), of the state (evaluated every
+      step), or a condition (`"v > -40*mV"`: refractory while it holds after a spike), as in Brian2;
+      `(unless refractory)` is honoured per variable as in Brian2.
     - `integrator_name`: any of Brian2's non-GSL methods (`"exact"` is Brian2's `"linear"`); None lets
       Brian2 choose (the choice is `Model.method`).
+    - `namespace`: `{name: value}`, the script's constants (see `jaxiaf._equations.namespace`).
+    - `per_neuron`: names of the namespace to declare as per-neuron parameters instead.
 
-    **Raises:** `ValueError` naming the line and what is allowed, for what the layer does not support.
+    **Raises:** `ValueError` naming the line and what is allowed, for what the layer does not support,
+    and one message listing every identifier nothing provides.
     """
-    if not isinstance(threshold, str) or not isinstance(reset, str):
-        raise TypeError(f"`threshold` and `reset` must be Brian2 code strings; got {threshold!r}, {reset!r}.")
+    for name, rule in (("threshold", threshold), ("reset", reset)):
+        if rule is not None and not isinstance(rule, str):
+            raise TypeError(f"`{name}` must be a Brian2 code string (or None); got {rule!r}.")
     if refractory is not None and not isinstance(refractory, str):
         raise TypeError(
             f"`refractory` of `jaxiaf.model` must be None or an expression string; got {refractory!r}."
         )
+    entries, promoted = _entries(namespace, per_neuron)
     method = {"exact": "linear"}.get(integrator_name, integrator_name)
     text = _text(neuron_eq) if type(neuron_eq).__name__ == "Equations" else neuron_eq
-    return _build(text, threshold, reset, refractory, method)
+    return _build(text, threshold, reset, refractory, method, entries, promoted)
+
+
+def _entries(namespace, per_neuron) -> tuple:
+    """The namespace as hashable `(name, SI value, unit)` entries, and the promoted names."""
+    if namespace is None:
+        namespace = {}
+    if not isinstance(namespace, dict) or not all(isinstance(k, str) for k in namespace):
+        raise TypeError(f"`namespace` must be a dict of names to constants; got {type(namespace).__name__}.")
+    if isinstance(per_neuron, str) or not all(isinstance(n, str) for n in per_neuron):
+        raise TypeError(f"`per_neuron` must be a tuple of names; got {per_neuron!r}.")
+    absent = sorted(set(per_neuron) - set(namespace))
+    if absent:
+        raise ValueError(f"`per_neuron`: {absent} have no value (give it in `namespace=` or as a keyword).")
+    entries = []
+    for name, value in sorted(namespace.items()):
+        if name in per_neuron:
+            entries.append(_promoted_entry(name, value))
+        else:
+            entries.append(_namespace.entry(name, value, "`namespace`:"))
+    return tuple(entries), tuple(sorted(per_neuron))
+
+
+def _promoted_entry(name: str, value) -> tuple:
+    """A promoted name's entry: its unit from the value (a per-neuron array may be given)."""
+    import brian2
+
+    if isinstance(value, (list, tuple)):
+        value = brian2.Quantity(value)
+    dim = brian2.get_dimensions(value) if _namespace._is_quantity(value) else None
+    unit = "1" if dim is None else _namespace._dim_text(dim)
+    return name, 0.0, unit
 
 
 def _text(equations) -> str:

@@ -10,6 +10,7 @@ from ._compile.cache import COMPILER_OPTIONS
 from ._core import checks as _checks
 from ._core import convert as _convert
 from ._core import surrogate as _surrogate
+from ._core.batching import layer_call
 from ._core.defaults import DEFAULTS, given
 from ._core.pytrees import Parameters, SimulationParameters, State
 from ._core.scan import _NONFINITE, _step_message, evolve, step_constants
@@ -459,10 +460,8 @@ def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
     state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
-    params, sim = mod.params, mod.sim
-    currents = jnp.matmul(x.astype(params.weights.dtype), params.weights, precision=jax.lax.Precision.HIGHEST)
-    options = dict(unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
-    return evolve(params, sim, state, currents, record=record, **options)
+    options = dict(record=record, unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
+    return layer_call(mod.params, mod.sim, state, x, **options)
 
 
 def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):

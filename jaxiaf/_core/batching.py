@@ -1,0 +1,120 @@
+"""The layer's call with a batching rule: under `jax.vmap` it runs one scan with the batch in the carry.
+
+`jax.vmap` of a layer's call (`mod(x)`, [`jaxiaf.FFIAF`][]) is caught by a rule
+(`jax.custom_batching.custom_vmap`) that calls [`jaxiaf.evolve`][] once on a (B, N) state, as
+[`jaxiaf.sweep`][] does: parameters that vary per set become (B, 1, ...) leaves broadcast against the
+state, shared leaves stay as they are, and the outputs come back with the batch axis first. The input
+matmul runs once when neither `x` nor the weights vary; a batch of modules built outside the map carries
+B copies of its weights, which are compared at run time: equal, they are multiplied once (the loop is
+compiled for both cases). Modules evolved together must be at the same step. Row b is bit-identical to
+the same call without the map (float64; in float32 where the call is built the same way, e.g. both
+inside `jax.jit`).
+
+Differentiation goes around the rule (JAX cannot differentiate `custom_vmap`): the call is a
+`jax.custom_jvp` whose tangents are those of the plain call, batched the ordinary way under `jax.vmap`;
+its primal comes from the rule, so a differentiated call runs the forward loop twice.
+"""
+
+import functools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
+
+from .pytrees import Parameters, SimulationParameters, State
+from .scan import evolve
+
+_STEP_MESSAGE = (
+    "Modules evolved together under `jax.vmap` must be at the same time step (their state's `step`); "
+    "these differ. Reset their time (`reset_time()`) or evolve them separately."
+)
+
+
+def layer_call(params: Parameters, sim: SimulationParameters, state: State, x, **options):
+    """`evolve(params, sim, state, x @ weights, **options)`, batched by the rule above under `jax.vmap`.
+
+    **Arguments:** the layer's pytrees, `x` (T, N_in) input (A), and `evolve`'s static options `record`,
+    `unroll`, `surrogate`, `checkpoint_every` and `reducer` (values are checked: `check=True`). A reducer
+    must work element by element on the state's shape (the batch joins it: (B, N) under `jax.vmap`).
+
+    **Returns:** what [`jaxiaf.evolve`][] returns.
+    """
+    return _batched_call(tuple(sorted(options.items())))(params, sim, state, x)
+
+
+def _currents(x, weights, x_batched: bool, w_batched: bool):
+    """`x @ weights`: (T, N), or (T, B, N) when `x` (B, T, N_in) or the weights (B, N_in, N) vary."""
+    matmul = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
+    x = x.astype(weights.dtype)
+    if not (x_batched or w_batched):
+        return matmul(x, weights)
+    per_set = jax.vmap(matmul, in_axes=(0 if x_batched else None, 0 if w_batched else None))
+    return jnp.moveaxis(per_set(x, weights), 0, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _batched_call(options: tuple):
+    options = dict(options)
+
+    def plain(params, sim, state, x):
+        return evolve(params, sim, state, _currents(x, params.weights, False, False), **options)
+
+    fast = custom_vmap(plain)
+
+    @fast.def_vmap
+    def rule(size, in_batched, params, sim, state, x):
+        pb, sb, stb, xb = in_batched
+        shape = (size, *(state.v.shape[1:] if stb.v else state.v.shape))
+        lift = functools.partial(_lift, size=size, ndim=len(shape))
+        weights = params.weights
+        params = jax.tree.map(lift, params, pb)
+        params = eqx.tree_at(lambda p: p.weights, params, weights)
+        sim = jax.tree.map(lift, sim, sb)
+        full = lambda a, b: jnp.broadcast_to(lift(a, b), shape)
+        v, step = full(state.v, stb.v), state.step
+        if stb.step:  # tied to `v`, which every path reads
+            v, step = eqx.error_if(v, jnp.any(step != step[0]), _STEP_MESSAGE), step[0]
+        batch_state = State(
+            v=v,
+            since_spike=full(state.since_spike, stb.since_spike),
+            key=state.key if stb.key else jnp.broadcast_to(state.key, (size, *state.key.shape)),
+            step=step,
+            extra={k: full(a, stb.extra[k]) for k, a in state.extra.items()},
+        )
+        run = lambda w, w_batched: evolve(params, sim, batch_state, _currents(x, w, xb, w_batched), **options)
+        if pb.weights:  # a batch built outside `jax.vmap` carries B copies of shared weights: one matmul then
+            shared = jnp.all(weights == weights[:1])
+            out, new, rec = jax.lax.cond(shared, lambda: run(weights[0], False), lambda: run(weights, True))
+        else:
+            out, new, rec = run(weights, False)
+        first = lambda a: jnp.moveaxis(a, 0, 1)
+        if options.get("reducer") is None:
+            out = first(out)
+        else:  # the accumulator has the state's (B, N) shape; the per-step outputs are (T, B, ...)
+            out = (out[0], jax.tree.map(first, out[1]))
+        new = eqx.tree_at(lambda s: (s.key, s.step), new, (state.key, state.step + x.shape[-2]))
+        new_batched = State(
+            v=True, since_spike=True, key=stb.key, step=stb.step, extra=dict.fromkeys(new.extra, True)
+        )
+        rec = {k: first(a) for k, a in rec.items()}
+        out_batched = jax.tree.map(lambda _: True, out)
+        return (out, new, rec), (out_batched, new_batched, dict.fromkeys(rec, True))
+
+    @jax.custom_jvp
+    def call(params, sim, state, x):
+        return fast(params, sim, state, x)
+
+    @call.defjvp
+    def _jvp(primals, tangents):
+        # the primal from the rule: under `jax.vmap`, JAX takes the batch axes of the outputs from it
+        return fast(*primals), jax.jvp(plain, primals, tangents)[1]
+
+    return call
+
+
+def _lift(a, batched: bool, size: int, ndim: int):
+    """A per-set leaf (B, *s) as (B, 1, ..., *s) of `ndim` axes, broadcastable to the (B, N) state."""
+    if not batched:
+        return a
+    return a.reshape(size, *(1,) * (ndim - a.ndim), *a.shape[1:])

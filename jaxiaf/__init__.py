@@ -33,6 +33,7 @@ from ._rockpool.timeseries import TSEvent as TSEvent
 from ._sweep.sweep import SweepResult as SweepResult
 from ._sweep.sweep import grid as grid
 from ._sweep.sweep import sweep as sweep
+from ._sweep.summary import summarize as summarize
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,7 @@ __all__ = [
     "spikes_from_neo",
     "spikes_to_raster",
     "step_constants",
+    "summarize",
     "surrogate",
     "sweep",
     "to_nir",

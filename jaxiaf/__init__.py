@@ -1,7 +1,7 @@
 """jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
 
 from . import graph, metrics, surrogate
-from ._compile.cache import enable_default_cache as _enable_default_cache
+from ._compile.cache import enable_from_environment as _enable_from_environment
 from ._compile.cache import set_compilation_cache as set_compilation_cache
 from ._core.pytrees import Parameters as Parameters
 from ._core.pytrees import SimulationParameters as SimulationParameters
@@ -30,10 +30,10 @@ from ._layer import FFIAF as FFIAF
 from ._rockpool.timed import FFIAFBrian as FFIAFBrian
 from ._rockpool.timeseries import TSContinuous as TSContinuous
 from ._rockpool.timeseries import TSEvent as TSEvent
+from ._sweep.summary import summarize as summarize
 from ._sweep.sweep import SweepResult as SweepResult
 from ._sweep.sweep import grid as grid
 from ._sweep.sweep import sweep as sweep
-from ._sweep.summary import summarize as summarize
 
 __version__ = "0.1.0"
 
@@ -103,4 +103,4 @@ def __getattr__(name):
     return types.MappingProxyType(value) if isinstance(value, dict) else value
 
 
-_enable_default_cache()
+_enable_from_environment()

@@ -1,9 +1,10 @@
-"""JAX's persistent compilation cache, on by default in a per-user directory.
+"""JAX's persistent compilation cache: switched on by an explicit call, never by `import jaxiaf`.
 
 A fresh process otherwise compiles every layer, sweep and fit again (0.4-2 s each); with the cache, the
-second process of the same shapes loads the compiled programs from disk. `import jaxiaf` turns the cache
-on unless JAX already has one configured (`JAX_COMPILATION_CACHE_DIR`, `jax_compilation_cache_dir`) or
-the user switched it off (`jax_enable_compilation_cache=False`).
+second process of the same shapes loads the compiled programs from disk. `import jaxiaf` leaves JAX's
+configuration as it finds it, unless the environment variable `JAXIAF_CACHE_DIR` names a directory (the
+user's own opt-in, as `JAX_COMPILATION_CACHE_DIR` is JAX's). [`set_compilation_cache`][] turns the cache on
+in a per-user directory, never over a cache the user configured in JAX.
 
 JAX still traces and lowers a program to find it in its cache; [`PersistentJit`][] keeps a fit's programs
 next to it under a key computed before tracing, so that a second process skips that too.
@@ -39,8 +40,8 @@ MIN_COMPILE_SECONDS = 0.0
 
 
 def default_cache_dir() -> Path | None:
-    """The directory `import jaxiaf` uses: `$JAXIAF_CACHE_DIR` if set (None if empty or `0`), else the
-    per-user cache directory: `$XDG_CACHE_HOME/jaxiaf/xla` or `~/.cache/jaxiaf/xla` (Linux),
+    """The directory of [`set_compilation_cache`][]`()`: `$JAXIAF_CACHE_DIR` if set (None if empty or `0`),
+    else the per-user cache directory: `$XDG_CACHE_HOME/jaxiaf/xla` or `~/.cache/jaxiaf/xla` (Linux),
     `~/Library/Caches/jaxiaf/xla` (macOS), `%LOCALAPPDATA%\\jaxiaf\\xla` (Windows)."""
     value = os.environ.get(ENV_VAR)
     if value is not None:
@@ -54,46 +55,59 @@ def default_cache_dir() -> Path | None:
     return base / "jaxiaf" / "xla"
 
 
-def set_compilation_cache(path: str | os.PathLike | None) -> None:
-    """Use `path` as JAX's persistent compilation cache directory, or switch the cache off (`None`).
+_DEFAULT = object()
+
+
+def set_compilation_cache(path: "str | os.PathLike | None" = _DEFAULT) -> Path | None:
+    """Switch JAX's persistent compilation cache on (in `path`, or by default in a per-user directory) or
+    off (`None`); `import jaxiaf` does not.
 
     This sets JAX's process-wide options (`jax_compilation_cache_dir`, `jax_enable_compilation_cache`, and
-    `jax_persistent_cache_min_compile_time_secs` = 0.1 s, so that layers compiling in under JAX's default
+    `jax_persistent_cache_min_compile_time_secs` = 0, so that layers compiling in under JAX's default
     of 1 s are cached too) and applies to the programs compiled from now on. The cache holds one file per
     compiled program; it may be deleted at any time (`rm -rf ~/.cache/jaxiaf/xla`).
 
     **Arguments:**
 
-    - `path`: a directory (created if missing), or `None` to disable the cache.
+    - `path`: a directory (created if missing); `None` to disable the cache; left out: `$JAXIAF_CACHE_DIR`
+      or the per-user directory ([`default_cache_dir`][]), unless JAX already has a cache directory or
+      caching was switched off in JAX (`jax_enable_compilation_cache=False`): a cache the user configured
+      is never overridden.
+
+    **Returns:** the cache directory in use afterwards (None: no cache).
 
     **Raises:** `TypeError` if `path` is neither a path nor `None`.
     """
     from jax.experimental.compilation_cache import compilation_cache
 
+    if path is _DEFAULT:
+        configured = jax.config.jax_compilation_cache_dir
+        if configured is not None or not jax.config.jax_enable_compilation_cache:
+            return Path(configured) if configured and jax.config.jax_enable_compilation_cache else None
+        path = default_cache_dir()
+        if path is None:
+            return None
     if path is not None and not isinstance(path, str | os.PathLike):
         raise TypeError(f"`path` must be a directory path or None; got {type(path).__name__}.")
     compilation_cache.reset_cache()
     if path is None:
         jax.config.update("jax_enable_compilation_cache", False)
-        return
+        return None
     path = Path(path).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_enable_compilation_cache", True)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    return path
 
 
-def enable_default_cache() -> None:
-    """Called by `import jaxiaf`: the default cache, unless JAX has one or the user disabled caching."""
-    if jax.config.jax_compilation_cache_dir is not None or not jax.config.jax_enable_compilation_cache:
+def enable_from_environment() -> None:
+    """Called by `import jaxiaf`: nothing, unless `$JAXIAF_CACHE_DIR` names a directory and JAX has no
+    cache of its own; an unwritable directory leaves the process uncached rather than failing."""
+    if default_cache_dir() is None or os.environ.get(ENV_VAR) is None:
         return
-    path = default_cache_dir()
-    if path is None:
-        return
-    try:
-        set_compilation_cache(path)
-    except OSError:  # an unwritable cache directory: run uncached rather than fail at import
-        return
+    with contextlib.suppress(OSError):
+        set_compilation_cache()
 
 
 EXECUTABLES = "jaxiaf-executables"

@@ -3,6 +3,7 @@
 from . import graph, metrics, surrogate
 from ._compile.cache import enable_from_environment as _enable_from_environment
 from ._compile.cache import set_compilation_cache as set_compilation_cache
+from ._core.divergence import diverged as diverged
 from ._core.pytrees import Parameters as Parameters
 from ._core.pytrees import SimulationParameters as SimulationParameters
 from ._core.pytrees import State as State
@@ -54,6 +55,7 @@ __all__ = [
     "TSEvent",
     "cross_validate",
     "detect_spikes",
+    "diverged",
     "evolve",
     "fit",
     "from_nir",

@@ -309,3 +309,10 @@ def test_per_neuron_parameters_descend_with_optax():
     for k, v in true.items():
         error = np.abs(np.exp(z[k]) / v - 1)
         assert np.all(error < 0.05) and np.mean(error < 0.01) >= 0.9, (k, np.sort(error)[-5:])
+
+
+@pytest.mark.parametrize("beta", [-1.0, 0.0, float("nan"), float("inf"), "10"])
+def test_surrogate_beta_must_be_finite_and_positive(beta):
+    for kind in (jaxiaf.surrogate.SuperSpike, jaxiaf.surrogate.Sigmoid, jaxiaf.surrogate.ArcTan):
+        with pytest.raises(ValueError, match=r"`beta` of \w+ must be a finite number > 0"):
+            kind(beta=beta)

@@ -33,6 +33,11 @@ class Surrogate(eqx.Module):
     def derivative(self, x):
         raise NotImplementedError
 
+    def __check_init__(self):
+        beta = getattr(self, "beta", 1.0)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+            raise ValueError(f"`beta` of {type(self).__name__} must be a finite number > 0; got {beta!r}.")
+
 
 class SuperSpike(Surrogate):
     """The fast sigmoid's derivative `1 / (1 + beta |x|)^2` (SuperSpike; Zenke & Ganguli 2018), the default.

@@ -232,8 +232,9 @@ def _host(statements, inputs: dict, constants: dict, outputs=None, dtype=jnp.flo
             **_numpy_env(constants),
             **{k: np.asarray(v, np.float64) for k, v in zip(keys, values, strict=True)},
         }
-        for text in statements:
-            exec(text, {}, env)  # Brian2's own statements, as its numpy target runs them
+        with np.errstate(all="ignore"):  # a degenerate value gives NaN, reported per neuron after the run
+            for text in statements:
+                exec(text, {}, env)  # Brian2's own statements, as its numpy target runs them
         out_shape = np.shape(values[0])
         return tuple(np.broadcast_to(np.asarray(env[n], np.float64), out_shape).astype(dtype) for n in names)
 

@@ -1,0 +1,65 @@
+"""Divergence reported per neuron, not fatal for the rest: the error names the neurons, the variable, the
+step and their parameters; `jaxiaf.diverged` marks them, and the other neurons' results are those of
+the same neurons run alone."""
+
+import jax
+import numpy as np
+import pytest
+
+import jaxiaf
+
+ADAPT = """dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
+dw/dt = (a*(v - v_rest) - w)/tau_w : amp
+v_rest : volt
+R : ohm
+tau_m : second
+tau_w : second
+a : siemens
+b : amp
+v_thresh : volt
+v_reset : volt"""
+PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065, a=0.02)
+
+
+def _layer(tau_w, **kw):
+    n = len(tau_w)
+    return jaxiaf.FFIAF(np.eye(n), neuron_eq=ADAPT, reset="v = v_reset; w += b", tau_w=tau_w, **PA, **kw)
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_the_error_names_neurons_step_variable_and_parameters(record):
+    """`tau_w == tau_m` makes Brian2's `exact` solution 0/0 for neuron 1 only."""
+    mod = _layer([0.15, 0.02, 0.1])
+    with pytest.raises(
+        ValueError, match=r"1 of 3 neurons: \[neuron 1: `v` first NaN or inf at step 0 .*tau_w=0.02"
+    ):
+        mod(np.full((300, 3), 0.03), record=record)
+
+
+def test_the_mask_keeps_the_other_neurons():
+    """Random sets of `tau_w` with some equal to `tau_m`: `diverged` is exactly those neurons, and every
+    other neuron's spikes and state equal a layer of the valid neurons alone."""
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        tau_w = rng.choice([0.02, 0.05, 0.15, 0.3], size=5)
+        x = rng.uniform(0.0, 0.05, (400, 5))
+        mod = _layer(tau_w)
+        spikes, state, _ = jaxiaf.evolve(
+            mod.params, mod.sim, mod.neuron_state, jax.numpy.asarray(x), check=False
+        )
+        bad = np.asarray(jaxiaf.diverged(state))
+        np.testing.assert_array_equal(bad, tau_w == 0.02)
+        keep = np.flatnonzero(~bad)
+        alone, state_alone, _ = _layer(tau_w[keep])(x[:, keep])
+        np.testing.assert_array_equal(np.asarray(spikes)[:, keep], np.asarray(alone))
+        np.testing.assert_array_equal(np.asarray(state.v)[keep], np.asarray(state_alone["v"]))
+
+
+def test_the_mask_over_a_batch_axis():
+    state = _layer([0.15, 0.02]).neuron_state
+    v = np.stack([state.v, state.v])
+    v[1, 0] = np.nan
+    w = np.stack([state.extra["w"], state.extra["w"]])
+    w[0, 1] = np.inf
+    batched = jaxiaf.State(v, state.since_spike, state.key, state.step, {"w": w})
+    np.testing.assert_array_equal(np.asarray(jaxiaf.diverged(batched)), [[False, True], [True, False]])

@@ -162,7 +162,7 @@ def test_repeated_trials_are_simulated_once_with_the_same_result():
     distinct, trials = driver._arguments.distinct_trials(x)
     np.testing.assert_array_equal(distinct, inputs)
     assert trials == (0, 1, 0, 1, 1)
-    args = dict(bounds={"tau_mem": (5e-3, 5e-2), "v_thresh": (-0.06, -0.05)}, spikes=target, generations=6)
+    args = dict(bounds={"tau_mem": (5e-3, 5e-2), "v_thresh": (-0.06, -0.05)}, spikes=target, generations=3)
     args.update(progress=False, population_size=8, parallel=2, key=jax.random.key(4))
     once = jaxiaf.fit(layer, x, **args)
     with pytest.MonkeyPatch.context() as patch:

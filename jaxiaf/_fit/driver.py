@@ -351,13 +351,15 @@ def fit(
 
     mod = module.reset_all()
     distinct, trials = _arguments.distinct_trials(x)
-    floor = _recordings.noise_floor(metrics, target_spikes, target_v, trials, dt)
+    deterministic = not mod.sim.noisy and (mod.sim.model is None or not mod.sim.model.draws)
+    # a deterministic model gives every repetition of an input one output: the repetitions' own
+    # disagreement is its floor (a noisy model draws one realisation per trial, and may match each)
+    floor = _recordings.noise_floor(metrics, target_spikes, target_v, trials if deterministic else None, dt)
     strict = tol is not None or (floor == 0 and all(m.needs == "spikes" for _, m in metrics))
     if tol is None:  # reproducible spikes: exact, up to rounding; repetitions that differ: their floor
         tol = SPIKE_TOL if strict else (floor if floor > 0 else None)
     if patience is None:
         patience = run_patience if floor > 0 else 100
-    deterministic = not mod.sim.noisy and (mod.sim.model is None or not mod.sim.model.draws)
     if deterministic and optimizer != _fit_grad.GAUSS_NEWTON:  # each distinct input once per candidate
         x = distinct
     else:

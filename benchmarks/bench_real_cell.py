@@ -1,0 +1,287 @@
+"""Real cell: 4-fold cross-validation by stimulus set on Challenge A of the 2007 Quantitative Single-Neuron
+Modeling Competition (Jolivet et al. 2008; recordings of Rauch et al. 2003), every named model of
+`jaxiaf.neuron_models`, and the brian2modelfitting 0.4 anchor on the same split, model, bounds, metric and
+evaluation budget.
+
+Protocol: each fold holds out one reliable and one unreliable stimulus set ((00, 06), (04, 08), (05, 09),
+(11, 12)) and fits on the other six (4 repetitions each; the input of a set is its repetitions' mean recorded
+current, so the repetitions are simulated once). `jaxiaf.fit` runs with its defaults (float32, van Rossum
+10 ms, CMA-ES), the layer built at the recording's dt (0.2 ms). A held-out set is scored by the coincidence
+factor at +-2 ms against each repetition, averaged, divided by the repetitions' intrinsic reliability; the
+goal is the mean of that ratio over the reliable sets (00, 04, 05, 11).
+
+brian2modelfitting: `SpikeFitter` (Cython target) with the same equations (parameters not fitted
+substituted), threshold, reset, refractory period, bounds, the van Rossum distance written as its
+`SpikeMetric`, `NevergradOptimizer('CMA')` with 64 samples per round, as many rounds as jaxiaf's fit
+evaluated parameter sets (rounded up); its best parameters are scored by jaxiaf's simulation of the model
+(float64) on the held-out sets.
+
+    .venv/bin/python benchmarks/bench_real_cell.py                           # every model, 4 folds
+    .venv/bin/python benchmarks/bench_real_cell.py --models gif --folds 0    # one fit
+    .venv/bin/python benchmarks/bench_real_cell.py --anchor adaptive_threshold:0
+
+Writes benchmarks/results/real_cell.json (rows, git SHA, machine, load averages before and after).
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+FOLDS = (("00", "06"), ("04", "08"), ("05", "09"), ("11", "12"))
+RELIABLE = ("00", "04", "05", "11")
+DELTA = 2e-3
+VAN_ROSSUM_TAU = 10e-3
+
+
+def _data():
+    from jaxiaf._fit.recordings import challenge_a
+
+    data = challenge_a()
+    labels = np.repeat(data["sets"], data["current"].shape[1])
+    x = np.repeat(data["current"].mean(axis=1), data["current"].shape[1], axis=0)[:, :, None]
+    spikes = [times for per_set in data["spikes"] for times in per_set]
+    return data, x, spikes, labels
+
+
+def jaxiaf_row(name: str, fold: int) -> dict:
+    """One model on one fold with `jaxiaf.cross_validate` (the defaults of `jaxiaf.fit`)."""
+    import jaxiaf
+
+    data, x, spikes, labels = _data()
+    model = jaxiaf.neuron_models[name]
+    start = time.perf_counter()
+    layer = model.layer(data["dt"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxiaf.FitWarning)
+        (result,) = jaxiaf.cross_validate(
+            layer, x, spikes, labels, folds=[FOLDS[fold]], bounds=model.bounds, progress=False
+        )
+    wall = time.perf_counter() - start
+    fit = result.fit
+    return {
+        "tool": "jaxiaf",
+        "model": name,
+        "fold": fold,
+        "held_out": list(result.held_out),
+        "wall_s": wall,
+        "search_s": float(fit.elapsed[-1]),
+        "generations": fit.generations,
+        "evaluations": fit.evaluations,
+        "stop_reason": fit.stop_reason,
+        "flags": list(fit.flags),
+        "best_loss": fit.best_loss,
+        "noise_floor": fit.noise_floor,
+        "best_params": fit.best_params,
+        "scores": {k: s._asdict() for k, s in result.scores.items()},
+    }
+
+
+def _b2mf_model(model):
+    """The model's equations, threshold and reset for brian2modelfitting: fitted parameters `(constant)`,
+    the others written in as their values, the refractory period a parameter `ref`."""
+    import re
+
+    fitted = set(model.bounds) - {"refractory"}
+    fixed, lines = {}, []
+    for line in model.equations.strip().splitlines():
+        name, _, unit = (part.strip() for part in line.partition(":"))
+        if name in model.values and name not in fitted:
+            fixed[name] = f"({model.values[name]!r}*{unit})" if unit != "1" else f"({model.values[name]!r})"
+        else:
+            lines.append(f"{line} (constant)" if name in fitted else line)
+    lines.append("ref : second (constant)")
+    texts = ["\n".join(lines), model.threshold, model.reset]
+    for name, value in fixed.items():
+        texts = [re.sub(rf"\b{name}\b", value, text) for text in texts]
+    return texts
+
+
+def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
+    """brian2modelfitting on one fold with `evaluations` parameter sets (rounds of 64)."""
+    for alias, value in (("NaN", np.nan), ("float", float), ("int", int)):
+        if not hasattr(np, alias):
+            setattr(np, alias, value)
+    warnings.filterwarnings("ignore")
+    import brian2 as b2
+    from brian2modelfitting import NevergradOptimizer, SpikeFitter
+    from brian2modelfitting.metric import SpikeMetric
+
+    import jaxiaf
+
+    data, x, spikes, labels = _data()
+    dt, model = data["dt"], jaxiaf.neuron_models[name]
+    train = ~np.isin(labels, FOLDS[fold])
+    decay = np.exp(-dt / VAN_ROSSUM_TAU)
+    num_steps = x.shape[1]
+
+    def filtered(times):
+        trace = np.zeros(num_steps)
+        np.add.at(trace, np.floor(np.asarray(times) / dt + 1e-6).astype(int), 1.0)
+        out, acc = np.empty(num_steps), 0.0
+        for k in range(num_steps):
+            acc = acc * decay + trace[k]
+            out[k] = acc
+        return out
+
+    class VanRossum(SpikeMetric):
+        """jaxiaf's fit loss: the van Rossum distance (10 ms), averaged over the trials."""
+
+        def get_features(self, traces, output, dt_):
+            targets = [filtered(np.asarray(o)) for o in output]
+            return np.array(
+                [
+                    [
+                        np.sqrt(dt / VAN_ROSSUM_TAU * np.sum((filtered(np.asarray(m)) - t) ** 2))
+                        for m, t in zip(s, targets, strict=True)
+                    ]
+                    for s in traces
+                ]
+            )
+
+        def get_errors(self, features):
+            return features.mean(axis=1)
+
+    b2.prefs.codegen.target = "cython"
+    equations, threshold, reset = _b2mf_model(model)
+    fitter = SpikeFitter(
+        model=b2.Equations(equations),
+        input=x[train, :, 0] * b2.amp,
+        input_var="I_inp",
+        output=[np.asarray(t) * b2.second for t, keep in zip(spikes, train, strict=True) if keep],
+        dt=dt * b2.second,
+        threshold=threshold,
+        reset=reset,
+        refractory="ref",
+        method=model.integrator.replace("exact", "linear"),
+        n_samples=64,
+        param_init={"v": model.values["v_rest"] * b2.volt},
+    )
+    fitter.parameter_names = sorted(fitter.parameter_names)
+    units = {n: b2.get_unit(fitter.model[n].dim) for n in model.bounds if n != "refractory"}
+    bounds = {n: [lo * units[n], hi * units[n]] for n, (lo, hi) in model.bounds.items() if n != "refractory"}
+    bounds["ref"] = [model.bounds["refractory"][0] * b2.second, model.bounds["refractory"][1] * b2.second]
+    rounds = -(-evaluations // 64)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        best, error = fitter.fit(
+            optimizer=NevergradOptimizer(method="CMA"), metric=VanRossum(), n_rounds=rounds, **bounds
+        )
+    wall = time.perf_counter() - start
+    values = {k: float(v) for k, v in best.items()}
+    values["refractory"] = values.pop("ref")
+    scores = _scores(model, data, values, FOLDS[fold])
+    return {
+        "tool": "brian2modelfitting 0.4",
+        "model": name,
+        "fold": fold,
+        "held_out": list(FOLDS[fold]),
+        "wall_s": wall,
+        "rounds": rounds,
+        "evaluations": rounds * 64,
+        "best_loss": float(error),
+        "best_params": values,
+        "scores": scores,
+    }
+
+
+def _scores(model, data, values, held_out):
+    """The held-out scores of parameters `values`, simulated by jaxiaf (as `cross_validate` scores)."""
+    import jaxiaf
+
+    layer = model.layer(data["dt"], **values)
+    out = {}
+    for label in held_out:
+        s = data["sets"].index(label)
+        predicted = np.asarray(layer(data["current"][s].mean(axis=0)[:, None])[0])[:, 0]
+        recorded = jaxiaf.spikes_to_raster(data["spikes"][s], predicted.size, data["dt"])[..., 0].T
+        gamma = float(
+            np.mean(
+                jaxiaf.metrics.gamma_factor(np.repeat(predicted[:, None], 4, 1), recorded, data["dt"], DELTA)
+            )
+        )
+        reliability = float(jaxiaf.metrics.intrinsic_reliability(recorded, data["dt"], DELTA))
+        out[label] = {"gamma": gamma, "reliability": reliability, "normalised": gamma / reliability}
+    return out
+
+
+def _worker(args) -> None:
+    """One row in this process, printed as one JSON line."""
+    if args.tool == "jaxiaf":
+        row = jaxiaf_row(args.models, args.folds)
+    else:
+        row = b2mf_row(args.models, args.folds, args.evaluations)
+    print(json.dumps(row))
+
+
+def _run(extra: list) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", *extra], capture_output=True, text=True, check=False
+    )
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="lif,adaptation,adaptive_threshold,adex,gif")
+    parser.add_argument("--folds", default="0,1,2,3")
+    parser.add_argument(
+        "--anchor", default="", help="model:fold pairs for brian2modelfitting, comma-separated"
+    )
+    parser.add_argument("--out", default=str(HERE / "results" / "real_cell.json"))
+    parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--tool", default="jaxiaf")
+    parser.add_argument("--evaluations", type=int, default=0)
+    args = parser.parse_args()
+    if args.worker:
+        args.folds = int(args.folds)
+        _worker(args)
+        return
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    report = {"sha": sha, "load_before": os.getloadavg(), "nproc": os.cpu_count(), "rows": []}
+    for name in args.models.split(","):
+        for fold in map(int, args.folds.split(",")):
+            row = _run(["--models", name, "--folds", str(fold)])  # a fresh process per fit: compile included
+            report["rows"].append(row)
+            reliable = [s["normalised"] for k, s in row["scores"].items() if k in RELIABLE]
+            print(
+                f"jaxiaf {name} fold {fold}: {row['wall_s']:.1f} s, reliable held-out ratio {reliable}",
+                flush=True,
+            )
+    for pair in filter(None, args.anchor.split(",")):
+        name, fold = pair.split(":")
+        ours = [r for r in report["rows"] if r["model"] == name and r["fold"] == int(fold)]
+        evaluations = ours[0]["evaluations"] if ours else 4096
+        row = _run(["--tool", "b2mf", "--models", name, "--folds", fold, "--evaluations", str(evaluations)])
+        report["rows"].append(row)
+        print(
+            f"brian2modelfitting {name} fold {fold}: {row['wall_s']:.1f} s, scores {row['scores']}",
+            flush=True,
+        )
+    report["load_after"] = os.getloadavg()
+    for name in args.models.split(","):
+        rows = [r for r in report["rows"] if r["model"] == name and r["tool"] == "jaxiaf"]
+        ratios = [s["normalised"] for r in rows for k, s in r["scores"].items() if k in RELIABLE]
+        print(
+            f"{name}: mean held-out gamma / reliability on the reliable sets {np.mean(ratios):.3f} "
+            f"({len(ratios)} sets)"
+        )
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -216,3 +216,9 @@ def test_e22_the_surrogate_is_saved(tmp_path):
 
     with pytest.raises(ValueError, match=r"`save` keeps the surrogates of `jaxiaf.surrogate` only; .* Mine"):
         jaxiaf.save(jaxiaf.FFIAF(np.ones((1, 1)), surrogate=Mine()), tmp_path / "mine")
+
+
+def test_nir_refuses_a_layer_of_own_equations_by_name():
+    require("nir")
+    with pytest.raises(ValueError, match=r"`to_nir`: NIR's LIF node describes the default equations only"):
+        jaxiaf.to_nir(jaxiaf.FFIAFBrian(np.eye(1), neuron_eq=LIF, **P))

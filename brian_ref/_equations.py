@@ -32,8 +32,9 @@ class EquationResult(NamedTuple):
         return out
 
 
-def _equations(text: str):
-    text = re.sub(rf"\b{INPUT}\s*\(\s*t\s*,\s*i\s*\)", INPUT, text)
+def _equations(text: str, timed: bool = False):
+    """`timed`: `I_inp(t, i)` stays a call of the input's `TimedArray`, else it reads the held `I_inp`."""
+    text = re.sub(rf"\b{INPUT}\s*\(\s*t\s*,\s*i\s*\)", "jaxiaf_input(t, i)" if timed else INPUT, text)
     equations = b2.Equations(text)
     dim = b2.amp.dim
     if INPUT in equations:
@@ -49,7 +50,8 @@ class EquationLayer:
     **Arguments:** `neuron_eq` (string), `threshold`, `reset` (Brian2 code; None for none), `refractory`
     (seconds as a float or (N,) array, or a Brian2 expression string), `method` (Brian2's name; None: its
     choice), `parameters` {name: scalar or (N,) SI value}, `dt` (s), `target` (`numpy` or `cython`),
-    `namespace` {name: constant} as Brian2's `NeuronGroup(namespace=...)`.
+    `namespace` {name: constant} as Brian2's `NeuronGroup(namespace=...)`, `input_sampling` (`"held"`, or
+    `"timed"`: `I_inp(t, i)` read from the `TimedArray` at each stage time).
     """
 
     def __init__(
@@ -64,12 +66,14 @@ class EquationLayer:
         dt=1e-4,
         target="numpy",
         namespace=None,
+        input_sampling="held",
     ):
         self.neuron_eq, self.threshold, self.reset = str(neuron_eq), threshold, reset
         self.refractory, self.method = refractory, {"exact": "linear"}.get(method, method)
         self.parameters = dict(parameters or {})
         self.dt, self.target = float(dt), target
         self.namespace = dict(namespace or {})
+        self.timed = input_sampling == "timed"
 
     def evolve(self, currents, *, xi=None, init=None) -> EquationResult:
         """Run Brian2 over the T steps of `currents` (T, N) in the input's SI unit.
@@ -84,7 +88,7 @@ class EquationLayer:
         b2.prefs.codegen.target = self.target
         b2.start_scope()
         dt = self.dt * b2.second
-        equations, dim = _equations(self.neuron_eq)
+        equations, dim = _equations(self.neuron_eq, self.timed)
         table = b2.TimedArray(b2.Quantity(currents, dim=dim), dt=dt)
         refractory = self.refractory
         per_neuron = not isinstance(refractory, str)

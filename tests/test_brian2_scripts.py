@@ -57,7 +57,7 @@ def compare(eqs, seed=0, n=6, steps=600, method=None, refractory=0.0, scale=0.03
     model = mod.sim.model
     ref = brian_ref.EquationLayer(
         eqs, threshold=model.threshold or None, reset=model.reset or None, refractory=refractory,
-        method=model.method, parameters=params, namespace=namespace,
+        method=model.method, parameters=params, namespace=namespace, input_sampling=model.input_sampling,
     ).evolve(currents, init={k: np.asarray(v) for k, v in mod.state().items() if k in model.state_names})  # fmt: skip
     np.testing.assert_array_equal(np.asarray(spikes), ref.raster())
     for name, trace in ref.traces.items():
@@ -194,3 +194,30 @@ def test_a_constant_promoted_to_a_per_neuron_parameter_sweeps_by_name():
     for row, taum in enumerate([10 * ms, 20 * ms]):
         alone = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, namespace={**namespace, "taum": taum}, **rules)
         np.testing.assert_array_equal(np.asarray(swept.counts)[row], np.asarray(alone(x)[0]).sum(0))
+
+
+@pytest.mark.parametrize("method", ["rk4", "rk2", "heun", "euler", "exponential_euler", "milstein"])
+def test_timed_input_follows_brian2s_timed_array_rule(method):
+    """`I_inp(t, i)` with `input_sampling="timed"`: rk4's last stage (and any stage at `t + dt`) reads the
+    next row, the last row repeats; random inputs that graze the threshold, every integrator: identical
+    trains and traces."""
+    eqs = LIF.replace("R*I_inp)", "R*I_inp(t, i))")
+    for seed in range(2):
+        compare(eqs, seed=seed, n=8, steps=400, method=method, refractory=1e-3, input_sampling="timed")
+
+
+def test_timed_and_held_input_differ_where_a_stage_reads_the_next_row():
+    """The same equations and input: rk4's traces differ between the two samplings (the last stage reads
+    row k + 1), euler's are identical (its only stage is at `t`)."""
+    eqs = LIF.replace("R*I_inp)", "R*I_inp(t, i))")
+    x = _currents(5, 3, 200)
+    for method, differ in (("rk4", True), ("euler", False)):
+        v = [
+            np.asarray(
+                jaxiaf.FFIAF(np.eye(3), neuron_eq=eqs, integrator_name=method, input_sampling=s, **P)(
+                    x, record=True
+                )[2]["v"]
+            )
+            for s in ("held", "timed")
+        ]
+        assert (not np.array_equal(*v)) == differ, method

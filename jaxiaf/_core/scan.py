@@ -271,11 +271,13 @@ def _model_step(model, params, state, constants, shape, surrogate):
 
     def advance(vals, since, u, n, active):
         nr = _generated.not_refractory_before(model, since, steps)
+        u, u_next = (u[0], jnp.broadcast_to(u[1], shape)) if model.next_row else (u, None)
         if linear:
             return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
         primary = vals[model.state_names[0]]
         draws = draw(n, primary.dtype)[: model.draws] if model.draws else None
-        return _generated.advance(model, env, vals, since, nr, jnp.broadcast_to(u, shape), n, draws, active)
+        u = jnp.broadcast_to(u, shape)
+        return _generated.advance(model, env, vals, since, nr, u, n, draws, active, u_next)
 
     def settle(vals, since, n):
         nr = _generated.not_refractory_before(model, since, steps)
@@ -418,6 +420,10 @@ def evolve(
         unstable = False
     constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
     num_steps = currents.shape[0]
+    if model is not None and model.next_row and num_steps:
+        # each step reads its row and the next (the last row repeats, as past the end of a TimedArray)
+        currents = jnp.stack([currents, jnp.concatenate([currents[1:], currents[-1:]])], axis=1)
+        tail = currents.shape[1:]
     if model is None:
         advance, settle = _default_step(params, sim, state, constants, shape, surrogate)
     else:

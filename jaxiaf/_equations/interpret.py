@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core.pytrees import NEVER
-from .model import INPUT, PAGE_NAMES, Model
+from .model import _TABLE, INPUT, PAGE_NAMES, Model
 
 
 @functools.lru_cache(maxsize=4096)
@@ -96,11 +96,21 @@ _COMPARE = {
 class Context:
     """Per-step values the statements read besides the variables: the FMA masks and their runtime
     filler (float64; None in float32), the noise draws of the step (`(draws, ...)`, consumed in order by
-    `randn`) and `dt`."""
+    `randn`), `dt`, and `rows = (n, u, u_next)`: the step's index and its input row and the next one
+    (for the input table's calls, see `table`)."""
 
-    def __init__(self, masks, draws, dt, filler=None):
+    def __init__(self, masks, draws, dt, filler=None, rows=None):
         self.masks, self.draws, self.dt, self.filler, self._next = masks, draws, dt, filler, 0
-        self._guards = 0
+        self._guards, self.rows = 0, rows
+
+    def table(self, when):
+        """The input at time `when` by Brian2's `TimedArray` rule for a table of step `dt` (its upsampling
+        factor `K` = 8 for a table on the group's own clock): row `int(round(when / (dt / K)) / K)`, that
+        is this step's row or, from `t + dt/2` on (rk4's last stage at `t + dt`), the next one."""
+        n, u, u_next = self.rows
+        k = 8.0
+        row = jnp.trunc(jnp.round(when / (self.dt / k)) / k)
+        return jnp.where(row > n, u_next, u)
 
     def guard(self, value):
         """`where(m, value, filler)`, alternating between the two masks (see the module docstring)."""
@@ -176,6 +186,8 @@ def _eval(node, env, ctx):
         func = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
         if func == "randn":
             return ctx.randn()
+        if func == _TABLE:
+            return ctx.table(_eval(node.args[0], env, ctx))
         args = [_eval(a, env, ctx) for a in node.args]
         if func == "timestep":
             return _timestep(*args, jnp)
@@ -267,14 +279,14 @@ def _device(statements, env: dict, dtype) -> dict:
     return {s.split(" = ", 1)[0]: jnp.asarray(env[s.split(" = ", 1)[0]], dtype) for s in statements}
 
 
-def _context(vals, since, draws, dt) -> Context:
+def _context(vals, since, draws, dt, rows=None) -> Context:
     """Two all-True masks XLA cannot prove constant and a runtime filler (float64 only; see the module
     docstring)."""
     primary = next(iter(vals.values()))
     if primary.dtype != jnp.float64:
-        return Context(None, draws, dt)
+        return Context(None, draws, dt, rows=rows)
     first = since >= 0
-    return Context((first, first & (primary == primary)), draws, dt, primary)
+    return Context((first, first & (primary == primary)), draws, dt, primary, rows)
 
 
 def parameters(model: Model, params) -> dict:
@@ -343,12 +355,13 @@ def not_refractory_before(model: Model, since, steps):
     return since >= (1 if model.refractory_condition else steps)
 
 
-def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active) -> dict:
+def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active, u_next=None) -> dict:
     """The state update of global step `n` (Brian2's constant-over-dt subexpressions, then its state
     updater); `since` is the refractory counter, `nr` Brian2's `not_refractory` before the update (a
     refractory rule recomputes it: `_since` is `since`); states are held where `active` is False. Returns
-    the new state variables and, prefixed by `CARRIED`, the values the threshold and reset read."""
-    ctx = _context(vals, since, draws, env["dt"])
+    the new state variables and, prefixed by `CARRIED`, the values the threshold and reset read.
+    `u_next`: the next step's input row, read by the input table's calls at `t + dt`."""
+    ctx = _context(vals, since, draws, env["dt"], (n, u, u if u_next is None else u_next))
     step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": n * env["dt"], INPUT: u}
     step_env = run(model.per_step, step_env, ctx)
     step_env = run(model.update, step_env, ctx)
@@ -367,7 +380,8 @@ def settle(model: Model, env: dict, vals: dict, since, nr, n, draws=None, surrog
     carried = {k[len(CARRIED) :]: v for k, v in vals.items() if k.startswith(CARRIED)}
     vals = {k: v for k, v in vals.items() if not k.startswith(CARRIED)}
     nr = carried.pop("not_refractory", nr)
-    ctx = _context(vals, since, draws, env["dt"])
+    held = carried.get(INPUT)
+    ctx = _context(vals, since, draws, env["dt"], None if held is None else (n, held, held))
     step_env = {**env, **carried, **vals, "not_refractory": nr, "t": n * env["dt"]}
     step_env = run(model.before_condition, step_env, ctx)
     if model.condition is None:

@@ -15,6 +15,7 @@ undeclared for amperes); Rockpool's `I_inp(t, i)` is read as `I_inp`.
 """
 
 import ast
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -102,6 +103,13 @@ class Model:
     namespace: tuple = ()
     integers: tuple = ()
     booleans: tuple = ()
+    input_sampling: str = "held"
+
+    @property
+    def next_row(self) -> bool:
+        """Whether a step reads the input's next row (a stage at `t + dt` under `input_sampling="timed"`)."""
+        texts = (*self.update, *self.per_step, *self.before_condition, self.condition or "", *self.on_spike)
+        return any(f"{_TABLE}(" in text for text in texts)
 
     @property
     def state_names(self) -> tuple:
@@ -132,19 +140,19 @@ def _unit_name(dim) -> str:
     return _namespace._dim_text(dim)
 
 
-def _prepare(neuron_eq, promoted: dict):
+def _prepare(neuron_eq, promoted: dict, timed: bool):
     """The equations as Brian2 `Equations`, with `I_inp` replaced by the input table and the promoted
-    constants declared (`name: unit`); the input's unit; the text; the declared names."""
+    constants declared (`name: unit`); the input's unit; the text. `timed`: `I_inp(t, i)` stays a call of
+    the table (Brian2's `TimedArray` rule at each stage time), else it reads the held `I_inp`."""
     import brian2
     from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION, EquationError
 
     text = neuron_eq
     if not isinstance(text, str):
         raise TypeError(f"`neuron_eq` must be a Brian2 `Equations` object or a string; got {neuron_eq!r}.")
-    text = re.sub(rf"\b{INPUT}\s*\(\s*t\s*,\s*i\s*\)", INPUT, text)
     text += "".join(f"\n{name} : {unit}" for name, unit in promoted.items())
     try:
-        equations = brian2.Equations(text)
+        equations = brian2.Equations(_calls_of_input(text, timed))
     except (EquationError, SyntaxError, ValueError, KeyError) as error:
         raise _refuse(f"not valid Brian2 equations: {error}") from None
     dim = brian2.amp.dim
@@ -176,6 +184,11 @@ def _prepare(neuron_eq, promoted: dict):
         )
     held = brian2.Equations(f"{INPUT} = {_TABLE}(t, i) : {_unit_name(dim)} (constant over dt)")
     return brian2.Equations(kept) + held, dim, text
+
+
+def _calls_of_input(text: str, timed: bool) -> str:
+    """`I_inp(t, i)` as the input table's call (`timed`) or as the held `I_inp`."""
+    return re.sub(rf"\b{INPUT}\s*\(\s*t\s*,\s*i\s*\)", f"{_TABLE}(t, i)" if timed else INPUT, text)
 
 
 def _discard(group, error) -> None:
@@ -302,7 +315,7 @@ def _hoist(statements, invariant_names):
 
 
 def _check_functions(statements, what: str):
-    unknown = sorted(_calls(statements) - _FUNCTIONS)
+    unknown = sorted(_calls(statements) - _FUNCTIONS - {_TABLE})
     if unknown:
         raise _refuse(
             f"the {what} calls {', '.join(unknown)}, which has no JAX counterpart here; allowed functions: "
@@ -463,6 +476,7 @@ def _build(
     method: str | None,
     namespace: tuple = (),
     promoted: tuple = (),
+    input_sampling: str = "held",
 ) -> Model:
     from brian2.equations.equations import DIFFERENTIAL_EQUATION
 
@@ -472,7 +486,8 @@ def _build(
             "own: linear (exact), exponential_euler, euler, rk2, rk4, heun, milstein, independent."
         )
     entries = {name: (value, unit) for name, value, unit in namespace}
-    equations, dim, text = _prepare(neuron_eq, {n: entries[n][1] for n in promoted})
+    timed = input_sampling == "timed"
+    equations, dim, text = _prepare(neuron_eq, {n: entries[n][1] for n in promoted}, timed)
     entries = {n: e for n, e in entries.items() if n not in promoted}
     declared = set(equations) - {INPUT}
     states = [n for n, eq in equations.items() if eq.type == DIFFERENTIAL_EQUATION]
@@ -482,12 +497,13 @@ def _build(
         + [threshold, reset]
         + ([refractory] if refractory else [])
     )
-    missing = _namespace.unresolved(used, declared | {INPUT}, set(entries))
+    missing = _namespace.unresolved(used, declared | {INPUT, _TABLE}, set(entries))
     if missing:
         raise ValueError(_namespace.unresolved_message(missing, {}))
     brian_namespace = {n: _namespace.quantity(v, u) for n, (v, u) in entries.items()}
     group, method = _run_group(equations, threshold, reset, refractory, method, brian_namespace, dim)
-    return _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries)
+    model = _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries)
+    return dataclasses.replace(model, input_sampling=input_sampling)
 
 
 def _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries) -> Model:
@@ -539,7 +555,8 @@ def _assemble(group, equations, text, dim, method, threshold, reset, refractory,
     draws = sum(s.count("randn(") for s in update + per_step)
     fixed = {n for n, _ in parameters} | {n for n, _ in constants} | {"dt"} | {_target_of(s) for s in scalar}
     update, invariant = _hoist(update, fixed)
-    settle_reads = set().union(
+    settle_reads = {INPUT} if any(_TABLE in s for s in before + (condition or "",) + on_spike) else set()
+    settle_reads |= set().union(
         *(_names_in(s) for s in before + ((condition,) if condition else ()) + on_spike)
     )
     carried = tuple(n for n in (INPUT, *(_target_of(s) for s in per_step)) if n in settle_reads)
@@ -579,6 +596,7 @@ def model(
     integrator_name: str | None = None,
     namespace: dict | None = None,
     per_neuron: tuple = (),
+    input_sampling: str = "held",
 ) -> Model:
     """Compile Brian2 equations into a [`jaxiaf.Model`][] (cached per process).
 
@@ -598,6 +616,11 @@ def model(
       Brian2 choose (the choice is `Model.method`).
     - `namespace`: `{name: value}`, the script's constants (see `jaxiaf._equations.namespace`).
     - `per_neuron`: names of the namespace to declare as per-neuron parameters instead.
+    - `input_sampling`: `"held"` (default): `I_inp` and `I_inp(t, i)` are the step's row of the input,
+      held over the step (Brian2's `(constant over dt)`); `"timed"`: `I_inp(t, i)` follows Brian2's
+      `TimedArray` rule at each stage time `t'` (row `int(round(t' / (dt/8)) / 8)`: rk4's last stage,
+      at `t + dt`, reads the next row, and the last row repeats past the end of the input), while a plain
+      `I_inp` stays held.
 
     **Raises:** `ValueError` naming the line and what is allowed, for what the layer does not support,
     and one message listing every identifier nothing provides.
@@ -609,10 +632,12 @@ def model(
         raise TypeError(
             f"`refractory` of `jaxiaf.model` must be None or an expression string; got {refractory!r}."
         )
+    if input_sampling not in ("held", "timed"):
+        raise ValueError(f"`input_sampling` must be 'held' or 'timed'; got {input_sampling!r}.")
     entries, promoted = _entries(namespace, per_neuron)
     method = {"exact": "linear"}.get(integrator_name, integrator_name)
     text = _text(neuron_eq) if type(neuron_eq).__name__ == "Equations" else neuron_eq
-    return _build(text, threshold, reset, refractory, method, entries, promoted)
+    return _build(text, threshold, reset, refractory, method, entries, promoted, input_sampling)
 
 
 def _entries(namespace, per_neuron) -> tuple:

@@ -179,7 +179,7 @@ class FFIAF(eqx.Module):
         method = _named.integrator(model, integrator_name)
         refractory = 0.0 if isinstance(refractory, str) else refractory
         self.sim = _make_sim(n, dt, noise_std, refractory, method, model, noisy=given(noise_std))
-        key = jax.random.key(0) if key is None else _key(key)
+        key = jax.random.key(0) if key is None else _convert.prng_key(key)
         self.neuron_state = _named.initial_state(model, self.params, values, n, key)
         self.name = "" if name is None else str(name)
         _surrogate.check_options(surrogate, None)
@@ -384,61 +384,13 @@ def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None, noisy=T
     )
 
 
-def _key(key):
-    """One PRNG key (typed, shape (), or raw `uint32[2]`); `ValueError`/`TypeError` naming `key` otherwise."""
-    if not isinstance(key, jax.Array | np.ndarray):
-        raise TypeError(f"`key` must be a JAX PRNG key (`jax.random.key(seed)`); got {type(key).__name__}.")
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise ValueError(
-                f"`key` must be one PRNG key (shape ()); got a key array of shape {key.shape}, e.g. from "
-                "`jax.random.split`: give one of its keys, or build the layers under `jax.vmap`."
-            )
-        return key
-    if key.dtype != jnp.uint32 or key.shape != (2,):
-        raise ValueError(
-            f"`key` must be one PRNG key: `jax.random.key(seed)`, or a raw uint32 key of shape (2,); "
-            f"got dtype {key.dtype} and shape {key.shape}."
-        )
-    return jnp.asarray(key)
-
-
-def _integers(name: str, value, shape: tuple):
-    """Non-negative integers of `shape` (steps), checked now or, for a tracer, at run time."""
-    if not isinstance(value, jax.Array):
-        value = np.asarray(value)
-        if np.issubdtype(value.dtype, np.integer) and value.size:
-            limit = jnp.iinfo(jnp.result_type(int)).max
-            if int(value.max()) > limit:
-                raise ValueError(
-                    f"`{name}` must be at most {limit} (the integer dtype of this session; switch on "
-                    f"`jax_enable_x64` for more steps); got {int(value.max())}."
-                )
-    arr = jnp.asarray(value)
-    if arr.shape != shape:
-        raise ValueError(f"`{name}` must have shape {shape}; got {arr.shape}.")
-    if not jnp.issubdtype(arr.dtype, jnp.integer):
-        raise TypeError(f"`{name}` must hold integers (steps); got dtype {arr.dtype}.")
-    return _checks.ensure(name, arr, "finite and >= 0", "steps")
-
-
-def _state_vector(name: str, value, unit: str, n: int):
-    """A per-neuron state variable: a scalar or (1,) is broadcast to (N,), as parameters are."""
-    arr = _convert.as_float(name, value, unit)
-    if arr.shape in ((), (1,)):
-        arr = jnp.broadcast_to(arr.reshape(()), (n,))
-    if arr.shape != (n,):
-        raise ValueError(f"`{name}` must be a scalar or have shape ({n},); got {arr.shape}.")
-    return _checks.ensure(name, arr, "finite", unit)
-
-
 def _make_state(values: dict, n: int, model=None) -> State:
-    since = _integers("since_spike", values["since_spike"], (n,)).astype(jnp.int32)
-    step = _integers("step", values["step"], ())
+    since = _convert.steps("since_spike", values["since_spike"], (n,)).astype(jnp.int32)
+    step = _convert.steps("step", values["step"], ())
     units = dict(_named.declared(model).states)
-    extra = {k: _state_vector(k, values[k], units[k], n) for k in units if k != "v"}
-    v = _state_vector("v", values["v"], units["v"], n)
-    return State(v=v, since_spike=since, key=_key(values["key"]), step=step, extra=extra)
+    extra = {k: _convert.state_vector(k, values[k], units[k], n) for k in units if k != "v"}
+    v = _convert.state_vector("v", values["v"], units["v"], n)
+    return State(v=v, since_spike=since, key=_convert.prng_key(values["key"]), step=step, extra=extra)
 
 
 def _dt_change(old, new, step):

@@ -115,3 +115,51 @@ def weights(value):
 def is_noisy(noise_std) -> bool:
     """Whether a layer must draw noise: always for traced values, else if any `noise_std` is non-zero."""
     return not _checks.is_concrete(noise_std) or bool(np.any(np.asarray(noise_std) != 0))
+
+
+def prng_key(key):
+    """One PRNG key (typed, shape (), or raw `uint32[2]`); `ValueError`/`TypeError` naming `key` otherwise."""
+    if not isinstance(key, jax.Array | np.ndarray):
+        raise TypeError(f"`key` must be a JAX PRNG key (`jax.random.key(seed)`); got {type(key).__name__}.")
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(
+                f"`key` must be one PRNG key (shape ()); got a key array of shape {key.shape}, e.g. from "
+                "`jax.random.split`: give one of its keys, or build the layers under `jax.vmap`."
+            )
+        return key
+    if key.dtype != jnp.uint32 or key.shape != (2,):
+        raise ValueError(
+            f"`key` must be one PRNG key: `jax.random.key(seed)`, or a raw uint32 key of shape (2,); "
+            f"got dtype {key.dtype} and shape {key.shape}."
+        )
+    return jnp.asarray(key)
+
+
+def steps(name: str, value, shape: tuple):
+    """Non-negative integers of `shape` (steps), checked now or, for a tracer, at run time."""
+    if not isinstance(value, jax.Array):
+        value = np.asarray(value)
+        if np.issubdtype(value.dtype, np.integer) and value.size:
+            limit = jnp.iinfo(jnp.result_type(int)).max
+            if int(value.max()) > limit:
+                raise ValueError(
+                    f"`{name}` must be at most {limit} (the integer dtype of this session; switch on "
+                    f"`jax_enable_x64` for more steps); got {int(value.max())}."
+                )
+    arr = jnp.asarray(value)
+    if arr.shape != shape:
+        raise ValueError(f"`{name}` must have shape {shape}; got {arr.shape}.")
+    if not jnp.issubdtype(arr.dtype, jnp.integer):
+        raise TypeError(f"`{name}` must hold integers (steps); got dtype {arr.dtype}.")
+    return _checks.ensure(name, arr, "finite and >= 0", "steps")
+
+
+def state_vector(name: str, value, unit: str, n: int):
+    """A per-neuron state variable: a scalar or (1,) is broadcast to (N,), as parameters are."""
+    arr = as_float(name, value, unit)
+    if arr.shape in ((), (1,)):
+        arr = jnp.broadcast_to(arr.reshape(()), (n,))
+    if arr.shape != (n,):
+        raise ValueError(f"`{name}` must be a scalar or have shape ({n},); got {arr.shape}.")
+    return _checks.ensure(name, arr, "finite", unit)

@@ -412,8 +412,9 @@ def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
     state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
+    params = eqx.tree_at(lambda p: p.weights, mod.params, _checks.traced("weights", mod.params.weights))
     options = dict(record=record, unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
-    return layer_call(mod.params, mod.sim, state, x, **options)
+    return layer_call(params, mod.sim, state, x, **options)
 
 
 def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):

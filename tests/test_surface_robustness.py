@@ -222,3 +222,12 @@ def test_nir_refuses_a_layer_of_own_equations_by_name():
     require("nir")
     with pytest.raises(ValueError, match=r"`to_nir`: NIR's LIF node describes the default equations only"):
         jaxiaf.to_nir(jaxiaf.FFIAFBrian(np.eye(1), neuron_eq=LIF, **P))
+
+
+def test_e29_nan_weights_of_a_layer_built_under_a_transform_are_named():
+    weights = np.stack([np.ones((1, 2)), np.full((1, 2), np.nan)])
+    run = lambda w: jaxiaf.FFIAF(w)(np.ones((5, 1)))[0]
+    for call in (lambda: jax.vmap(run)(weights), lambda: jax.jit(run)(weights[1])):
+        with pytest.raises(Exception, match=r"`weights` must be finite"):
+            jax.block_until_ready(call())
+    np.testing.assert_array_equal(jax.vmap(run)(weights[:1])[0], run(weights[0]))

@@ -54,32 +54,7 @@ class TSContinuous(TimeSpan):
         if (times is None) != (samples is None):
             missing = "samples" if samples is None else "times"
             raise ValueError(f"`times` and `samples` must be given together; `{missing}` is missing.")
-        if times is None:
-            width = 0 if num_channels is None else _count("num_channels", num_channels)
-            times = np.zeros(0)
-            samples = np.zeros((0, width))
-        else:
-            times = _time_array("times", times)
-            samples = np.atleast_1d(_number_array(samples, "samples"))
-            if samples.ndim == 1:
-                samples = samples[:, None]
-            if samples.ndim != 2:
-                raise ValueError(f"`samples` must have shape (T,) or (T, N); got shape {samples.shape}.")
-            if samples.shape[0] != times.shape[0]:
-                raise ValueError(
-                    f"`samples` and `times` must have the same length T: `samples` has shape "
-                    f"{samples.shape} but `times` has shape {times.shape}."
-                )
-            if num_channels is not None and samples.shape[1] != _count("num_channels", num_channels):
-                raise ValueError(
-                    f"`num_channels` is {num_channels} but `samples` has shape {samples.shape} "
-                    f"({samples.shape[1]} channels)."
-                )
-            if np.any(np.diff(times) < 0):
-                raise ValueError("`times` must be non-decreasing.")
-            if not np.issubdtype(samples.dtype, np.inexact):
-                samples = samples.astype(np.float64)
-
+        times, samples = _times_and_samples(times, samples, num_channels)
         if t_start is None:
             t_start = float(times[0]) if times.size else 0.0
         t_start = _seconds("t_start", t_start)
@@ -414,3 +389,32 @@ class TSContinuous(TimeSpan):
             f"num_samples={self._times.size}, num_channels={self.num_channels}, "
             f"interp_kind={self._interp_kind!r}, periodic={self._periodic})"
         )
+
+
+def _times_and_samples(times, samples, num_channels) -> tuple[np.ndarray, np.ndarray]:
+    """`(T,)` checked times (s) and `(T, N)` samples (float unless complex) of a series; without
+    samples, `(0,)` and `(0, num_channels or 0)`."""
+    if times is None:
+        width = 0 if num_channels is None else _count("num_channels", num_channels)
+        return np.zeros(0), np.zeros((0, width))
+    times = _time_array("times", times)
+    samples = np.atleast_1d(_number_array(samples, "samples"))
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    if samples.ndim != 2:
+        raise ValueError(f"`samples` must have shape (T,) or (T, N); got shape {samples.shape}.")
+    if samples.shape[0] != times.shape[0]:
+        raise ValueError(
+            f"`samples` and `times` must have the same length T: `samples` has shape "
+            f"{samples.shape} but `times` has shape {times.shape}."
+        )
+    if num_channels is not None and samples.shape[1] != _count("num_channels", num_channels):
+        raise ValueError(
+            f"`num_channels` is {num_channels} but `samples` has shape {samples.shape} "
+            f"({samples.shape[1]} channels)."
+        )
+    if np.any(np.diff(times) < 0):
+        raise ValueError("`times` must be non-decreasing.")
+    if not np.issubdtype(samples.dtype, np.inexact):
+        samples = samples.astype(np.float64)
+    return times, samples

@@ -175,3 +175,16 @@ def assert_same_module(a, b):
     assert ta == tb
     for x, y in zip(la, lb, strict=True):
         assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+def python_blocks(path) -> list:
+    """The ```python blocks of a Markdown page, each padded with blank lines so that a traceback names the
+    page's own line."""
+    import re
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    return [
+        "\n" * text.count("\n", 0, match.start(1)) + match.group(1)
+        for match in re.finditer(r"```python\n(.*?)```", text, flags=re.S)
+    ]

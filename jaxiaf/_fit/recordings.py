@@ -13,7 +13,7 @@ REALDATA_ENV = "JAXIAF_REALDATA"
 next to the repository)."""
 
 
-def detect_spikes(v, dt: float, threshold: float = 0.0, dead_time: float = 2e-3) -> list:
+def detect_spikes(v, dt: float, threshold: float = 0.0, dead_time: float = 0.5e-3) -> list:
     """Spike times of recorded voltage traces: the upward threshold crossings, at most one per dead time.
 
     A spike is stamped at step `k` (time `k * dt`), the first sample above `threshold` after one at or
@@ -26,7 +26,8 @@ def detect_spikes(v, dt: float, threshold: float = 0.0, dead_time: float = 2e-3)
     - `v`: (T,) one trace or (K, T) K traces (V), sampled every `dt`.
     - `dt`: the sampling period (s).
     - `threshold`: the crossing level (V); default 0 V, above any subthreshold potential.
-    - `dead_time`: (s) >= 0; default 2 ms, about an action potential's width.
+    - `dead_time`: (s) >= 0; default 0.5 ms: noise around the threshold on one action potential's rise
+      is one spike, while two action potentials 1 ms apart (a cortical cell's burst) are two.
 
     **Returns:** a list of K (1 for a (T,) trace) float64 arrays of spike times (s), ascending.
 

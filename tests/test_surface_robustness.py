@@ -98,10 +98,12 @@ def test_e10_float32_save_load_keeps_dt_exactly(tmp_path):
     ts = jaxiaf.TSContinuous.from_clocked(rng.uniform(0, 1.5, (3000, 2)), dt=1e-4, periodic=True)
     with jax.enable_x64(False):
         layer = jaxiaf.FFIAFBrian(np.full((2, 3), 0.02))
+        layer._register_attribute("dt", 1e-4)  # the value `_reset_attribute("dt")` restores, exactly
         layer._evolve_wrapper(ts, duration=0.1)
         jaxiaf.save(layer, tmp_path / "l.jaxiaf")
         loaded = jaxiaf.load(tmp_path / "l.jaxiaf")
         assert loaded.dt == layer.dt == 1e-4 and loaded.t == layer.t
+        assert loaded._initial["dt"] == layer._initial["dt"] == 1e-4
         a, b = layer(ts, duration=0.2)[0], loaded(ts, duration=0.2)[0]
     assert a.times.size > 10
     np.testing.assert_array_equal(a.times, b.times)

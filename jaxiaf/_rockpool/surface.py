@@ -343,7 +343,7 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
             )
         self.set_attributes({name: val})
         if name in self._initial:
-            self._initial[name] = self._values()[name]
+            self._initial[name] = getattr(self, name)  # `dt`: the time base's exact step
 
     def _register_module(self, name: str, mod) -> None:
         """Register a sub-module: it then appears in `modules()`, in `parameters()` / `state()` / ... as a

@@ -31,6 +31,7 @@ from ._layer import FFIAF as FFIAF
 from ._rockpool.timed import FFIAFBrian as FFIAFBrian
 from ._rockpool.timeseries import TSContinuous as TSContinuous
 from ._rockpool.timeseries import TSEvent as TSEvent
+from ._sweep.checks import SweepWarning as SweepWarning
 from ._sweep.summary import summarize as summarize
 from ._sweep.sweep import SweepResult as SweepResult
 from ._sweep.sweep import grid as grid
@@ -51,6 +52,7 @@ __all__ = [
     "SimulationParameters",
     "State",
     "SweepResult",
+    "SweepWarning",
     "TSContinuous",
     "TSEvent",
     "cross_validate",

@@ -17,6 +17,7 @@ from .._core.pytrees import Parameters, SimulationParameters, State, StepConstan
 from .._core.scan import Reducer, evolve, step_constants
 from .._equations import names as _named
 from .._layer import FFIAF, PARAMETER_FAMILIES
+from . import checks as _sweep_checks
 from . import sharding as _sharding
 
 OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
@@ -38,6 +39,9 @@ class SweepResult(eqx.Module):
     - `v`: (B, T, N) membrane potential after reset (V).
     - `reduced`: the user reducer's final accumulator, (B, ...) leaves.
     - `final_state`: the batched [`jaxiaf.State`][] after the T steps.
+    - `diverged`: (B, N) bool, the neurons whose state (`v` or another state variable) ended NaN or inf;
+      `diverged.any(axis=1)` marks the sets whose results are not valid. The sets are independent: every
+      other row is the same as sweeping its set alone. [`jaxiaf.sweep`][] warns naming the sets.
     - `num_steps`: T.
     """
 
@@ -49,6 +53,7 @@ class SweepResult(eqx.Module):
     v: jax.Array | None
     reduced: object
     final_state: State
+    diverged: jax.Array
     num_steps: int = eqx.field(static=True)
 
 
@@ -75,7 +80,9 @@ def _grid_values(name, values):
     """One name's values as an array; Brian2 quantities must carry the parameter's unit."""
     if name in _convert.UNITS:
         return np.asarray(_convert.as_float(name, values, _convert.UNITS[name]))
-    if any(hasattr(item, "dim") for item in np.ravel(np.asarray(values, dtype=object))):
+    if hasattr(values, "dim") or any(
+        hasattr(item, "dim") for item in np.ravel(np.asarray(values, dtype=object))
+    ):
         import brian2  # a parameter of a layer's own equations: keep the unit for `sweep` to check
 
         return brian2.Quantity(values)
@@ -92,6 +99,11 @@ def _sweepable(module: FFIAF) -> tuple:
 
 
 def _batch_size(module: FFIAF, params: dict) -> int:
+    if not isinstance(params, dict):
+        raise TypeError(
+            "`params` must be a dict {name: (B, ...) values} (e.g. jaxiaf.grid(...)); got "
+            f"{type(params).__name__}."
+        )
     sweepable = _sweepable(module)
     unknown = sorted(set(params) - set(sweepable))
     if unknown:
@@ -117,8 +129,7 @@ def _per_set(name, value, n, dtype, unit):
         raise ValueError(f"Swept `dt` must have shape (B,) (one time step per set); got {np.shape(value)}.")
     if arr.ndim != 2 or arr.shape[1] not in (1, n):
         raise ValueError(f"Swept `{name}` must have shape (B,) or (B, {n}); got {np.shape(value)}.")
-    _checks.check_now(name, arr)
-    return arr
+    return _sweep_checks.checked(name, arr)
 
 
 def _as_keys(name: str, value, shape: tuple):
@@ -169,8 +180,7 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
         w = jnp.asarray(_convert.as_float("weights", params["weights"], "1"), dtype)
         if w.shape[1:] != module.shape:
             raise ValueError(f"Swept `weights` must have shape (B, {module.size_in}, {n}); got {w.shape}.")
-        _checks.check_now("weights", w)
-        p["weights"] = w
+        p["weights"] = _sweep_checks.checked("weights", w)
     sim = {f: getattr(module.sim, f).astype(dtype) for f in ("dt", "noise_std", "refractory")}
     for f in sim:
         if f in params:
@@ -336,32 +346,55 @@ def sweep(
     - `unroll`: steps per iteration of the compiled loop (see [`jaxiaf.evolve`][]): 8-32 on a GPU, 1 on
       a CPU.
 
-    **Returns:** a [`jaxiaf.SweepResult`][].
+    **Returns:** a [`jaxiaf.SweepResult`][]. Sets whose state becomes NaN or inf do not stop the sweep:
+    `result.diverged` marks them by neuron, a [`jaxiaf.SweepWarning`][] names them, and every other row is
+    the same as sweeping its set alone.
+
+    **Raises:** `ValueError` for an unknown or misshapen swept name, a value that breaks its parameter's
+    rule (naming the sets; under `jax.grad`, an `EquinoxRuntimeError` at run time), a Brian2 quantity of
+    the wrong dimension (also for `x`, in A), a `chunk_size` that is not a positive integer, a batched
+    `module`, `common_noise=True` with swept seeds or keys, or `"rates"` of an `x` without steps;
+    `TypeError` for `params` that is not a dict, a `reducer` that is not a [`jaxiaf.Reducer`][], or a
+    complex or non-numeric `x`.
     """
     module = _functional(module)
-    bad = sorted(set(outputs) - set(OUTPUTS))
-    if bad or isinstance(outputs, str):
+    if module.params.weights.ndim != 2:
+        raise ValueError(
+            f"`module` carries batch axes (weights of shape {module.params.weights.shape}); sweep one module "
+            "and give the values per set in `params`."
+        )
+    if isinstance(outputs, str) or not isinstance(outputs, tuple | list) or not set(outputs) <= set(OUTPUTS):
         raise ValueError(f"`outputs` must be a tuple of names from {list(OUTPUTS)}; got {outputs!r}.")
+    if reducer is not None and not isinstance(reducer, Reducer):
+        raise TypeError(
+            "`reducer` must be a jaxiaf.Reducer(init, update) (or None; the built-in summaries are chosen by "
+            f"`outputs`); got {type(reducer).__name__}."
+        )
     dtype = module.params.tau_mem.dtype if dtype is None else jnp.dtype(dtype)
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         raise ValueError("`dtype=float64` needs jax.config.update('jax_enable_x64', True) first.")
     if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
         raise ValueError(f"`dtype` must be float32 or float64; got {dtype}.")
     batch = _batch_size(module, params)
-    x = jnp.asarray(x, dtype)
+    if common_noise and ({"seed", "key"} & set(params)):
+        raise ValueError(
+            "`common_noise=True` cannot apply when `seed` or `key` is swept: give one or the other."
+        )
+    x = _convert.input_array("x", x).astype(dtype)
     if x.ndim not in (2, 3) or x.shape[-1] != module.size_in or (x.ndim == 3 and x.shape[0] != batch):
         raise ValueError(
             f"`x` must have shape (T, {module.size_in}) or ({batch}, T, {module.size_in}); got {x.shape}."
         )
-    _checks.check_input_now(x)
+    if x.shape[-2] == 0 and "rates" in outputs:
+        raise ValueError("`outputs=('rates',)` needs at least one time step in `x` (a rate over 0 s).")
+    if _checks.is_concrete(x):
+        _checks.check_input_now(x)
+    size = _sweep_checks.chunk_size(chunk_size, batch)
     p, sim, state = _batched_inputs(module, params, batch, dtype, bool(common_noise))
     tree = (p, sim, state, x, step_constants(p, sim))
     mask = _batched_mask(tree, set(params))
     mesh = _sharding.mesh() if shard else None
     devices = 1 if mesh is None else mesh.size
-    size = batch if chunk_size is None else int(chunk_size)
-    if size < 1:
-        raise ValueError(f"`chunk_size` must be a positive integer; got {chunk_size!r}.")
     size = min(math.ceil(size / devices) * devices, math.ceil(batch / devices) * devices)
     starts = range(0, batch, size)
     red = _reducer(tuple(sorted(set(outputs))), reducer)
@@ -369,9 +402,13 @@ def sweep(
         *_sharding.place(_take(tree, mask, start, size, batch), mask, mesh), red, unroll
     )
     bar = _progress.bar(len(starts), progress if jax.process_index() == 0 else False, "sweep", "chunk")
-    acc, ys, final = _gather(run, starts, size, batch, bar, jax.random.key_impl(state.key))
+    concrete = all(map(_checks.is_concrete, jax.tree.leaves(tree)))
+    acc, ys, final = _gather(run, starts, size, batch, bar, jax.random.key_impl(state.key), concrete)
     dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
-    return _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
+    result = _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
+    if concrete:
+        _sweep_checks.warn_diverged(result)
+    return result
 
 
 def _functional(module) -> FFIAF:
@@ -383,10 +420,13 @@ def _functional(module) -> FFIAF:
     raise TypeError(f"`module` must be a jaxiaf.FFIAF or jaxiaf.FFIAFBrian; got {type(module).__name__}.")
 
 
-def _gather(run, starts, size, batch, bar, key_impl):
+def _gather(run, starts, size, batch, bar, key_impl, concrete: bool = True):
     """Run every chunk; several chunks (or processes) are concatenated on the host, chunk i fetched while
     chunk i + 1 runs. (A device-side concatenation compiles one call per chunk count, whose cost grows with
-    the count.) One chunk in one process stays on the device."""
+    the count.) One chunk in one process, or a traced sweep (under `jax.grad`), stays on the device."""
+    if not concrete:
+        parts = [_trim(run(start), min(size, batch - start)) for start in starts]
+        return jax.tree.map(lambda *a: jnp.concatenate(a) if a[0].ndim else a[0], *parts)
     fetch = _trim if len(starts) == 1 and jax.process_count() == 1 else _host
     parts, pending = [], None
     for start in starts:
@@ -429,5 +469,6 @@ def _result(params, acc, ys, final, dt, num_steps, outputs) -> SweepResult:
         v=ys.get("v"),
         reduced=acc.get("user"),
         final_state=final,
+        diverged=_sweep_checks.diverged(final),
         num_steps=num_steps,
     )

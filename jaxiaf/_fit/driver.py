@@ -205,7 +205,10 @@ def fit(
     **Arguments:**
 
     - `module`: the [`jaxiaf.FFIAF`][] (or `FFIAFBrian`) to fit; parameters not in `bounds` keep its values.
-    - `x`: (K, T, N_in) inputs of K trials (or (T, N_in) for one), in A.
+    - `x`: (K, T, N_in) inputs of K trials (or (T, N_in) for one), in A. Trials with identical inputs
+      (repetitions of one stimulus) are simulated once per candidate when the model is deterministic
+      (same losses as simulating each), and their targets' disagreement is the data's noise floor
+      (`FitResult.noise_floor`).
     - `bounds`: `{name: (low, high)}` in SI units (or Brian2 quantities) for any of `bias`, `tau_mem`,
       `v_thresh`, `v_reset`, `v_rest`, `refractory`, `noise_std` (with `neuron_eq`: the parameters the
       equations declare); one value per layer (shared by its neurons), or per neuron with `per_neuron`.
@@ -232,12 +235,15 @@ def fit(
       the data stops long before: see the README for measured times); `max_time`: budget in seconds
       (checked after each generation); `generations`:
       budget in generations (default: as many as the other budgets allow).
-    - `tol`: the loss at which a run counts as an exact fit. Default: 1e-9 when every metric compares
-      spikes (noise-free data reproduced spike for spike, up to rounding), None (no tolerance) when a
-      metric compares traces.
+    - `tol`: the loss at which a run counts as an exact fit. Default: the noise floor when repeated
+      trials of a deterministic model disagree (a recorded cell: a run as good as one repetition is of
+      another), else 1e-9 when every metric compares spikes (noise-free data reproduced spike for spike,
+      up to rounding), else None (no tolerance: traces). With a default floor tolerance, the fit's
+      `patience` counts whether or not the floor is reached.
     - `confirm`: random starts whose runs must reach `tol` before the fit stops (default 2: a second,
       independent search confirms the first, or shows that the data do not pin the parameters).
-    - `patience`, `run_patience`: generations without improvement before the fit stops / a search restarts.
+    - `patience`, `run_patience`: generations without improvement before the fit stops (default 100;
+      `run_patience` with a noise floor) / a search restarts (default 25).
     - `key`: PRNG key of the optimizer (default `jax.random.key(0)`): a seeded fit is reproducible.
       The noise of a noisy module is drawn from its own key, one realisation per trial, common to all
       candidates (common random numbers make the candidates comparable).

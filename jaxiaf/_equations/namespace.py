@@ -64,10 +64,21 @@ def _dim_text(dim) -> str:
     if dim is brian2.units.fundamentalunits.DIMENSIONLESS:
         return "1"
     name = repr(brian2.get_unit(dim))
-    if "(" not in name:
+    if re.fullmatch(r"[A-Za-z_]\w*", name) and _parses(name):
         return name
     parts = [f"{u} ** {float(p):g}" if p != 1 else u for u, p in zip(_BASE, dim._dims, strict=True) if p]
     return " * ".join(parts)
+
+
+def _parses(unit: str) -> bool:
+    """Whether Brian2's equation parser reads `unit` (`metre2`, which `get_unit` may name, it does not)."""
+    import brian2
+
+    try:
+        brian2.Equations(f"x : {unit}")
+    except Exception:  # Brian2's parse and unit errors
+        return False
+    return True
 
 
 def quantity(value: float, dim_text: str):

@@ -236,7 +236,7 @@ class FFIAF(eqx.Module):
             raise TypeError(f"`record` must be a bool; got {type(record).__name__}.")
         if isinstance(unroll, np.integer):
             unroll = int(unroll)
-        x = _convert.input_array("x", x)
+        x = _convert.input_array("x", x, _named.declared(self.sim.model).input_unit)
         if x.ndim != 2 or x.shape[1] != self.size_in:
             raise ValueError(
                 f"`x` must have shape (T, N_in={self.size_in}): time-major, one column per input channel; "

@@ -233,3 +233,15 @@ def test_e29_nan_weights_of_a_layer_built_under_a_transform_are_named():
         with pytest.raises(Exception, match=r"`weights` must be finite"):
             jax.block_until_ready(call())
     np.testing.assert_array_equal(jax.vmap(run)(weights[:1])[0], run(weights[0]))
+
+
+def test_e21_x_carries_the_unit_of_the_equations_input():
+    brian2 = pytest.importorskip("brian2")
+    eq = LIF.replace("R*I_inp", "I_inp").replace("R : ohm\n", "") + "\nI_inp : volt"
+    mod = jaxiaf.FFIAF(np.eye(1), neuron_eq=eq, **{k: v for k, v in P.items() if k != "R"})
+    np.testing.assert_array_equal(mod(X * brian2.volt)[0], mod(X)[0])
+    assert int(mod(X)[0].sum()) > 0
+    with pytest.raises(ValueError, match=r"`x` must be in volt; got a quantity of dimension A"):
+        mod(X * brian2.amp)
+    with pytest.raises(ValueError, match=r"`x` must be in amperes \(A\)"):
+        jaxiaf.FFIAF(np.eye(1))(X * brian2.volt)

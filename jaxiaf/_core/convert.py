@@ -70,10 +70,11 @@ def as_float(name: str, value, unit: str):
     return jnp.asarray(value, dtype=float_dtype())
 
 
-def input_array(name: str, value):
-    """An input array (currents in A, or unit-less input) as a JAX array: real numbers, integers and
-    bools converted to the layer's float dtype without wrapping; `TypeError` naming `name` otherwise."""
-    value = _numeric(name, strip_unit(name, value, "A"), "in A")
+def input_array(name: str, value, unit: str = "A"):
+    """An input array (in `unit`: amperes, or the unit of a layer's own `I_inp`) as a JAX array: real
+    numbers, integers and bools converted to the layer's float dtype without wrapping; a Brian2 quantity
+    must carry `unit`; `TypeError` naming `name` otherwise."""
+    value = _numeric(name, strip_unit(name, value, unit), f"in {unit_name(unit)}")
     if not jnp.issubdtype(value.dtype, jnp.floating):
         return jnp.asarray(value, dtype=float_dtype())
     return jnp.asarray(value)

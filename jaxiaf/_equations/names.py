@@ -36,13 +36,14 @@ class Names:
 
     **Fields:** `parameters`, `states`: `(name, unit)` pairs (units `"A"`, `"s"`, `"V"` or Brian2's);
     `refractory` (no period expression: the numeric `refractory` applies) and `method` (the integrator is
-    the layer's choice) are None.
+    the layer's choice) are None; the input `x @ weights` is a current (`input_unit` `"A"`).
     """
 
     parameters: tuple
     states: tuple
     refractory: None = None
     method: None = None
+    input_unit: str = "A"
 
     @property
     def parameter_names(self) -> tuple:

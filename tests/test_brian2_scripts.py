@@ -221,3 +221,12 @@ def test_timed_and_held_input_differ_where_a_stage_reads_the_next_row():
             for s in ("held", "timed")
         ]
         assert (not np.array_equal(*v)) == differ, method
+
+
+def test_powers_of_parameters_are_hoisted_and_equal_brian2():
+    """`tau**0.5` and `(tau/ms)**1.5` are computed once per call with NumPy (`Model.invariant`), as
+    `sqrt(tau)` is; the traces equal Brian2's bit for bit."""
+    eqs = LIF.replace("R*I_inp)/tau", "R*I_inp*(tau/ms)**1.5/20**1.5)/(tau**0.5*(20*ms)**0.5)")
+    mod = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, integrator_name="euler", **P)
+    assert len(mod.sim.model.invariant) >= 2 and "**" not in "".join(mod.sim.model.update)
+    assert compare(eqs, method="euler", refractory=1e-3) > 10

@@ -290,10 +290,18 @@ def _calls(statements) -> set:
 
 
 class _Hoist(ast.NodeTransformer):
-    """Replace each call whose names are all loop-invariant by `_inv_k` (one per distinct expression)."""
+    """Replace each call, and each power, whose names are all loop-invariant by `_inv_k` (one per
+    distinct expression): NumPy computes them once per evolve, as Brian2 does at every step."""
 
     def __init__(self, invariant_names):
         self.invariant_names, self.found = invariant_names, {}
+
+    def visit_BinOp(self, node):
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        if isinstance(node.op, ast.Pow) and names and names <= self.invariant_names:
+            text = ast.unparse(node)
+            return ast.Name(id=self.found.setdefault(text, f"_inv_{len(self.found) + 1}"), ctx=ast.Load())
+        return self.generic_visit(node)
 
     def visit_Call(self, node):
         func = node.func.attr if isinstance(node.func, ast.Attribute) else ast.unparse(node.func)

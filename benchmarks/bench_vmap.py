@@ -1,0 +1,164 @@
+#!/usr/bin/env python
+"""Workload (b) through `jax.vmap`, as a user batches a layer by hand, against `jaxiaf.sweep` on the same
+single CPU device and Brian2 cpp_standalone (1 thread) in the same run: 256 sets x 100 neurons x T = 10^4
+steps, float32, per-set `bias` and `tau_mem`, counts only.
+
+jaxiaf rows (one JAX CPU device, one worker process; steady = best of >= 3 calls after the first):
+
+- `sweep`: `jaxiaf.sweep(mod, {"bias": b, "tau_mem": t}, x, shard=False)`;
+- `vmap + summarize`: `jax.jit(jax.vmap(lambda b, t: jaxiaf.summarize(mod.set_attributes(...), x)))` (the
+  batch built inside the map: the weights stay shared; counts reduced inside the scan);
+- `vmap, batch of modules + summarize`: the batch of modules built first with `jax.vmap(set_attributes)`
+  (B copies of the weights), then `eqx.filter_jit(jax.vmap(lambda m: jaxiaf.summarize(m, x)))`;
+- `vmap + raster sum`: `jax.jit(jax.vmap(lambda b, t: mod.set_attributes(...)(x)[0].sum(axis=0)))`, the
+  (T, B, N) raster stored, then summed.
+
+    .venv/bin/python benchmarks/bench_vmap.py            # about 2 minutes
+    .venv/bin/python benchmarks/bench_vmap.py --quick    # T = 1000, a smoke test
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np
+from _common import (
+    emit,
+    fmt_ratio,
+    machine_header,
+    quiet_summary,
+    results_table,
+    run_worker,
+    setup_jax_env,
+    steady,
+    sweep_workload,
+    table,
+    wait_for_quiet,
+)
+
+B, N, N_IN = 256, 100, 100
+INTEGRATORS = ("rk4", "exact")
+CASES = ("sweep", "vmap + summarize", "vmap, batch of modules + summarize", "vmap + raster sum")
+
+
+def worker(num_steps, outdir):
+    setup_jax_env(devices=1, x64=False)
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    import jaxiaf
+
+    weights, x, bias, tau = sweep_workload(B, N, N_IN, num_steps)
+    x, bias, tau = (jnp.asarray(a, jnp.float32) for a in (x, bias, tau))
+    res = {"devices": len(jax.devices()), "cases": {}}
+    for integ in INTEGRATORS:
+        mod = jaxiaf.FFIAF(weights.astype(np.float32), integrator_name=integ)
+        vary = lambda b, t, mod=mod: mod.set_attributes({"bias": b, "tau_mem": t})
+        batch = jax.vmap(vary)(bias, tau)
+        inside = jax.jit(jax.vmap(lambda b, t, vary=vary: jaxiaf.summarize(vary(b, t), x)["counts"]))
+        modules = eqx.filter_jit(jax.vmap(lambda m: jaxiaf.summarize(m, x)["counts"]))
+        raster = jax.jit(jax.vmap(lambda b, t, vary=vary: vary(b, t)(x)[0].sum(axis=0)))
+        calls = {
+            "sweep": lambda mod=mod: jaxiaf.sweep(mod, {"bias": bias, "tau_mem": tau}, x, shard=False).counts,
+            "vmap + summarize": lambda inside=inside: inside(bias, tau),
+            "vmap, batch of modules + summarize": lambda modules=modules, batch=batch: modules(batch),
+            "vmap + raster sum": lambda raster=raster: raster(bias, tau),
+        }
+        for name, call in calls.items():
+            wait_for_quiet(log=lambda *a: None)
+            first, best, median, counts = steady(lambda call=call: jax.block_until_ready(call()), 3, 2.0)
+            np.save(os.path.join(outdir, f"{integ}_{CASES.index(name)}.npy"), np.asarray(counts).reshape(-1))
+            res["cases"][f"{integ}/{name}"] = {"first": first, "steady": best, "median": median}
+    emit(res)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="T = 1000 instead of 10^4")
+    args = ap.parse_args()
+    num_steps = 1000 if args.quick else 10_000
+    ns = B * N * num_steps
+    t_script = time.perf_counter()
+    print(f"## (b) through jax.vmap: {B} sets x {N} neurons x T={num_steps}, float32, one CPU device\n")
+    print(machine_header())
+    print(f"Load average at start: {open('/proc/loadavg').read().split()[:3]}\n", flush=True)
+    with tempfile.TemporaryDirectory(prefix="jaxiaf_bench_") as tmp:
+        wait_for_quiet()
+        res = run_worker("bench_vmap.py", [num_steps, tmp])
+        rows, counts = {integ: [] for integ in INTEGRATORS}, {}
+        for integ in INTEGRATORS:
+            for i, name in enumerate(CASES):
+                case = {**res["cases"][f"{integ}/{name}"], "counts": None}
+                counts[(integ, name)] = np.load(os.path.join(tmp, f"{integ}_{i}.npy"))
+                rows[integ].append((f"jaxiaf {name} (1 CPU device)", case))
+                print(
+                    f"  {integ} {name}: steady {case['steady']:.3f} s, first {case['first']:.2f} s",
+                    flush=True,
+                )
+        weights, x, bias, tau = sweep_workload(B, N, N_IN, num_steps)
+        from _anchors import brian_case
+
+        channel = np.tile(np.arange(N), B)
+        for integ in INTEGRATORS:
+            wait_for_quiet()
+            r = brian_case(
+                "Brian2 cpp_standalone",
+                "cpp_standalone",
+                0,
+                x @ weights,
+                channel,
+                bias=np.repeat(bias, N),
+                tau_mem=np.repeat(tau, N),
+                integrator=integ,
+                raster=False,
+            )
+            counts[(integ, "brian2")] = np.asarray(r["counts"]).reshape(-1)
+            rows[integ].append((r["label"], r))
+    print(
+        f"\nLoad average at end: {open('/proc/loadavg').read().split()[:3]}; "
+        f"script wall time {time.perf_counter() - t_script:.0f} s"
+    )
+    print(quiet_summary() + "\n")
+    summary = []
+    for integ in INTEGRATORS:
+        print(f"### (b) {integ} through jax.vmap, counts only\n")
+        print(results_table(rows[integ], ns))
+        print()
+        by = dict(rows[integ])
+        sweep_t = by["jaxiaf sweep (1 CPU device)"]["steady"]
+        cpp = by["Brian2 cpp_standalone"]["steady"]
+        for name in CASES[1:]:
+            t = by[f"jaxiaf {name} (1 CPU device)"]["steady"]
+            same = np.array_equal(counts[(integ, name)], counts[(integ, "sweep")])
+            met = t <= 1.5 * sweep_t and cpp / t >= 10
+            summary.append(
+                [integ, name, fmt_ratio(t / sweep_t), fmt_ratio(cpp / t), same, "met" if met else "missed"]
+            )
+    print(
+        "### Target: the vmap idiom within 1.5x of sweep (same device) and >= 10x cpp_standalone (1 thread)\n"
+    )
+    print(
+        table(
+            [
+                "integrator",
+                "idiom",
+                "time / sweep's",
+                "speed-up vs cpp_standalone",
+                "counts = sweep's",
+                "target",
+            ],
+            summary,
+        )
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), sys.argv[3])
+    else:
+        main()

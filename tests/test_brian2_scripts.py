@@ -8,7 +8,7 @@ same text: identical spike trains, and traces bit-identical where the step is ar
 import brian2 as b2
 import numpy as np
 import pytest
-from brian2 import mA, ms, mV, ohm
+from brian2 import ms, mV, ohm
 from zoo import transcendental
 
 import brian_ref
@@ -42,6 +42,12 @@ def _currents(seed: int, n: int, steps: int, scale: float = 0.03):
     return scale * (rng.uniform(0.6, 1.4, n) + rng.normal(0.0, 0.5, (steps, n)))
 
 
+def _state(mod) -> dict:
+    """The layer's initial state by the equations' names (`State.v` is the primary variable)."""
+    state, names = mod.neuron_state, mod.sim.model.state_names
+    return {names[0]: np.asarray(state.v), **{k: np.asarray(v) for k, v in state.extra.items()}}
+
+
 def compare(eqs, seed=0, n=6, steps=600, method=None, refractory=0.0, scale=0.03, params=None, **rules):
     """Run `eqs` in jaxiaf and in Brian2 with the same values and random inputs; assert identical trains
     and traces (bit-identical for arithmetic steps); return the total spike count."""
@@ -58,7 +64,7 @@ def compare(eqs, seed=0, n=6, steps=600, method=None, refractory=0.0, scale=0.03
     ref = brian_ref.EquationLayer(
         eqs, threshold=model.threshold or None, reset=model.reset or None, refractory=refractory,
         method=model.method, parameters=params, namespace=namespace, input_sampling=model.input_sampling,
-    ).evolve(currents, init={k: np.asarray(v) for k, v in mod.state().items() if k in model.state_names})  # fmt: skip
+    ).evolve(currents, init=_state(mod))  # fmt: skip
     np.testing.assert_array_equal(np.asarray(spikes), ref.raster())
     for name, trace in ref.traces.items():
         if transcendental(model):

@@ -109,6 +109,8 @@ def test_subthreshold_mse_leaves_out_the_windows_around_target_spikes():
     np.testing.assert_allclose(metric.loss(None, v, spikes, target, DT), [expected], rtol=1e-12)
     jitted = jax.jit(lambda a: metrics.subthreshold_mse(a, target, spikes, DT, 2e-3, 3e-3))
     np.testing.assert_allclose(np.asarray(jitted(v)), [expected], rtol=1e-12)
+    hidden = metrics.subthreshold_mse(v, target, spikes, DT, before=20e-3, after=20e-3)
+    assert np.isnan(np.asarray(hidden)).all()  # "NaN where no step is left"
 
 
 def test_noise_floor_of_repetitions_by_hand():

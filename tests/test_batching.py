@@ -165,3 +165,15 @@ def test_summarize_refuses_bad_arguments():
         jaxiaf.summarize(mod, jnp.full((5, 2), jnp.nan))
     with pytest.raises(TypeError, match="`module`"):
         jaxiaf.summarize(object(), jnp.ones((5, 2)))
+
+
+def test_the_batching_guide_runs():
+    """docs/guides/batching.md: its blocks, run in order as one script (float64 here, as in the tests)."""
+    import pathlib
+    import re
+
+    guide = pathlib.Path(__file__).parents[1] / "docs" / "guides" / "batching.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
+    assert len(blocks) == 6
+    namespace: dict = {}
+    exec(compile("\n".join(blocks), str(guide), "exec"), namespace)

@@ -9,9 +9,8 @@ import brian2 as b2
 import numpy as np
 import pytest
 from brian2 import ms, mV, ohm
-from zoo import transcendental
+from zoo import run_script, transcendental
 
-import brian_ref
 import jaxiaf
 
 pytestmark = pytest.mark.brian
@@ -42,36 +41,21 @@ def _currents(seed: int, n: int, steps: int, scale: float = 0.03):
     return scale * (rng.uniform(0.6, 1.4, n) + rng.normal(0.0, 0.5, (steps, n)))
 
 
-def _state(mod) -> dict:
-    """The layer's initial state by the equations' names (`State.v` is the primary variable)."""
-    state, names = mod.neuron_state, mod.sim.model.state_names
-    return {names[0]: np.asarray(state.v), **{k: np.asarray(v) for k, v in state.extra.items()}}
-
-
 def compare(eqs, seed=0, n=6, steps=600, method=None, refractory=0.0, scale=0.03, params=None, **rules):
     """Run `eqs` in jaxiaf and in Brian2 with the same values and random inputs; assert identical trains
     and traces (bit-identical for arithmetic steps); return the total spike count."""
     params = dict(P if params is None else params)
-    namespace = rules.pop("namespace", {})
     currents = _currents(seed, n, steps, scale)
-    layer_refractory = refractory if isinstance(refractory, str) else refractory
-    mod = jaxiaf.FFIAF(
-        np.eye(n), neuron_eq=eqs, integrator_name=method, refractory=layer_refractory,
-        namespace=namespace, **rules, **params,
-    )  # fmt: skip
-    spikes, _, record = mod(currents, record=True)
-    model = mod.sim.model
-    ref = brian_ref.EquationLayer(
-        eqs, threshold=model.threshold or None, reset=model.reset or None, refractory=refractory,
-        method=model.method, parameters=params, namespace=namespace, input_sampling=model.input_sampling,
-    ).evolve(currents, init=_state(mod))  # fmt: skip
-    np.testing.assert_array_equal(np.asarray(spikes), ref.raster())
+    spikes, traces, ref, model = run_script(
+        eqs, currents, params, method=method, refractory=refractory, **rules
+    )
+    np.testing.assert_array_equal(spikes, ref.raster())
     for name, trace in ref.traces.items():
         if transcendental(model):
-            np.testing.assert_allclose(np.asarray(record[name]), trace, rtol=1e-12, atol=1e-18, err_msg=name)
+            np.testing.assert_allclose(traces[name], trace, rtol=1e-12, atol=1e-18, err_msg=name)
         else:
-            np.testing.assert_array_equal(np.asarray(record[name]), trace, err_msg=name)
-    return int(np.asarray(spikes).sum())
+            np.testing.assert_array_equal(traces[name], trace, err_msg=name)
+    return int(spikes.sum())
 
 
 @pytest.mark.parametrize("method", ["exact", "rk4"])

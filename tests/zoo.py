@@ -294,3 +294,29 @@ def transcendental(model) -> bool:
 def same_trains(a, b):
     """(N,) whether each neuron's spike train is identical."""
     return (a == b).all(axis=0)
+
+
+def initial_state(mod) -> dict:
+    """A model layer's state variables by the equations' names (`State.v` is the primary variable)."""
+    state, names = mod.neuron_state, mod.sim.model.state_names
+    return {names[0]: np.asarray(state.v), **{k: np.asarray(v) for k, v in state.extra.items()}}
+
+
+def run_script(eqs, currents, params, namespace=None, method=None, refractory=0.0, **rules):
+    """`(jax spikes, jax traces, brian result, model)` of equations written as a Brian2 script writes them
+    (`namespace`, `threshold`, `reset`, `refractory`, `input_sampling`), run by the layer and by Brian2
+    (numpy target, float64) on the same (T, N) `currents`."""
+    n = currents.shape[1]
+    namespace = dict(namespace or {})
+    mod = jaxiaf.FFIAF(
+        np.eye(n), neuron_eq=eqs, integrator_name=method, refractory=refractory, namespace=namespace,
+        **rules, **params,
+    )  # fmt: skip
+    spikes, _, record = mod(currents, record=True)
+    model = mod.sim.model
+    ref = EquationLayer(
+        eqs, threshold=model.threshold or None, reset=model.reset or None, refractory=refractory,
+        method=model.method, parameters=params, namespace=namespace, input_sampling=model.input_sampling,
+    ).evolve(currents, init=initial_state(mod))  # fmt: skip
+    traces = {k: np.asarray(v) for k, v in record.items() if k != "spikes"}
+    return np.asarray(spikes), traces, ref, model

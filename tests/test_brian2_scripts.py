@@ -6,6 +6,7 @@ same text: identical spike trains, and traces bit-identical where the step is ar
 1e-12 relative where it calls `sin`/`exp` of the state or of `t`)."""
 
 import brian2 as b2
+import jax
 import numpy as np
 import pytest
 from brian2 import ms, mV, ohm
@@ -220,3 +221,21 @@ def test_powers_of_parameters_are_hoisted_and_equal_brian2():
     mod = jaxiaf.FFIAF(np.eye(2), neuron_eq=eqs, integrator_name="euler", **P)
     assert len(mod.sim.model.invariant) >= 2 and "**" not in "".join(mod.sim.model.update)
     assert compare(eqs, method="euler", refractory=1e-3) > 10
+
+
+def test_randn_in_threshold_and_reset_draws_from_the_layers_key():
+    """`randn()` in the threshold and the reset: the draws come after the update's in the step's draws
+    (see `jaxiaf._core.scan._model_step`), so a run is reproducible, evolving in two calls equals one
+    call, and another key gives other spikes."""
+    rules = dict(threshold="v > v_thresh + 2*randn()*mV", reset="v = v_reset + randn()*mV")
+    x = _currents(4, 4, 600)
+
+    def layer(seed):
+        return jaxiaf.FFIAF(np.eye(4), neuron_eq=LIF, key=jax.random.key(seed), **rules, **P)
+
+    whole, state, _ = layer(0)(x)
+    first, middle, _ = layer(0)(x[:250])
+    second, _, _ = layer(0).set_attributes(middle)(x[250:])
+    np.testing.assert_array_equal(np.asarray(whole), np.concatenate([np.asarray(first), np.asarray(second)]))
+    assert np.asarray(whole).sum() > 10
+    assert not np.array_equal(np.asarray(whole), np.asarray(layer(1)(x)[0]))

@@ -2,9 +2,11 @@
 
 Fails (exit status 1, one line per problem) when the home page or a notebook page shows no image (an
 `<img>` whose source is an inline PNG or a file of the site), or when any page links to a page, file or
-anchor of the site that does not exist.
+anchor of the site that does not exist. `--may-skip NAME` excuses the notebook page `notebooks/NAME/` from
+showing an image (a notebook that skips its work, saying so, when data outside the repository is absent).
 """
 
+import argparse
 import base64
 import binascii
 import html.parser
@@ -67,16 +69,23 @@ def _image_shown(site: pathlib.Path, page: pathlib.Path, source: str) -> bool:
     return target is not None and target.is_file() and target.stat().st_size > 0
 
 
-def check_site(site: pathlib.Path) -> list[str]:
-    """Every problem of the built site at `site`, as one line each (an empty list when there is none)."""
+def check_site(site: pathlib.Path, may_skip: tuple[str, ...] = ()) -> list[str]:
+    """Every problem of the built site at `site`, as one line each (an empty list when there is none);
+    the notebook pages named in `may_skip` need not show an image."""
     site = site.resolve()
     pages = {path: _parse(path) for path in sorted(site.rglob("*.html"))}
     if site / "index.html" not in pages:
         return [f"{site}: no index.html (is this a built site?)"]
     problems = []
-    with_figures = [site / "index.html", *sorted((site / "notebooks").glob("*/index.html"))]
-    if len(with_figures) == 1:
+    notebooks = sorted((site / "notebooks").glob("*/index.html"))
+    if not notebooks:
         problems.append(f"{site / 'notebooks'}: no notebook pages")
+    problems += [
+        f"--may-skip {name}: no such notebook page"
+        for name in may_skip
+        if not (site / "notebooks" / name).is_dir()
+    ]
+    with_figures = [site / "index.html", *(path for path in notebooks if path.parent.name not in may_skip)]
     for path in with_figures:
         if not any(_image_shown(site, path, source) for source in pages[path].images):
             problems.append(f"{path.relative_to(site)}: no image is shown")
@@ -95,7 +104,11 @@ def check_site(site: pathlib.Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    found = check_site(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "build/site"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("site", nargs="?", default="build/site", type=pathlib.Path)
+    parser.add_argument("--may-skip", action="append", default=[], metavar="NAME")
+    arguments = parser.parse_args()
+    found = check_site(arguments.site, tuple(arguments.may_skip))
     for problem in found:
         print(problem)
     print(f"check_site: {len(found)} problem(s)")

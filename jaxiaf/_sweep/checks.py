@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import checks as _checks
-from .._core.pytrees import State
 
 
 def checked(name: str, arr):
@@ -66,11 +65,3 @@ def _show(values, b: int) -> str:
         return "..."
     row = np.asarray(values)[b]
     return f"{row:.6g}" if row.ndim == 0 else f"<{row.shape} array>"
-
-
-def diverged(state: State):
-    """(B, N) bool: where `v` or another state variable is NaN or inf."""
-    bad = ~jnp.isfinite(state.v)
-    for value in state.extra.values():
-        bad = bad | ~jnp.isfinite(value)
-    return bad

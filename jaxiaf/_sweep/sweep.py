@@ -13,6 +13,7 @@ from .._compile import progress as _progress
 from .._compile.cache import COMPILER_OPTIONS
 from .._core import checks as _checks
 from .._core import convert as _convert
+from .._core.divergence import diverged
 from .._core.pytrees import Parameters, SimulationParameters, State, StepConstants
 from .._core.scan import Reducer, evolve, step_constants
 from .._equations import names as _named
@@ -469,6 +470,6 @@ def _result(params, acc, ys, final, dt, num_steps, outputs) -> SweepResult:
         v=ys.get("v"),
         reduced=acc.get("user"),
         final_state=final,
-        diverged=_sweep_checks.diverged(final),
+        diverged=diverged(final),
         num_steps=num_steps,
     )

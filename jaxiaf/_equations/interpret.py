@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core.pytrees import NEVER
+from . import derivatives as _derivatives
 from .model import _TABLE, INPUT, PAGE_NAMES, Model
 
 
@@ -259,7 +260,20 @@ def _host(statements, inputs: dict, constants: dict, outputs=None, dtype=jnp.flo
     @call.defjvp
     def call_jvp(primals, tangents):
         """A callback has no derivative: the tangents are those of the same statements in `jax.numpy`
-        (the values stay NumPy's)."""
+        in float64 (the values stay NumPy's); in float32, the statements' Jacobian computed on the host
+        in float64 (`jaxiaf._equations.derivatives`), times the tangents."""
+        if dtype != jnp.float64:
+            jac = lambda *values: tuple(
+                d.astype(dtype)
+                for d in _derivatives.jacobian(statements, names, keys, values, _numpy_env(constants))
+            )
+            like_jac = tuple(jax.ShapeDtypeStruct(shape, dtype) for _ in range(len(names) * len(keys)))
+            entries = jax.pure_callback(jac, like_jac, *primals, vmap_method="broadcast_all")
+            out = [
+                sum(entries[i * len(keys) + j] * tangents[j] for j in range(len(keys)))
+                for i in range(len(names))
+            ]
+            return call(*primals), tuple(out)
         named = {n: jnp.asarray(v, dtype) for n, v in constants.items()}
         device = lambda *values: tuple(
             jnp.broadcast_to(

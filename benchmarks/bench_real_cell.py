@@ -125,13 +125,11 @@ def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
     num_steps = x.shape[1]
 
     def filtered(times):
+        from scipy.signal import lfilter
+
         trace = np.zeros(num_steps)
         np.add.at(trace, np.floor(np.asarray(times) / dt + 1e-6).astype(int), 1.0)
-        out, acc = np.empty(num_steps), 0.0
-        for k in range(num_steps):
-            acc = acc * decay + trace[k]
-            out[k] = acc
-        return out
+        return lfilter([1.0], [1.0, -decay], trace)  # f[k] = f[k-1] decay + trace[k]
 
     class VanRossum(SpikeMetric):
         """jaxiaf's fit loss: the van Rossum distance (10 ms), averaged over the trials."""
@@ -242,7 +240,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "results" / "real_cell.json"))
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--tool", default="jaxiaf")
-    parser.add_argument("--evaluations", type=int, default=0)
+    parser.add_argument("--evaluations", type=int, default=0, help="the anchor's budget when no row of ours")
     args = parser.parse_args()
     if args.worker:
         args.folds = int(args.folds)
@@ -264,7 +262,7 @@ def main() -> None:
     for pair in filter(None, args.anchor.split(",")):
         name, fold = pair.split(":")
         ours = [r for r in report["rows"] if r["model"] == name and r["fold"] == int(fold)]
-        evaluations = ours[0]["evaluations"] if ours else 4096
+        evaluations = ours[0]["evaluations"] if ours else args.evaluations
         row = _run(["--tool", "b2mf", "--models", name, "--folds", fold, "--evaluations", str(evaluations)])
         report["rows"].append(row)
         print(

@@ -9,12 +9,14 @@ from jaxtyping import Array, ArrayLike, Shaped
 from ._compile.cache import COMPILER_OPTIONS
 from ._core import checks as _checks
 from ._core import convert as _convert
+from ._core import divergence as _divergence
 from ._core import surrogate as _surrogate
 from ._core.batching import layer_call
 from ._core.defaults import DEFAULTS, given
 from ._core.pytrees import Parameters, SimulationParameters, State
-from ._core.scan import _NONFINITE, _step_message, evolve, step_constants
+from ._core.scan import _step_message, evolve, step_constants
 from ._equations import names as _named
+from ._equations import namespace as _namespace
 
 PARAMETER_FAMILIES = {
     "weights": "weights",
@@ -113,6 +115,10 @@ class FFIAF(eqx.Module):
     - `surrogate`: keyword-only, static; None (default), or a `jaxiaf.surrogate.Surrogate` (e.g.
       `SuperSpike()`): the spikes then come back as 0/1 floats carrying its gradient, with a
       bit-identical forward (see [`jaxiaf.evolve`][]).
+    - `namespace`, `per_neuron`, `input_sampling`: keyword-only, with `neuron_eq`: the script's constants
+      (`{name: Brian2 quantity}`; undeclared keywords join them), the constants to make per-neuron
+      parameters, and `"held"` (default) or `"timed"` (`I_inp(t, i)` by Brian2's `TimedArray` rule at
+      each stage time); see [`jaxiaf.model`][] and `docs/guides/brian2-scripts.md`.
 
     With every default, `v` relaxes towards `v_rest + bias * 1 ohm` = -55 mV, exactly the threshold; the
     spike condition `v > v_thresh` is strict and `v` settles just under it, so the default layer is silent
@@ -161,9 +167,17 @@ class FFIAF(eqx.Module):
         neuron_eq: "str | object | None" = None,
         threshold: str | None = None,
         reset: str | None = None,
+        namespace: dict | None = None,
+        per_neuron: tuple = (),
+        input_sampling: str = "held",
         **values,
     ):
-        model = _named.resolve(neuron_eq, threshold, reset, refractory, integrator_name)
+        values, namespace, constants = _namespace.split(neuron_eq, values, namespace)
+        rules = (threshold, reset, refractory, integrator_name, namespace, per_neuron, input_sampling)
+        model = _named.resolve(neuron_eq, *rules)
+        if model is not None:
+            _namespace.check_keywords(model, constants, per_neuron)
+            values = {**{k: namespace[k] for k in per_neuron}, **values}
         _named.check_reserved(model)
         _named.check_names(model, values, "FFIAF")
         page = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)
@@ -432,8 +446,10 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, checkpoint_every, constants)
     if not bool(finite):
         raise ValueError(_checks.input_message("x @ weights"))
-    if not all(np.isfinite(np.asarray(v)).all() for v in (new_state.v, *new_state.extra.values())):
-        raise ValueError(_NONFINITE)
+    if bool(np.asarray(_divergence.diverged(new_state)).any()):
+        rec = rec if record else _run_unchecked(mod, x, True, unroll, checkpoint_every, constants)[2]
+        named = {k: v for k, v in mod.parameters().items() if k != "weights"}
+        raise ValueError(_divergence.message(named, new_state, rec, float(mod.sim.dt)))
     return spikes, new_state, rec
 
 

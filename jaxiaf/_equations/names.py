@@ -149,19 +149,27 @@ def check_reserved(model) -> None:
         )
 
 
-def resolve(neuron_eq, threshold, reset, refractory, integrator_name):
-    """The [`jaxiaf.Model`][] of a layer, or None for the default equations (the page's layer)."""
+def resolve(
+    neuron_eq, threshold, reset, refractory, integrator_name, namespace=None, per_neuron=(),
+    input_sampling="held",
+):  # fmt: skip
+    """The [`jaxiaf.Model`][] of a layer, or None for the default equations (the page's layer).
+    `threshold`/`reset` None: Brian2's rule with the layer's defaults (see [`jaxiaf.model`][])."""
     custom_rule = threshold not in (None, "v > v_thresh") or reset not in (None, "v = v_reset")
+    custom_rule = custom_rule or bool(namespace) or bool(per_neuron) or input_sampling != "held"
     if not custom_rule and not isinstance(refractory, str) and _equations.is_default(neuron_eq):
         return None
     if neuron_eq is None:
         neuron_eq = _equations.DEFAULT_NEURON_EQ
     return _model.model(
         neuron_eq,
-        threshold="v > v_thresh" if threshold is None else threshold,
-        reset="v = v_reset" if reset is None else reset,
+        threshold=threshold,
+        reset=reset,
         refractory=refractory if isinstance(refractory, str) else None,
         integrator_name=integrator_name,
+        namespace=namespace,
+        per_neuron=tuple(per_neuron),
+        input_sampling=input_sampling,
     )
 
 
@@ -207,7 +215,7 @@ def initial_state(model, params: Parameters, values: dict, n: int, key, step=Non
         else:
             states[name] = jnp.zeros((n,), params.v_rest.dtype)
     return State(
-        v=states.pop("v"),
+        v=states.pop(names.state_names[0]),  # the primary variable: `v`, else the first declared
         since_spike=jnp.full((n,), NEVER, jnp.int32),
         key=key,
         step=jnp.asarray(0) if step is None else step,

@@ -112,6 +112,14 @@ def test_every_guide_with_python_is_checked_and_every_guide_is_in_the_nav():
         assert (ROOT / "docs" / cited).is_file(), f"mkdocs.yml's nav names {cited}, which does not exist"
 
 
+def test_every_public_name_has_a_page_in_the_api_reference():
+    import jaxiaf
+
+    text = "".join(path.read_text() for path in (ROOT / "docs" / "api").glob("*.md"))
+    documented = set(re.findall(r"^::: jaxiaf\.(\w+)$", text, flags=re.M))
+    assert set(jaxiaf.__all__) - documented == set(), "add `::: jaxiaf.<name>` to a page of docs/api/"
+
+
 def _cited_paths(text: str) -> set[str]:
     pattern = r"`((?:jaxiaf|tests|benchmarks|notebooks|brian_ref|docs)/[\w./-]*\w)`"
     return {path for path in re.findall(pattern, text) if "*" not in path}

@@ -239,3 +239,17 @@ def test_randn_in_threshold_and_reset_draws_from_the_layers_key():
     np.testing.assert_array_equal(np.asarray(whole), np.concatenate([np.asarray(first), np.asarray(second)]))
     assert np.asarray(whole).sum() > 10
     assert not np.array_equal(np.asarray(whole), np.asarray(layer(1)(x)[0]))
+
+
+def test_a_promoted_constant_is_fitted_by_name():
+    """`per_neuron=("taum",)`: `fit` takes the promoted constant's name in `bounds` and recovers the
+    value that made the target spikes (within the bounds' 1 %)."""
+    eqs = "dv/dt = (El - v + I_inp*ohm)/taum : volt"
+    namespace = {"El": -65 * mV, "taum": 10 * ms, "Vt": -50 * mV}
+    mod = jaxiaf.FFIAF(np.eye(1), neuron_eq=eqs, namespace=namespace, per_neuron=("taum",),
+                       threshold="v > Vt", reset="v = El")  # fmt: skip
+    x = _currents(6, 1, 1000)
+    target = np.asarray(mod.set_attributes({"taum": 0.014})(x)[0])
+    result = jaxiaf.fit(mod, x[None], spikes=target[None], bounds={"taum": (0.005, 0.03)}, generations=30,
+                        population_size=16, parallel=1, progress=False, key=jax.random.key(0))  # fmt: skip
+    assert abs(result.best_params["taum"] - 0.014) < 0.01 * 0.025

@@ -9,9 +9,11 @@ of the layer); `jaxiaf._equations.interpret` runs them on JAX arrays inside the 
 [`jaxiaf.evolve`][].
 Brian2 is the front end only: no Brian2 code runs during a simulation.
 
-The layer's input current, `x @ weights` held constant over each step, enters the equations as `I_inp`:
-use the name in the equations (declared `I_inp : amp`, or any other unit the input should have, or left
-undeclared for amperes); Rockpool's `I_inp(t, i)` is read as `I_inp`.
+The layer's input current, `x @ weights`, enters the equations as `I_inp` (declared `I_inp : amp`, or any
+other unit the input should have, or left undeclared for amperes), held over each step; `I_inp(t, i)`
+reads the same, or with `input_sampling="timed"` follows Brian2's `TimedArray` rule at each stage time.
+Constants come from a namespace (`jaxiaf._equations.namespace`); Brian2's generated code is read into
+statements by `jaxiaf._equations.statements`.
 """
 
 import ast
@@ -23,17 +25,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import namespace as _namespace
+from .statements import (
+    _TABLE,
+    _check_functions,
+    _check_reset,
+    _closure,
+    _hoist,
+    _names_in,
+    _refractoriness,
+    _refuse,
+    _scalars,
+    _statements,
+    _target_of,
+    _threshold_block,
+    _timed,
+    _vector_block,
+)
 
 INPUT = "I_inp"
 """The name of the layer's input (`x @ weights`) in the equations."""
 
-_TABLE = "jaxiaf_input"
-_FUNCTIONS = frozenset(
-    "abs arccos arcsin arctan ceil clip cos cosh exp expm1 exprel floor int log log10 log1p sign sin sinh "
-    "sqrt tan tanh timestep randn where logical_not".split()
-)
-"""Functions with a JAX counterpart (see `jaxiaf._equations.interpret`); `rand` and `poisson` have none
-here."""
 
 PAGE_NAMES = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
 """Parameters that keep the reference page's fields (and defaults) when the equations declare them."""
@@ -132,10 +143,6 @@ class Model:
         return f"Model(states={self.state_names}, parameters={self.parameter_names}, method={self.method!r})"
 
 
-def _refuse(what: str) -> ValueError:
-    return ValueError(f"`neuron_eq`: {what}")
-
-
 def _unit_name(dim) -> str:
     return _namespace._dim_text(dim)
 
@@ -215,187 +222,6 @@ def _automatic_methods() -> tuple:
     return inspect.signature(brian2.NeuronGroup).parameters["method"].default
 
 
-def _vector_block(code: str) -> list:
-    """The statements of a numpy code object's vector block, as AST nodes."""
-    body = code[code.index("# vector code") :].split("\n", 1)[1]
-    return ast.parse(_dedent(body)).body
-
-
-def _scalar_block(code: str) -> list:
-    start = code.index("# scalar code")
-    body = code[start : code.index("# vector code")].split("\n", 1)[1]
-    return ast.parse(_dedent(body)).body
-
-
-def _dedent(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    indent = min(len(line) - len(line.lstrip()) for line in lines)
-    return "\n".join(line[indent:] for line in lines)
-
-
-def _is_load(node) -> bool:
-    """`x = _array_group_x`, `.copy()`, `[_idx]` or `[0]` loads, `_vectorisation_idx` and `_idx` lines."""
-    if not isinstance(node, ast.Assign) or len(node.targets) != 1:
-        return False
-    target = node.targets[0]
-    if isinstance(target, ast.Name) and target.id in ("_vectorisation_idx", "_idx"):
-        return True
-    source = ast.unparse(node.value)
-    return isinstance(target, ast.Name) and source.startswith("_array_")
-
-
-def _is_store(node) -> bool:
-    targets = node.targets if isinstance(node, ast.Assign) else []
-    return any(ast.unparse(t).startswith("_array_") for t in targets)
-
-
-class _Unmask(ast.NodeTransformer):
-    """`y[m]` -> `y` for one mask name `m`."""
-
-    def __init__(self, mask: str):
-        self.mask = mask
-
-    def visit_Subscript(self, node):
-        node = self.generic_visit(node)
-        return node.value if ast.unparse(node.slice) == self.mask else node
-
-
-def _statements(nodes) -> tuple:
-    """Brian2's vector statements without its loads and stores; `x[nr] = _x[nr]` as a `where`."""
-    out = []
-    for node in nodes:
-        if _is_load(node) or _is_store(node) or isinstance(node, ast.If):
-            continue
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
-            # `x[m] = value` with `y[m]` inside: elementwise, `x = where(m, value without [m], x)`
-            target = node.targets[0]
-            name, mask = ast.unparse(target.value), ast.unparse(target.slice)
-            value = ast.unparse(_Unmask(mask).visit(node.value))
-            out.append(f"{name} = where({mask}, {value}, {name})")
-            continue
-        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "not_refractory":
-            continue  # the layer's own counter supplies `not_refractory` (Brian2's rule, see `evolve`)
-        out.append(ast.unparse(node))
-    return tuple(out)
-
-
-def _calls(statements) -> set:
-    names = set()
-    for text in statements:
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Call):
-                func = node.func
-                names.add(func.attr if isinstance(func, ast.Attribute) else ast.unparse(func))
-    return names
-
-
-class _Hoist(ast.NodeTransformer):
-    """Replace each call, and each power, whose names are all loop-invariant by `_inv_k` (one per
-    distinct expression): NumPy computes them once per evolve, as Brian2 does at every step."""
-
-    def __init__(self, invariant_names):
-        self.invariant_names, self.found = invariant_names, {}
-
-    def visit_BinOp(self, node):
-        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        if isinstance(node.op, ast.Pow) and names and names <= self.invariant_names:
-            text = ast.unparse(node)
-            return ast.Name(id=self.found.setdefault(text, f"_inv_{len(self.found) + 1}"), ctx=ast.Load())
-        return self.generic_visit(node)
-
-    def visit_Call(self, node):
-        func = node.func.attr if isinstance(node.func, ast.Attribute) else ast.unparse(node.func)
-        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - _FUNCTIONS - {"_numpy"}
-        if (
-            func in _FUNCTIONS - {"randn", "where", "timestep", "logical_not"}
-            and names <= self.invariant_names
-        ):
-            text = ast.unparse(node)
-            name = self.found.setdefault(text, f"_inv_{len(self.found) + 1}")
-            return ast.Name(id=name, ctx=ast.Load())
-        return self.generic_visit(node)
-
-
-def _hoist(statements, invariant_names):
-    hoist = _Hoist(invariant_names)
-    out = tuple(ast.unparse(hoist.visit(ast.parse(text))) for text in statements)
-    return out, tuple(f"{name} = {text}" for text, name in hoist.found.items())
-
-
-def _check_functions(statements, what: str):
-    unknown = sorted(_calls(statements) - _FUNCTIONS - {_TABLE})
-    if unknown:
-        raise _refuse(
-            f"the {what} calls {', '.join(unknown)}, which has no JAX counterpart here; allowed functions: "
-            f"{', '.join(sorted(_FUNCTIONS - {'where', 'logical_not', 'timestep'}))} and `xi` noise terms."
-        )
-
-
-_SINCE = "timestep(t - lastspike, dt)"
-
-
-def _refractoriness(nodes, scalar: dict, refractory, dynamic_names: set):
-    """`(period, rule, is_condition)` from Brian2's `not_refractory = ...` line: `period` the EXPR of
-    `timestep(t - lastspike, dt) >= timestep(EXPR, dt)` when it reads only parameters and constants
-    (computed once per evolve), else `rule`, the whole right-hand side run every step (`_since` for the
-    steps since the last spike); a condition gives `not_refractory | logical_not(COND)`."""
-    if refractory is None:
-        return None, None, False
-    for node in nodes:
-        if (
-            not _is_load(node)
-            and isinstance(node, ast.Assign)
-            and ast.unparse(node.targets[0]) == "not_refractory"
-        ):
-            rule = ast.unparse(node.value).replace(_SINCE, "_since")
-            value = node.value
-            if isinstance(value, ast.Compare) and ast.unparse(value.left) == _SINCE:
-                period = value.comparators[0]
-                period = scalar.get(ast.unparse(period), period)
-                if isinstance(period, ast.Call) and ast.unparse(period.func) == "timestep":
-                    text = ast.unparse(period.args[0])
-                    if not (_names_in(text) & dynamic_names):
-                        return text, None, False
-                return None, rule, False
-            return None, rule, True
-    raise ValueError(f"`refractory`: Brian2 generated no refractoriness for {refractory!r}.")
-
-
-def _names_in(text: str) -> set:
-    return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
-
-
-def _target_of(text: str) -> str:
-    node = ast.parse(text).body[0]
-    return ast.unparse(node.targets[0] if isinstance(node, ast.Assign) else node.target)
-
-
-def _scalars(codes: dict) -> dict:
-    """Each code object's loop-invariant statements, `kind -> [statement]`, in Brian2's order."""
-    return {
-        kind: [ast.unparse(n) for n in _scalar_block(code) if not _is_load(n)] for kind, code in codes.items()
-    }
-
-
-def _closure(statements, read: set) -> tuple:
-    """The statements (in order) that compute `read`, transitively."""
-    needed, wanted = [], set(read)
-    for text in reversed(statements):
-        if _target_of(text) in wanted:
-            needed.append(text)
-            wanted |= _names_in(text.split(" = ", 1)[1])
-    return tuple(reversed(needed))
-
-
-def _timed(statements) -> set:
-    """The targets of statements that read `t`, directly or through another one."""
-    timed = set()
-    for text in statements:
-        if _names_in(text.split(" = ", 1)[1]) & (timed | {"t"}):
-            timed.add(_target_of(text))
-    return timed
-
-
 def _default_rules(threshold, reset, states: list, resolvable: set):
     """Brian2's group has no threshold and no reset unless given; the layer's defaults `v > v_thresh` and
     `v = v_reset` apply where the equations have `v` and the level (`v_thresh`, `v_reset`) resolves."""
@@ -439,28 +265,6 @@ def _run_group(equations, threshold, reset, refractory, method, namespace: dict,
             ) from None
         return group, candidate
     raise AssertionError("Brian2 offers no automatic method")  # its default list ends in one that raises
-
-
-def _threshold_block(code: str | None):
-    """`(statements before the condition, condition)` of Brian2's thresholder."""
-    if code is None:
-        return (), None
-    nodes = [n for n in _vector_block(code) if not isinstance(n, ast.If)]
-    cut = next(
-        k for k, n in enumerate(nodes) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_cond"
-    )
-    before = tuple(s for s in _statements(nodes[:cut]) if _target_of(s) != "not_refractory")
-    return before, ast.unparse(nodes[cut].value)
-
-
-def _check_reset(on_spike, state_names: set, subexpressions: set, reset: str) -> None:
-    for text in on_spike:
-        target = _target_of(text)
-        if target not in state_names | subexpressions:
-            raise ValueError(
-                f"`reset`: only variables with a differential equation may be reset; `{target}` is not one "
-                f"({reset!r})."
-            )
 
 
 def _constants(group, used: set, namespace: dict) -> tuple:

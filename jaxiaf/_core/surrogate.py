@@ -35,7 +35,12 @@ class Surrogate(eqx.Module):
 
     def __check_init__(self):
         beta = getattr(self, "beta", 1.0)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+        if (
+            isinstance(beta, bool)
+            or not isinstance(beta, (int, float))
+            or not math.isfinite(beta)
+            or beta <= 0
+        ):
             raise ValueError(f"`beta` of {type(self).__name__} must be a finite number > 0; got {beta!r}.")
 
 

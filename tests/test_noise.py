@@ -1,6 +1,7 @@
 """The noise: its stationary std, its key, and step-for-step parity with Brian2 fed the same draws."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
@@ -59,3 +60,38 @@ def test_per_neuron_noise_std_sets_each_neurons_stationary_std():
     v = np.asarray(rec["v"][2000:]).reshape(-1, 3, 20)
     assert (v[:, 0] == -0.065).all()  # no noise: v stays exactly at rest
     np.testing.assert_allclose(v[:, 1:].std(axis=(0, 2)) / [0.001, 0.003], 1, atol=0.05)
+
+
+def test_external_draws_replace_the_keys_and_brian2_replays_them():
+    """`evolve(..., draws=...)`: the layer's own draws given back reproduce its run bit for bit (default
+    equations and a model with two `xi` terms), and Brian2 fed any given draws (here uniform ones, not the
+    key's) gives the layer's spikes and traces with the same draws."""
+    from brian_ref import EquationLayer
+
+    t, n = 300, 3
+    noisy = jaxiaf.FFIAF(np.eye(n), noise_std=2e-3)
+    x = jnp.full((t, n), 0.011)
+    own = np.asarray(standard_normal_raster(noisy.neuron_state.key, 0, t, n, jnp.float64))[:, None]
+    keyed = jaxiaf.evolve(noisy.params, noisy.sim, noisy.neuron_state, x, record=True)[2]["v"]
+    given = jaxiaf.evolve(noisy.params, noisy.sim, noisy.neuron_state, x, record=True, draws=own)[2]["v"]
+    np.testing.assert_array_equal(np.asarray(keyed), np.asarray(given))
+    eqs = """dv/dt = (v_rest - v + R*I_inp)/tau + s*sqrt(2/tau)*xi_1 : volt
+dw/dt = -w/tau + s*sqrt(2/tau)*xi_2/volt : 1
+v_rest : volt
+R : ohm
+tau : second
+s : volt
+v_thresh : volt
+v_reset : volt"""
+    values = dict(v_rest=-0.065, R=1.0, tau=0.02, s=2e-3, v_thresh=-0.05, v_reset=-0.065)
+    mod = jaxiaf.FFIAF(np.eye(n), neuron_eq=eqs, integrator_name="euler", **values)
+    draws = np.random.default_rng(0).uniform(-2.0, 2.0, (t, 2, n))
+    currents = np.full((t, n), 0.04)
+    spikes, _, rec = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.asarray(currents), record=True,
+                                   draws=draws)  # fmt: skip
+    ref = EquationLayer(eqs, method="euler", parameters=values).evolve(currents, xi=draws, init={"v": -0.065})
+    np.testing.assert_array_equal(np.asarray(spikes), ref.raster())
+    np.testing.assert_array_equal(np.asarray(rec["v"]), ref.traces["v"])
+    assert np.asarray(spikes).sum() > 5
+    with pytest.raises(ValueError, match=r"`draws` must have shape \(T, D, \.\.\.state\) = \(300, 2, 3\)"):
+        jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.asarray(currents), draws=draws[:, :1])

@@ -226,7 +226,32 @@ def _loop_shape(constant, shape):
     return jnp.broadcast_to(constant, jnp.broadcast_shapes(constant.shape, shape[-1:]))
 
 
-def _default_step(params, sim, state, constants, shape, surrogate):
+def _draw_source(state, shape, draws, rows: int):
+    """`pick(n, dtype) -> (rows, *shape)`: step n's unit normal draws, from the state's key
+    (`normal(fold_in(key, n), (rows * N,))` per batch entry, read as `rows` rows of N), or row
+    `n - state.step` of the given `draws` (T, rows, *shape)."""
+    if draws is not None:
+        return lambda n, dtype: jax.lax.dynamic_index_in_dim(draws, n - state.step, keepdims=False).astype(
+            dtype
+        )
+
+    def pick(n, dtype):
+        raw = _draw_batch(state.key, n, (*shape[:-1], rows * shape[-1]), dtype)
+        return jnp.moveaxis(raw.reshape(*shape[:-1], rows, shape[-1]), -2, 0)
+
+    return pick
+
+
+def _rows(model, sim) -> int:
+    """Unit normal draws per neuron and step: the default equations' noise (1 if noisy), or a model's
+    update terms and the threshold's and reset's `randn()` calls."""
+    if model is None:
+        return int(sim.noisy)
+    settle = (*model.before_condition, model.condition or "", *model.on_spike)
+    return model.draws + sum(text.count("randn(") for text in settle)
+
+
+def _default_step(params, sim, state, constants, shape, surrogate, pick):
     """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
     [`jaxiaf.evolve`][]."""
     update = resolve_integrator(sim.integrator_name) if state.v.dtype == jnp.float64 else affine
@@ -237,7 +262,7 @@ def _default_step(params, sim, state, constants, shape, surrogate):
         nr = (since >= consts.refractory_steps) & active
         u = jnp.broadcast_to(u, shape)
         if sim.noisy:
-            xi = _draw_batch(state.key, n, shape, v.dtype)
+            xi = pick(n, v.dtype)[0]
             u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
         return jnp.where(nr, update(v, u, p, consts, nr), v)
 
@@ -252,22 +277,17 @@ def _default_step(params, sim, state, constants, shape, surrogate):
     return advance, settle
 
 
-def _model_step(model, params, state, constants, shape, surrogate):
+def _model_step(model, params, state, constants, shape, surrogate, pick):
     """`advance` and `settle` of a layer's own equations: Brian2's generated statements
     (`jaxiaf._equations.interpret`) on a dict of the state variables (the primary one, `State.v`, first).
 
-    Noise: step n draws `normal(fold_in(key, n), (D * N,))` (leading batch axes: one key each), read as D
-    rows of N: the first `model.draws` rows are the update's `xi`/`randn()` terms in Brian2's order, the
-    others the threshold's and then the reset's `randn()` calls."""
+    Noise: `pick(n, dtype)` gives step n's D rows of N draws (`_draw_source`): the first `model.draws`
+    rows are the update's `xi`/`randn()` terms in Brian2's order, the others the threshold's and then the
+    reset's `randn()` calls."""
     env = _generated.loop_env(model, params, constants, shape)
     steps = jnp.broadcast_to(constants.refractory_steps, shape)
     linear = _affine.applies(model, state.v.dtype)
-    later = sum(s.count("randn(") for s in (*model.before_condition, model.condition or "", *model.on_spike))
-
-    def draw(n, dtype):
-        rows = model.draws + later
-        raw = _draw_batch(state.key, n, (*shape[:-1], rows * shape[-1]), dtype)
-        return jnp.moveaxis(raw.reshape(*shape[:-1], rows, shape[-1]), -2, 0)
+    later = _rows(model, None) - model.draws
 
     def advance(vals, since, u, n, active):
         nr = _generated.not_refractory_before(model, since, steps)
@@ -275,17 +295,35 @@ def _model_step(model, params, state, constants, shape, surrogate):
         if linear:
             return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
         primary = vals[model.state_names[0]]
-        draws = draw(n, primary.dtype)[: model.draws] if model.draws else None
+        draws = pick(n, primary.dtype)[: model.draws] if model.draws else None
         u = jnp.broadcast_to(u, shape)
         return _generated.advance(model, env, vals, since, nr, u, n, draws, active, u_next)
 
     def settle(vals, since, n):
         nr = _generated.not_refractory_before(model, since, steps)
-        draws = draw(n, vals[model.state_names[0]].dtype)[model.draws :] if later else None
+        draws = pick(n, vals[model.state_names[0]].dtype)[model.draws :] if later else None
         fired, spike, vals, since = _generated.settle(model, env, vals, since, nr, n, draws, surrogate)
         return spike, vals, since
 
     return advance, settle
+
+
+def _checked_draws(draws, num_steps: int, rows: int, shape):
+    """`draws` as an array of shape (T, D, *shape); `ValueError` naming it otherwise, or where the layer
+    draws nothing."""
+    if draws is None:
+        return None
+    if rows == 0:
+        raise ValueError(
+            "`draws` given, but the layer draws no normal numbers (no noise, no `xi`, no `randn()`)."
+        )
+    draws = jnp.asarray(draws)
+    if draws.shape != (num_steps, rows, *shape):
+        raise ValueError(
+            f"`draws` must have shape (T, D, ...state) = {(num_steps, rows, *shape)} (D = {rows} draws per "
+            f"neuron and step); got {draws.shape}."
+        )
+    return draws
 
 
 def checked(params: Parameters, sim: SimulationParameters):
@@ -321,6 +359,7 @@ def evolve(
     unroll: int = 1,
     surrogate: "_surrogate.Surrogate | None" = None,
     checkpoint_every: int | None = None,
+    draws=None,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -371,6 +410,11 @@ def evolve(
       `jaxiaf.surrogate.Surrogate` (e.g. `SuperSpike()`): the spikes (raster, record, reducer) are 0/1
       floats of `v`'s dtype whose derivative is the surrogate's; `v` and the spikes are bit-identical
       (see `jaxiaf._core.surrogate`).
+    - `draws`: None (default: the noise is drawn from the state's key), or (T, D, B..., N) unit normal
+      draws to use instead, D per neuron and step: 1 for the default equations' noise; for a layer's own
+      equations its update's `xi` terms in Brian2's order (`Model.draws`), then the threshold's and the
+      reset's `randn()` calls. From the key, step n's draws are `normal(fold_in(key, step + n), (D * N,))`
+      read as D rows of N (one key per batch entry), so the layer's own draws can be read back.
     - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
       the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`;
       a C that divides T saves a copy of `currents`).
@@ -424,10 +468,13 @@ def evolve(
         # each step reads its row and the next (the last row repeats, as past the end of a TimedArray)
         currents = jnp.stack([currents, jnp.concatenate([currents[1:], currents[-1:]])], axis=1)
         tail = currents.shape[1:]
+    pick = _draw_source(
+        state, shape, _checked_draws(draws, num_steps, _rows(model, sim), shape), _rows(model, sim)
+    )
     if model is None:
-        advance, settle = _default_step(params, sim, state, constants, shape, surrogate)
+        advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick)
     else:
-        advance, settle = _model_step(model, params, state, constants, shape, surrogate)
+        advance, settle = _model_step(model, params, state, constants, shape, surrogate, pick)
 
     def body(carry, k, u):
         # Step k settles (threshold, reset) the update computed by the previous iteration, then updates

@@ -80,11 +80,11 @@ __all__ = [
 ]
 
 _MOVED = {
-    "NEVER": ("._pytrees", "NEVER"),
-    "StepConstants": ("._pytrees", "StepConstants"),
-    "float_dtype": ("._pytrees", "float_dtype"),
-    "INTEGRATORS": ("._integrators", "INTEGRATORS"),
-    "standard_normal_raster": ("._core", "standard_normal_raster"),
+    "NEVER": ("._core.pytrees", "NEVER"),
+    "StepConstants": ("._core.pytrees", "StepConstants"),
+    "float_dtype": ("._core.pytrees", "float_dtype"),
+    "INTEGRATORS": ("._core.integrators", "INTEGRATORS"),
+    "standard_normal_raster": ("._core.scan", "standard_normal_raster"),
     **{
         name: (".graph", name)
         for name in ("GraphHolder", "GraphModule", "GraphNode", "IAFNeurons", "LinearWeights")

@@ -106,11 +106,13 @@ def test_input_in_amp_per_square_metre():
 THRESHOLDS_AND_RESETS = {
     "threshold reads I_inp": dict(threshold="v > v_thresh and I_inp > 30*mA"),
     "threshold reads t": dict(threshold="v > v_thresh and t > 5*ms"),
+    "threshold reads lastspike": dict(threshold="v > v_thresh and (t - lastspike) > 4*ms"),
     "threshold on a subexpression": dict(extra="\nveff = v + 2*mV : volt", threshold="veff > v_thresh"),
     "threshold on a constant-over-dt subexpression": dict(
         extra="\nvc = v + 2*mV : volt (constant over dt)", threshold="vc > v_thresh"
     ),
     "reset reads t": dict(reset="v = v_reset - (t/second)*mV"),
+    "reset reads lastspike": dict(reset="v = v_reset - ((t - lastspike)/second)*mV"),
     "reset reads I_inp": dict(reset="v = v_reset + I_inp*ohm/10"),
     "reset reads a subexpression": dict(extra="\nveff = v + 2*mV : volt", reset="v = veff - 20*mV"),
 }

@@ -363,6 +363,12 @@ CARRIED = "@"
 the state variables in the loop's carry; no equation name can start with it."""
 
 
+def last_spike(since, n, dt):
+    """Brian2's `lastspike` at step `n`: `(n - since) * dt`, the time of the last spike (Brian2 stores
+    the clock's `t` then), or -1e4 s before the first one (Brian2's initial value)."""
+    return jnp.where(since >= NEVER, -1e4, (n - since) * dt)
+
+
 def not_refractory_before(model: Model, since, steps):
     """Brian2's `not_refractory` at the start of a step, from the refractory counter: `since >= steps`; under
     a refractory condition the counter is 0 while refractory (see `settle`)."""
@@ -377,6 +383,7 @@ def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active,
     `u_next`: the next step's input row, read by the input table's calls at `t + dt`."""
     ctx = _context(vals, since, draws, env["dt"], (n, u, u if u_next is None else u_next))
     step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": n * env["dt"], INPUT: u}
+    step_env["lastspike"] = last_spike(since, n, env["dt"])
     step_env = run(model.per_step, step_env, ctx)
     step_env = run(model.update, step_env, ctx)
     shape = nr.shape
@@ -397,12 +404,14 @@ def settle(model: Model, env: dict, vals: dict, since, nr, n, draws=None, surrog
     held = carried.get(INPUT)
     ctx = _context(vals, since, draws, env["dt"], None if held is None else (n, held, held))
     step_env = {**env, **carried, **vals, "not_refractory": nr, "t": n * env["dt"]}
+    step_env["lastspike"] = last_spike(since, n, env["dt"])
     step_env = run(model.before_condition, step_env, ctx)
     if model.condition is None:
         fired = jnp.zeros(nr.shape, bool)
     else:
         fired = jnp.broadcast_to(evaluate(model.condition, step_env, ctx), nr.shape)
     spike = fired if surrogate is None else surrogate_spike(model, surrogate, step_env, fired, nr, ctx)
+    step_env["lastspike"] = jnp.where(fired, step_env["t"], step_env["lastspike"])  # Brian2's thresholder
     step_env = run(model.on_spike, step_env, ctx, where=fired)
     counted = jnp.minimum(since + 1, NEVER)
     if model.refractory_condition:

@@ -363,6 +363,11 @@ def _assemble(group, equations, text, dim, method, threshold, reset, refractory,
     _check_functions(before + ((condition,) if condition else ()), "threshold")
     _check_functions(on_spike, "reset")
     used = set().union(*(_names_in(s) for s in runs + scalar + ((period,) if period else ())))
+    if is_condition and "lastspike" in used:
+        raise ValueError(
+            f"`refractory`: with a refractory condition ({refractory!r}) the layer does not keep the time of "
+            "the last spike; `lastspike` can be read with a refractory period (a duration) only."
+        )
     constants = _constants(group, used, entries)
     draws = sum(s.count("randn(") for s in update + per_step)
     fixed = {n for n, _ in parameters} | {n for n, _ in constants} | {"dt"} | {_target_of(s) for s in scalar}

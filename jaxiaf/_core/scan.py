@@ -382,6 +382,13 @@ def evolve(
     makes `noise_std` the stationary standard deviation of `v` under the noise alone. A refractory period
     of R*dt freezes the R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
 
+    A layer's own equations (`sim.model`) run Brian2's generated statements in its order instead: the
+    `(constant over dt)` subexpressions and the state update (`I_inp` the step's row, or by Brian2's
+    `TimedArray` rule under `input_sampling="timed"`), then the threshold's statements and condition and
+    the reset, reading `t`, `I_inp`, `lastspike` and the subexpressions as Brian2 does. A refractoriness
+    of the state or a refractory condition is evaluated every step; under a condition `since_spike` is
+    0 from a spike until the condition stops holding. A model without a threshold never spikes.
+
     The state may carry leading batch axes (`v` of shape (B..., N), one key per batch entry): the batch is
     then part of the scan carry and every step updates all of it at once. Parameters and `currents` are
     broadcast to it.

@@ -254,3 +254,16 @@ def test_a_promoted_constant_is_fitted_by_name():
     result = jaxiaf.fit(mod, x[None], spikes=target[None], bounds={"taum": (0.005, 0.03)}, generations=30,
                         population_size=16, parallel=1, progress=False, key=jax.random.key(0))  # fmt: skip
     assert abs(result.best_params["taum"] - 0.014) < 0.01 * 0.025
+
+
+def test_since_spike_is_zero_while_a_refractory_condition_holds():
+    """Under `refractory="u > 0.5"` (`u = 1` at a spike), the final `since_spike` is 0 exactly for the
+    neurons that spiked on the last step or were still refractory on it (`u > 0.5` before its update)."""
+    eqs = LIF + "\ndu/dt = -u/(5*ms) : 1"
+    mod = jaxiaf.FFIAF(np.eye(6), neuron_eq=eqs, reset="v = v_reset; u = 1", refractory="u > 0.5", **P)
+    for steps in (97, 143, 211):
+        spikes, state, record = mod(_currents(steps, 6, steps, 0.05), record=True)
+        spikes, u = np.asarray(spikes), np.asarray(record["u"])
+        refractory = spikes[-1] | ((u[-2] > 0.5) & spikes[:-1].any(axis=0))
+        np.testing.assert_array_equal(np.asarray(state.since_spike) == 0, refractory)
+        assert refractory.any() and not refractory.all()

@@ -24,7 +24,7 @@ v_reset : volt
 """
 
 
-def _layer(kind: str, seed: int, dtype, n_in=3, n=5, num_steps=200):
+def _layer(kind: str, seed: int, dtype, n_in=3, n=5, num_steps=120):
     """A random layer (default equations with noise and a refractory period, or the adaptive LIF with
     `xi`-free equations) in `dtype`, its input, and B random values of the swept parameter."""
     rng = np.random.default_rng(seed)
@@ -105,8 +105,8 @@ def test_gradients_through_the_batched_call():
     (float64, SuperSpike surrogate on the spikes, noise on)."""
     rng = np.random.default_rng(2)
     mod = jaxiaf.FFIAF(rng.normal(0, 0.02, (3, 4)), noise_std=0.002, surrogate=jaxiaf.surrogate.SuperSpike())
-    x = jnp.asarray(rng.uniform(0, 1, (150, 3)))
-    taus = jnp.asarray(rng.uniform(0.01, 0.03, 3))
+    x = jnp.asarray(rng.uniform(0, 1, (80, 3)))
+    taus = jnp.asarray(rng.uniform(0.01, 0.03, 2))
 
     def loss(tau):
         spikes, _, rec = mod.set_attributes({"tau_mem": tau})(x, record=True)

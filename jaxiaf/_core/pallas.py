@@ -109,7 +109,7 @@ def _kernel(cur, bias, v_rest, v_thresh, v_reset, coef, steps, v0, since0, count
     consts = StepConstants(zero, zero, zero, steps[...], zero, coef[...])
     sim = SimulationParameters(zero, zero, zero, integrator_name=integrator, noisy=False)
     state = State(v_out[...], since_out[...], zero, jnp.zeros((), jnp.int32))
-    advance, settle = _default_step(params, sim, state, consts, shape, None)
+    advance, settle = _default_step(params, sim, state, consts, shape, None, None)  # no surrogate, no noise
 
     def step(k, carry):
         v, since, count, first = carry

@@ -115,10 +115,13 @@ class FFIAF(eqx.Module):
     - `surrogate`: keyword-only, static; None (default), or a `jaxiaf.surrogate.Surrogate` (e.g.
       `SuperSpike()`): the spikes then come back as 0/1 floats carrying its gradient, with a
       bit-identical forward (see [`jaxiaf.evolve`][]).
-    - `namespace`, `per_neuron`, `input_sampling`: keyword-only, with `neuron_eq`: the script's constants
-      (`{name: Brian2 quantity}`; undeclared keywords join them), the constants to make per-neuron
-      parameters, and `"held"` (default) or `"timed"` (`I_inp(t, i)` by Brian2's `TimedArray` rule at
-      each stage time); see [`jaxiaf.model`][] and `docs/guides/brian2-scripts.md`.
+    - `namespace`, `per_neuron`: keyword-only, with `neuron_eq`: the script's constants
+      (`{name: Brian2 quantity}`; undeclared keywords join them) and the constants to make per-neuron
+      parameters; see [`jaxiaf.model`][] and `docs/guides/brian2-scripts.md`.
+    - `input_sampling`: keyword-only, static; `"held"` (default: the step's row held over the step) or
+      `"timed"` (`I_inp(t, i)` by Brian2's `TimedArray` rule at each stage time: rk4's last stage reads
+      the next row, as Rockpool's `FFIAFBrian` does). The default equations keep their page names and
+      fast path under either.
 
     With every default, `v` relaxes towards `v_rest + bias * 1 ohm` = -55 mV, exactly the threshold; the
     spike condition `v > v_thresh` is strict and `v` settles just under it, so the default layer is silent
@@ -135,6 +138,7 @@ class FFIAF(eqx.Module):
     initial_params: Parameters
     name: str = eqx.field(static=True)
     surrogate: "_surrogate.Surrogate | None" = eqx.field(static=True)
+    input_sampling: str = eqx.field(static=True)
 
     weights = _Alias("Parameter", "(N_in, N) weights.")
     bias = _Alias("Parameter", "(N,) bias current (A).")
@@ -198,6 +202,7 @@ class FFIAF(eqx.Module):
         self.name = "" if name is None else str(name)
         _surrogate.check_options(surrogate, None)
         self.surrogate = surrogate
+        self.input_sampling = input_sampling
 
     @property
     def shape(self) -> tuple:
@@ -269,7 +274,7 @@ class FFIAF(eqx.Module):
             return _named.parameters(self.sim.model, self.params)
         if kind == "SimulationParameter":
             return {k: getattr(self.sim, k) for k in _named.simulation_names(self.sim.model)}
-        return self.neuron_state.named()
+        return _named.state_by_name(self.sim.model, self.neuron_state)
 
     def parameters(self, family: str | list | None = None) -> dict:
         """The parameters `{name: array}`: the weights and every parameter the equations declare (for the
@@ -305,7 +310,7 @@ class FFIAF(eqx.Module):
         **Raises:** `ValueError` for an unknown name, a wrong shape or a bad value (`EquinoxRuntimeError`
         for a traced value, when the module is evolved); `TypeError` for a wrong type.
         """
-        new_attributes = as_attributes(new_attributes)
+        new_attributes = as_attributes(new_attributes, self.sim.model)
         if not isinstance(new_attributes, dict):
             raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
         model = self.sim.model
@@ -357,13 +362,15 @@ class FFIAF(eqx.Module):
         return eqx.tree_at(lambda m: m.params, self, self.initial_params)
 
 
-def as_attributes(new_attributes):
-    """A [`jaxiaf.Parameters`][], [`jaxiaf.SimulationParameters`][] or [`jaxiaf.State`][] as the dict
-    `set_attributes` takes (its `extra` entries by name; of simulation parameters, those the dynamics
-    read); anything else unchanged."""
+def as_attributes(new_attributes, model=None):
+    """A [`jaxiaf.Parameters`][], [`jaxiaf.SimulationParameters`][] or [`jaxiaf.State`][] (of a layer
+    whose `sim.model` is `model`) as the dict `set_attributes` takes (entries by the equations' names; of
+    simulation parameters, those the dynamics read); anything else unchanged."""
     if isinstance(new_attributes, SimulationParameters):
         return {k: getattr(new_attributes, k) for k in _named.simulation_names(new_attributes.model)}
-    if isinstance(new_attributes, (Parameters, State)):
+    if isinstance(new_attributes, State):
+        return _named.state_by_name(model, new_attributes)
+    if isinstance(new_attributes, Parameters):
         return new_attributes.named()
     return new_attributes
 
@@ -401,9 +408,9 @@ def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None, noisy=T
 def _make_state(values: dict, n: int, model=None) -> State:
     since = _convert.steps("since_spike", values["since_spike"], (n,)).astype(jnp.int32)
     step = _convert.steps("step", values["step"], ())
-    units = dict(_named.declared(model).states)
-    extra = {k: _convert.state_vector(k, values[k], units[k], n) for k in units if k != "v"}
-    v = _convert.state_vector("v", values["v"], units["v"], n)
+    units, primary = dict(_named.declared(model).states), _named.primary(model)
+    extra = {k: _convert.state_vector(k, values[k], units[k], n) for k in units if k != primary}
+    v = _convert.state_vector(primary, values[primary], units[primary], n)
     return State(v=v, since_spike=since, key=_convert.prng_key(values["key"]), step=step, extra=extra)
 
 
@@ -428,6 +435,7 @@ def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
     params = eqx.tree_at(lambda p: p.weights, mod.params, _checks.traced("weights", mod.params.weights))
     options = dict(record=record, unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
+    options.update(input_sampling=mod.input_sampling)
     return layer_call(params, mod.sim, state, x, **options)
 
 
@@ -460,4 +468,5 @@ def _run_unchecked(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every, c
     finite = jnp.isfinite(jnp.sum(currents * 0))
     unchecked = dict(record=record, check=False, constants=constants, unroll=unroll)
     unchecked.update(surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
+    unchecked.update(input_sampling=mod.input_sampling)
     return (*evolve(params, mod.sim, mod.neuron_state, currents, **unchecked), finite)

@@ -245,3 +245,36 @@ def test_e21_x_carries_the_unit_of_the_equations_input():
         mod(X * brian2.amp)
     with pytest.raises(ValueError, match=r"`x` must be in amperes \(A\)"):
         jaxiaf.FFIAF(np.eye(1))(X * brian2.volt)
+
+
+VM = """dvm/dt = (El - vm + R*I_inp)/tau : volt (unless refractory)
+R : ohm"""
+
+
+def _vm_layer(layer=jaxiaf.FFIAF, **kw):
+    import brian2 as b2
+
+    return layer(
+        np.full((1, 3), 1.0), neuron_eq=VM, threshold="vm > -50*mV", reset="vm = El", refractory=2e-3,
+        El=-65 * b2.mV, tau=10 * b2.ms, R=[1.0, 1.2, 1.4], **kw,
+    )  # fmt: skip
+
+
+def test_a_state_variable_not_named_v_advances_and_saves_by_its_name(tmp_path):
+    mod = _vm_layer(input_sampling="timed")
+    x = np.full((400, 1), 0.02)
+    spikes, state, _ = mod(x)
+    assert set(mod.state()) == {"vm", "since_spike", "key", "step"}
+    advanced = mod.set_attributes(state)  # a State of its own layer, read by the equations' names
+    np.testing.assert_array_equal(advanced.state()["vm"], state.v)
+    np.testing.assert_array_equal(mod.set_attributes({"vm": -0.06}).state()["vm"], np.full(3, -0.06))
+    jaxiaf.save(advanced, tmp_path / "vm.npz")
+    back = jaxiaf.load(tmp_path / "vm.npz")
+    assert back.sim.model.input_sampling == "timed"
+    assert dict((n, v) for n, v, _ in back.sim.model.namespace) == {"El": -0.065, "tau": 0.01}
+    (s1, st1, _), (s2, st2, _) = advanced(x), back(x)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(st1.v, st2.v)
+    timed = _vm_layer(jaxiaf.FFIAFBrian)
+    timed.set_attributes({"vm": -0.06})
+    np.testing.assert_array_equal(timed.state()["vm"], np.full(3, -0.06))

@@ -19,6 +19,7 @@ from .._core.integrators import resolve_integrator
 from .._core.pytrees import NEVER, Parameters, State
 from . import default as _equations
 from . import model as _model
+from . import namespace as _namespace
 
 PAGE_NAMES = _model.PAGE_NAMES
 
@@ -59,6 +60,17 @@ class Names:
 
 PAGE = Names(parameters=tuple((name, _convert.UNITS[name]) for name in PAGE_NAMES), states=(("v", "V"),))
 """The default equations' declared names: the page's parameters and `v`."""
+
+
+def primary(model) -> str:
+    """The state variable the core carries as `State.v`: `v`, else the equations' first declared one."""
+    return declared(model).state_names[0]
+
+
+def state_by_name(model, state: State) -> dict:
+    """A [`jaxiaf.State`][]'s entries under the equations' names (`State.v` under [`primary`][]'s name)."""
+    named, name = state.named(), primary(model)
+    return named if name == "v" else {name if k == "v" else k: x for k, x in named.items()}
 
 
 def declared(model) -> "Names | _model.Model":
@@ -121,11 +133,14 @@ def missing_hint(model, names) -> str:
 
 def source(model) -> "dict | None":
     """The text of a layer's own equations, as a file keeps it (`equations`, `threshold`, `reset`,
-    `refractory`); None for the default equations."""
+    `refractory`, the `namespace` constants as `[name, SI value, unit]` and `input_sampling`); None for the
+    default equations."""
     names = declared(model)
     if names is PAGE:
         return None
-    return {f: getattr(names, f) for f in ("equations", "threshold", "reset", "refractory")}
+    text = {f: getattr(names, f) for f in ("equations", "threshold", "reset", "refractory")}
+    namespace = [[name, float(value), unit_] for name, value, unit_ in names.namespace]
+    return {**text, "namespace": namespace, "input_sampling": names.input_sampling}
 
 
 def source_arguments(source_: "dict | None", method: str) -> dict:
@@ -134,6 +149,8 @@ def source_arguments(source_: "dict | None", method: str) -> dict:
     if source_ is None:
         return {"integrator_name": method}
     arguments = dict(neuron_eq=source_["equations"], threshold=source_["threshold"], reset=source_["reset"])
+    namespace = {name: _namespace.quantity(value, unit_) for name, value, unit_ in source_.get("namespace", ())}
+    arguments.update(namespace=namespace, input_sampling=source_.get("input_sampling", "held"))
     arguments["integrator_name"] = None if method == "exact" else method
     return {**arguments, **({} if source_["refractory"] is None else {"refractory": source_["refractory"]})}
 
@@ -156,7 +173,9 @@ def resolve(
     """The [`jaxiaf.Model`][] of a layer, or None for the default equations (the page's layer).
     `threshold`/`reset` None: Brian2's rule with the layer's defaults (see [`jaxiaf.model`][])."""
     custom_rule = threshold not in (None, "v > v_thresh") or reset not in (None, "v = v_reset")
-    custom_rule = custom_rule or bool(namespace) or bool(per_neuron) or input_sampling != "held"
+    custom_rule = custom_rule or bool(namespace) or bool(per_neuron)
+    if input_sampling not in ("held", "timed"):  # the default equations take either on the fast path
+        raise ValueError(f"`input_sampling` must be 'held' or 'timed'; got {input_sampling!r}.")
     if not custom_rule and not isinstance(refractory, str) and _equations.is_default(neuron_eq):
         return None
     if neuron_eq is None:
@@ -215,7 +234,7 @@ def initial_state(model, params: Parameters, values: dict, n: int, key, step=Non
         else:
             states[name] = jnp.zeros((n,), params.v_rest.dtype)
     return State(
-        v=states.pop(names.state_names[0]),  # the primary variable: `v`, else the first declared
+        v=states.pop(primary(model)),
         since_spike=jnp.full((n,), NEVER, jnp.int32),
         key=key,
         step=jnp.asarray(0) if step is None else step,

@@ -135,6 +135,8 @@ def _layer_from_record(header: dict, arrays: dict):
         raise ValueError(f"unknown layer class {header['class']!r}")
     names = [*module.parameters(), *module.simulation_parameters()]
     current = {k: arrays[k] for k in names if k != "integrator_name"}
+    primary = _named.primary(module.sim.model)  # the file keeps it as `v`, as the core carries it
+    state = {primary if k == "v" else k: v for k, v in state.items()}
     missing = sorted(set(module.state()) - set(state))
     if missing:
         raise ValueError(f"the state entries {missing} are missing")

@@ -24,8 +24,10 @@ class FFIAFBrian(RockpoolSurface):
     """A spiking feedforward layer of IAF neurons: continuous currents in (`TSContinuous`), spikes out
     (`TSEvent`). The interface of Rockpool's `nn.layers.FFIAFBrian`, computed by [`jaxiaf.FFIAF`][].
 
-    `dv/dt = (v_rest - v + r_m * (I_in(t) + bias)) / tau_mem`, `r_m` = 1 ohm; the input of step k is the
-    input series sampled at `t + k*dt`, held over the step; a spike when `v > v_thresh`, then
+    `dv/dt = (v_rest - v + r_m * (I_in(t) + bias)) / tau_mem`, `r_m` = 1 ohm; row k of the input is the
+    input series sampled at `t + k*dt`, read as Rockpool's layer reads it (`input_sampling="timed"`, by
+    default): through Brian2's `TimedArray` rule, so rk4's last stage (at `t + k*dt + dt`) reads row
+    k + 1 (the last row repeats); a spike when `v > v_thresh`, then
     `v = v_reset`, refractory for `refractory` s. Every integrator follows Brian2's update exactly (see
     [`jaxiaf.evolve`][]).
 
@@ -58,6 +60,10 @@ class FFIAFBrian(RockpoolSurface):
     - `name`: a name for the layer. Default `"unnamed"`.
     - `record`: if True, every evolution returns the record (as if called with `record=True`).
     - `key`: keyword-only PRNG key of the noise (default `jax.random.key(0)`).
+    - `input_sampling`: keyword-only; `"timed"` (default, Rockpool's read: each integrator stage reads
+      the input at its own time by Brian2's `TimedArray` rule) or `"held"` (row k held over step k, the
+      default of [`jaxiaf.FFIAF`][]). Only rk4 has a stage at `t + dt`: with the other integrators of
+      the default equations both read the same. The noise is held over the step under either.
 
     **Raises:** `ValueError` for an unsupported `neuron_eq`, and as [`jaxiaf.FFIAF`][] for a bad value,
     shape or integrator; `TypeError` for a non-number.
@@ -96,6 +102,7 @@ class FFIAFBrian(RockpoolSurface):
         key: "jax.Array | None" = None,
         threshold: str | None = None,
         reset: str | None = None,
+        input_sampling: str = "timed",
         **values,
     ):
         self._module = FFIAF(
@@ -114,6 +121,7 @@ class FFIAFBrian(RockpoolSurface):
             neuron_eq=neuron_eq,
             threshold=threshold,
             reset=reset,
+            input_sampling=input_sampling,
             **values,
         )
         self._dt = _timebase.seconds("dt", dt)
@@ -394,7 +402,7 @@ class FFIAFBrian(RockpoolSurface):
         **Raises:** `TypeError` for a non-dict; `ValueError` for an unknown name, a bad shape or value, or
         a new `dt` while `t != 0` (call `reset_time()` first: `t = step * dt` would jump).
         """
-        new_attributes = as_attributes(new_attributes)
+        new_attributes = as_attributes(new_attributes, self._module.sim.model)
         if not isinstance(new_attributes, dict):
             raise TypeError(f"`new_attributes` must be a dict; got {type(new_attributes).__name__}.")
         own = {k: v for k, v in new_attributes.items() if k not in self._submodules}

@@ -174,6 +174,6 @@ def test_the_batching_guide_runs():
 
     guide = pathlib.Path(__file__).parents[1] / "docs" / "guides" / "batching.md"
     blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     namespace: dict = {}
     exec(compile("\n".join(blocks), str(guide), "exec"), namespace)

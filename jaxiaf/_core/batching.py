@@ -32,7 +32,8 @@ _STEP_MESSAGE = (
 
 
 def layer_call(params: Parameters, sim: SimulationParameters, state: State, x, **options):
-    """`evolve(params, sim, state, x @ weights, **options)`, batched by the rule above under `jax.vmap`.
+    """`evolve(params, sim, state, x @ weights, **options)`; under `jax.vmap`, one scan over the whole batch
+    (this module's rule).
 
     **Arguments:** the layer's pytrees, `x` (T, N_in) input (A), and `evolve`'s static options `record`,
     `unroll`, `surrogate`, `checkpoint_every` and `reducer` (values are checked: `check=True`). A reducer

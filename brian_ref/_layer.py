@@ -62,13 +62,16 @@ class FFIAFBrian2:
     """A feedforward layer of IAF neurons simulated by Brian2, with the constructor of `FFIAFBrian`.
 
     The input current of each neuron, `(x @ weights)[n] + noise_scale * xi[n]`, enters Brian2 through a
-    `TimedArray` as a subexpression flagged `(constant over dt)`, so every integrator holds it over the step.
+    `TimedArray` as a subexpression flagged `(constant over dt)`, so every integrator holds it over the step;
+    with `input_sampling="timed"` the flag is dropped, so that each stage reads `I_inp(t, i)` at its own
+    time (rk4's last stage at `t + dt`: the next row), as Rockpool's `FFIAFBrian` does (no noise then).
 
     **Arguments:** as Rockpool's `FFIAFBrian`, in SI units: `weights` (N_in, N); `bias` (A), `tau_mem` (s),
     `v_thresh`, `v_reset`, `v_rest` (V): scalars or (N,); `dt` (s); `noise_std` (V, stationary std of v
     under the noise alone); `refractory` (s, scalar or (N,)); `integrator_name` (`rk4`, `rk2`, `euler`,
     `exponential_euler`, `exact`/`linear`); `name`; `target`: Brian2 code-generation target (`numpy`,
-    `cython`, or `cpp_standalone`, which writes a project into `standalone_dir`).
+    `cython`, or `cpp_standalone`, which writes a project into `standalone_dir`); `input_sampling`:
+    `"held"` (default) or `"timed"`.
     """
 
     def __init__(
@@ -86,12 +89,15 @@ class FFIAFBrian2:
         name="unnamed",
         target="numpy",
         standalone_dir=None,
+        input_sampling="held",
     ):
         self.weights = np.asarray(weights, dtype=np.float64)
         if self.weights.ndim != 2:
             raise ValueError(f"`weights` must be 2-D [N_in, N]; got shape {self.weights.shape}.")
         if integrator_name not in _METHODS:
             raise ValueError(f"`integrator_name` must be one of {sorted(_METHODS)}; got {integrator_name!r}.")
+        if input_sampling not in ("held", "timed"):
+            raise ValueError(f"`input_sampling` must be 'held' or 'timed'; got {input_sampling!r}.")
         n = self.weights.shape[1]
         self.bias = _per_neuron("bias", bias, n)
         self.tau_mem = _per_neuron("tau_mem", tau_mem, n)
@@ -105,6 +111,9 @@ class FFIAFBrian2:
         self.name = name
         self.target = target
         self.standalone_dir = standalone_dir
+        self.input_sampling = input_sampling
+        if input_sampling == "timed" and np.any(self.noise_std > 0):
+            raise ValueError("`input_sampling='timed'` replays a noiseless layer: give `noise_std=0`.")
 
     @property
     def size(self) -> int:
@@ -157,7 +166,7 @@ class FFIAFBrian2:
         current_table = b2.TimedArray(currents * b2.amp, dt=dt)
         group = b2.NeuronGroup(
             n,
-            _EQUATIONS,
+            _EQUATIONS if self.input_sampling == "held" else _EQUATIONS.replace(" (constant over dt)", ""),
             threshold="v > v_thresh",
             reset="v = v_reset",
             refractory="refr",

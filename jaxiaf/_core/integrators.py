@@ -4,6 +4,9 @@ Every update has the signature `update(v, u, params, consts, nr) -> v_new`:
 
 - `v`: (N,) membrane potential at the start of the step (V).
 - `u`: (N,) input current of the step, held constant over `[t_n, t_n + dt)` (A); `bias` is added here.
+  Under Brian2's `TimedArray` rule (`input_sampling="timed"`) a stage at `t + dt` reads the next row
+  instead: of these integrators only rk4's last stage is there (`READS_NEXT_ROW`), and `rk4` takes that
+  row as `u_next`. rk2's midpoint stage (`t + dt/2`) and the others' (`t`) read the step's own row.
 - `params`: the [`jaxiaf.Parameters`][] (`bias`, `v_rest` used here).
 - `consts`: the [`jaxiaf.StepConstants`][] computed once per evolve (`dt`, `tau_mem`, `decay`).
 - `nr`: (N,) bool, True where the neuron is not refractory.
@@ -65,13 +68,14 @@ def rk2(v, u, params, consts, nr):
     return _drive(v, u, params, consts, _mul(0.5, -k, m1)) + v
 
 
-def rk4(v, u, params, consts, nr):
-    """Classical RK4, Brian2's form: `k1..k4`, then `((((k1/6) + (k2/3)) + (k3/3)) + (k4/6)) + v`."""
+def rk4(v, u, params, consts, nr, u_next=None):
+    """Classical RK4, Brian2's form: `k1..k4`, then `((((k1/6) + (k2/3)) + (k3/3)) + (k4/6)) + v`;
+    `k4` (the stage at `t + dt`) reads `u_next`, the next row, where given (default: `u`)."""
     m1, m2 = _masks(v, nr)
     k1 = _drive(v, u, params, consts)
     k2 = _drive(v, u, params, consts, _mul(0.5, -k1, m1))
     k3 = _drive(v, u, params, consts, _mul(0.5, -k2, m1))
-    k4 = _drive(v, u, params, consts, -k3)
+    k4 = _drive(v, u if u_next is None else u_next, params, consts, -k3)
     acc = _mul(_SIXTH, k1, m1) + _mul(_THIRD, k2, m2)
     acc = acc + _mul(_THIRD, k3, m1)
     acc = acc + _mul(_SIXTH, k4, m2)
@@ -84,6 +88,15 @@ def exact(v, u, params, consts, nr):
     e = consts.decay
     head = ((u + params.bias) + _mul(v, e, m1)) + params.v_rest
     return head + _mul((-u) - (params.bias + params.v_rest), e, m2)
+
+
+def exact_timed(v, u, params, consts, nr):
+    """The exact solution as Brian2 generates it for `I_inp(t, i)` read by the `TimedArray` rule (at `t`):
+    `(((Ib + u) + v*E) + v_rest) + (((-Ib) - (u + v_rest)) * E)`, the tail's terms in another order."""
+    m1, m2 = _masks(v, nr)
+    e = consts.decay
+    head = ((params.bias + u) + _mul(v, e, m1)) + params.v_rest
+    return head + _mul((-params.bias) - (u + params.v_rest), e, m2)
 
 
 def exponential_euler(v, u, params, consts, nr):
@@ -107,6 +120,15 @@ _COEFFICIENTS = {
     "exact": lambda h: -jnp.expm1(-h),
     "linear": lambda h: -jnp.expm1(-h),
 }
+
+READS_NEXT_ROW = frozenset({"rk4"})
+"""The integrators with a stage at `t + dt`, which reads the input's next row under Brian2's `TimedArray`
+rule (Brian2 2.9's generated code: rk4's `k4`; rk2's second stage is at `t + dt/2`, euler's,
+exponential euler's and the exact solution's only evaluation at `t`)."""
+
+TIMED_ORDER = {"exact": exact_timed, "linear": exact_timed}
+"""The updates whose order of operations differs under the `TimedArray` rule: Brian2 orders the terms of
+its generated code by name, and the call `I_inp(t, i)` sorts otherwise than the held subexpression."""
 
 STABILITY_LIMITS = {"euler": 2.0, "rk2": 2.0, "rk4": 2.785293563405282}
 """The largest `dt / tau_mem` for which an explicit integrator does not blow up: `|1 - c(h)| <= 1`."""

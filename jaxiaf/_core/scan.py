@@ -17,7 +17,14 @@ from .._equations import affine as _affine
 from .._equations import interpret as _generated
 from . import checks as _checks
 from . import surrogate as _surrogate
-from .integrators import STABILITY_LIMITS, affine, coefficient, resolve_integrator
+from .integrators import (
+    READS_NEXT_ROW,
+    STABILITY_LIMITS,
+    TIMED_ORDER,
+    affine,
+    coefficient,
+    resolve_integrator,
+)
 from .pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 
 
@@ -251,20 +258,27 @@ def _rows(model, sim) -> int:
     return model.draws + sum(text.count("randn(") for text in settle)
 
 
-def _default_step(params, sim, state, constants, shape, surrogate, pick):
+def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool):
     """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
-    [`jaxiaf.evolve`][]."""
-    update = resolve_integrator(sim.integrator_name) if state.v.dtype == jnp.float64 else affine
+    [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
+    and the next (`u_next`; float32 then runs rk4's expressions, not the affine update, which assumes one
+    input over the step), with `exact` Brian2's order of its terms for that rule (`TIMED_ORDER`)."""
+    name = sim.integrator_name
+    next_row = timed and name in READS_NEXT_ROW
+    update = resolve_integrator(name)
+    update = TIMED_ORDER.get(name, update) if timed else update
+    update = update if state.v.dtype == jnp.float64 or next_row else affine
 
     def advance(v, since, u, n, active):
         """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
         p, consts = _broadcast(params, constants, shape)
         nr = (since >= consts.refractory_steps) & active
+        u, rows = (u[0], {"u_next": jnp.broadcast_to(u[1], shape)}) if next_row else (u, {})
         u = jnp.broadcast_to(u, shape)
-        if sim.noisy:
-            xi = pick(n, v.dtype)[0]
-            u = u + jnp.where(nr, consts.noise_scale * xi, 0.0)
-        return jnp.where(nr, update(v, u, p, consts, nr), v)
+        if sim.noisy:  # the layer's noise is held over the step under either sampling
+            noise = jnp.where(nr, consts.noise_scale * pick(n, v.dtype)[0], 0.0)
+            u, rows = u + noise, {k: x + noise for k, x in rows.items()}
+        return jnp.where(nr, update(v, u, p, consts, nr, **rows), v)
 
     def settle(w, since, n):
         """Threshold and reset of step `n`, which took `v` to `w`, `since` being the counter before it."""
@@ -308,6 +322,24 @@ def _model_step(model, params, state, constants, shape, surrogate, pick):
     return advance, settle
 
 
+def _sampling(sim: SimulationParameters, input_sampling: str | None) -> tuple:
+    """`(timed, next_row)`: whether the input follows Brian2's `TimedArray` rule and whether each step
+    reads its next row; `ValueError` naming `input_sampling` if it is neither None, `"held"` nor
+    `"timed"`, or differs from a layer's own equations' sampling."""
+    if input_sampling not in (None, "held", "timed"):
+        raise ValueError(f"`input_sampling` must be None, 'held' or 'timed'; got {input_sampling!r}.")
+    model = sim.model
+    if model is not None:
+        if input_sampling not in (None, model.input_sampling):
+            raise ValueError(
+                f"`input_sampling={input_sampling!r}`: the layer's own equations were built with "
+                f"`input_sampling={model.input_sampling!r}`; pass None or that value."
+            )
+        return model.input_sampling == "timed", model.next_row
+    timed = input_sampling == "timed"
+    return timed, timed and sim.integrator_name in READS_NEXT_ROW
+
+
 def _checked_draws(draws, num_steps: int, rows: int, shape):
     """`draws` as an array of shape (T, D, *shape); `ValueError` naming it otherwise, or where the layer
     draws nothing."""
@@ -344,7 +376,15 @@ def checked(params: Parameters, sim: SimulationParameters):
 
 @functools.partial(
     jax.jit,
-    static_argnames=("record", "reducer", "check", "unroll", "surrogate", "checkpoint_every"),
+    static_argnames=(
+        "record",
+        "reducer",
+        "check",
+        "unroll",
+        "surrogate",
+        "checkpoint_every",
+        "input_sampling",
+    ),
 )
 def evolve(
     params: Parameters,
@@ -360,6 +400,7 @@ def evolve(
     surrogate: "_surrogate.Surrogate | None" = None,
     checkpoint_every: int | None = None,
     draws=None,
+    input_sampling: str | None = None,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -375,7 +416,10 @@ def evolve(
     ```
 
     `UPDATE` is the integrator's update (see `jaxiaf._core.integrators`: Brian2's expressions in float64, one
-    affine update `v + (v_inf - v) * c` in float32), with the input held constant over the step. The
+    affine update `v + (v_inf - v) * c` in float32), with the input held constant over the step, or
+    under `input_sampling="timed"` by Brian2's `TimedArray` rule: rk4's last stage (at `t + dt`) reads
+    `currents[n + 1]` (the last row repeats), every other stage reads `currents[n]`; the noise current is
+    held over the step under either rule. The
     compiled loop is pipelined (each iteration thresholds and resets the previous update, then updates the
     next step) so that only one of its loops computes the update; the results are the same. `R` is capped
     at `NEVER` = 2**30. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`,
@@ -422,6 +466,9 @@ def evolve(
       equations its update's `xi` terms in Brian2's order (`Model.draws`), then the threshold's and the
       reset's `randn()` calls. From the key, step n's draws are `normal(fold_in(key, step + n), (D * N,))`
       read as D rows of N (one key per batch entry), so the layer's own draws can be read back.
+    - `input_sampling`: static; None (default): `"held"` for the default equations, a layer's own
+      equations' `Model.input_sampling` for them; `"held"` or `"timed"` (see above) to choose for the
+      default equations (for a layer's own equations it must equal the model's).
     - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
       the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`;
       a C that divides T saves a copy of `currents`).
@@ -447,6 +494,7 @@ def evolve(
         )
     if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
         raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
+    timed, next_row = _sampling(sim, input_sampling)
     _surrogate.check_options(surrogate, checkpoint_every)
     if check:
         params, sim = checked(params, sim)
@@ -471,7 +519,7 @@ def evolve(
         unstable = False
     constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
     num_steps = currents.shape[0]
-    if model is not None and model.next_row and num_steps:
+    if next_row and num_steps:
         # each step reads its row and the next (the last row repeats, as past the end of a TimedArray)
         currents = jnp.stack([currents, jnp.concatenate([currents[1:], currents[-1:]])], axis=1)
         tail = currents.shape[1:]
@@ -479,7 +527,7 @@ def evolve(
         state, shape, _checked_draws(draws, num_steps, _rows(model, sim), shape), _rows(model, sim)
     )
     if model is None:
-        advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick)
+        advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
     else:
         advance, settle = _model_step(model, params, state, constants, shape, surrogate, pick)
 

@@ -188,3 +188,16 @@ def python_blocks(path) -> list:
         "\n" * text.count("\n", 0, match.start(1)) + match.group(1)
         for match in re.finditer(r"```python\n(.*?)```", text, flags=re.S)
     ]
+
+
+def as_float32(tree):
+    """A float64 pytree of the tests' x64 mode, as the float32 pytree a layer has with x64 off."""
+
+    def cast(a):
+        if not isinstance(a, jax.Array) or jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return a
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            return a.astype(jnp.float32)
+        return a.astype(jnp.int32) if jnp.issubdtype(a.dtype, jnp.integer) else a
+
+    return jax.tree.map(cast, tree)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import zoo
-from test_fast_path import _float32
+from helpers import as_float32
 
 import jaxiaf
 from jaxiaf._equations import affine as _affine
@@ -88,7 +88,7 @@ def _agreement(mod, currents):
     """Percent of neurons with identical spike trains and identical counts, float32 against float64."""
     parts = (mod.params, mod.sim, mod.neuron_state)
     r64 = np.asarray(jaxiaf.evolve(*parts, currents)[0])
-    r32 = np.asarray(jaxiaf.evolve(*_float32(parts), currents.astype(jnp.float32))[0])
+    r32 = np.asarray(jaxiaf.evolve(*as_float32(parts), currents.astype(jnp.float32))[0])
     return 100 * (r32 == r64).all(0).mean(), 100 * (r32.sum(0) == r64.sum(0)).mean()
 
 
@@ -132,7 +132,7 @@ def test_float32_gradients_through_the_map():
     parts = (mod.params, mod.sim, mod.neuron_state)
     tau = mod.params.extra["tau_m"]
     g64 = jax.grad(loss)(tau, parts, currents)
-    g32 = jax.grad(loss)(tau.astype(jnp.float32), _float32(parts), currents.astype(jnp.float32))
+    g32 = jax.grad(loss)(tau.astype(jnp.float32), as_float32(parts), currents.astype(jnp.float32))
     assert np.all(np.isfinite(g32))
     np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-3 * np.max(np.abs(g64)))
 
@@ -145,11 +145,11 @@ def test_float32_sweep_jit_vmap_rows_equal_the_layer_alone():
     values = np.array([0.0, 0.002, 0.004])
     result = jaxiaf.sweep(mod, {"b": values[:, None] * np.ones(3)}, x, outputs=("spikes",), dtype=jnp.float32)
     evolve = lambda m: m(jnp.asarray(x, jnp.float32))[0]
-    alone = [np.asarray(evolve(_float32(mod.set_attributes({"b": np.full(3, b)})))) for b in values]
+    alone = [np.asarray(evolve(as_float32(mod.set_attributes({"b": np.full(3, b)})))) for b in values]
     for row, want in zip(np.asarray(result.spikes), alone, strict=True):
         np.testing.assert_array_equal(row, want)
     assert len({int(a.sum()) for a in alone}) == 3
-    mod32 = _float32(mod)
+    mod32 = as_float32(mod)
     np.testing.assert_array_equal(np.asarray(jax.jit(evolve)(mod32)), np.asarray(evolve(mod32)))
     mapped = jax.vmap(lambda b: evolve(eqx.tree_at(lambda m: m.params.extra["b"], mod32, b)))
     np.testing.assert_array_equal(
@@ -212,6 +212,6 @@ def test_float32_gradient_through_the_exact_solution():
     parts = (mod.params, mod.sim, mod.neuron_state)
     tau_w = jnp.full((1,), 0.1)
     g64 = jax.grad(loss)(tau_w, parts, currents)
-    g32 = jax.grad(loss)(tau_w.astype(jnp.float32), _float32(parts), currents.astype(jnp.float32))
+    g32 = jax.grad(loss)(tau_w.astype(jnp.float32), as_float32(parts), currents.astype(jnp.float32))
     assert mod.sim.model.method == "linear" and float(g64[0]) != 0.0
     np.testing.assert_allclose(np.asarray(g32, np.float64), np.asarray(g64), rtol=1e-4)

@@ -267,3 +267,21 @@ def test_since_spike_is_zero_while_a_refractory_condition_holds():
         refractory = spikes[-1] | ((u[-2] > 0.5) & spikes[:-1].any(axis=0))
         np.testing.assert_array_equal(np.asarray(state.since_spike) == 0, refractory)
         assert refractory.any() and not refractory.all()
+
+
+def test_a_sweep_over_dt_of_equations_reading_t_equals_each_set_alone():
+    eq = """dv/dt = (v_rest - v + R*I_inp*(1 + 0.5*sin(2*pi*20*Hz*t)))/tau : volt (unless refractory)
+    v_rest : volt
+    R : ohm
+    tau : second
+    v_thresh : volt
+    v_reset : volt"""
+    mod = jaxiaf.FFIAF(
+        np.eye(2), neuron_eq=eq, v_rest=-0.065, R=1.0, tau=0.02, v_thresh=-0.05, v_reset=-0.065,
+        refractory=2e-3,
+    )  # fmt: skip
+    x = np.full((1000, 2), 0.02)
+    swept = jaxiaf.sweep(mod, {"dt": np.array([1e-4, 5e-5])}, x, outputs=("counts",))
+    alone = np.stack([mod.set_attributes({"dt": dt})(x)[0].sum(0) for dt in (1e-4, 5e-5)])
+    assert alone[0, 0] != alone[1, 0]  # dt matters here, so a (B,) dt mixed up across sets would show
+    np.testing.assert_array_equal(swept.counts, alone)

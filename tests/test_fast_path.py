@@ -12,25 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import as_float32
 
 import jaxiaf
 from jaxiaf._core.integrators import STABILITY_LIMITS
 from jaxiaf._core.pytrees import NEVER
 
 INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
-
-
-def _float32(tree):
-    """A float64 pytree of the tests' x64 mode, as the float32 pytree a layer has with x64 off."""
-
-    def cast(a):
-        if not isinstance(a, jax.Array) or jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-            return a
-        if jnp.issubdtype(a.dtype, jnp.floating):
-            return a.astype(jnp.float32)
-        return a.astype(jnp.int32) if jnp.issubdtype(a.dtype, jnp.integer) else a
-
-    return jax.tree.map(cast, tree)
 
 
 def _layer(integrator="rk4", num=6, **kwargs):
@@ -42,7 +30,7 @@ def _layer(integrator="rk4", num=6, **kwargs):
 
 def _parts(mod, dtype):
     parts = (mod.params, mod.sim, mod.neuron_state)
-    return _float32(parts) if dtype == jnp.float32 else parts
+    return as_float32(parts) if dtype == jnp.float32 else parts
 
 
 def _currents(mod, num_steps, dtype, seed=4):

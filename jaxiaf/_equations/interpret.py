@@ -366,7 +366,14 @@ the state variables in the loop's carry; no equation name can start with it."""
 def last_spike(since, n, dt):
     """Brian2's `lastspike` at step `n`: `(n - since) * dt`, the time of the last spike (Brian2 stores
     the clock's `t` then), or -1e4 s before the first one (Brian2's initial value)."""
-    return jnp.where(since >= NEVER, -1e4, (n - since) * dt)
+    return jnp.where(since >= NEVER, -1e4, (n - since) * per_row(dt, since))
+
+
+def per_row(dt, like):
+    """`dt` (a sweep's `(B,)`, one per set) with trailing axes to broadcast against `like` (`(B, N)`)."""
+    if jnp.ndim(dt) == 0:
+        return dt
+    return jnp.reshape(dt, jnp.shape(dt) + (1,) * (jnp.ndim(like) - jnp.ndim(dt)))
 
 
 def not_refractory_before(model: Model, since, steps):
@@ -382,7 +389,7 @@ def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active,
     the new state variables and, prefixed by `CARRIED`, the values the threshold and reset read.
     `u_next`: the next step's input row, read by the input table's calls at `t + dt`."""
     ctx = _context(vals, since, draws, env["dt"], (n, u, u if u_next is None else u_next))
-    step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": n * env["dt"], INPUT: u}
+    step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": n * per_row(env["dt"], since), INPUT: u}
     step_env["lastspike"] = last_spike(since, n, env["dt"])
     step_env = run(model.per_step, step_env, ctx)
     step_env = run(model.update, step_env, ctx)
@@ -403,7 +410,7 @@ def settle(model: Model, env: dict, vals: dict, since, nr, n, draws=None, surrog
     nr = carried.pop("not_refractory", nr)
     held = carried.get(INPUT)
     ctx = _context(vals, since, draws, env["dt"], None if held is None else (n, held, held))
-    step_env = {**env, **carried, **vals, "not_refractory": nr, "t": n * env["dt"]}
+    step_env = {**env, **carried, **vals, "not_refractory": nr, "t": n * per_row(env["dt"], since)}
     step_env["lastspike"] = last_spike(since, n, env["dt"])
     step_env = run(model.before_condition, step_env, ctx)
     if model.condition is None:

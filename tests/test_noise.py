@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
+from helpers import as_float32, brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 import jaxiaf
 from jaxiaf._core.scan import standard_normal_raster
@@ -95,3 +95,18 @@ v_reset : volt"""
     assert np.asarray(spikes).sum() > 5
     with pytest.raises(ValueError, match=r"`draws` must have shape \(T, D, \.\.\.state\) = \(300, 2, 3\)"):
         jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.asarray(currents), draws=draws[:, :1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_noise_gain_where_the_decay_rounds_to_one(dtype):
+    """`tau_mem` >> `dt`: `E = exp(-dt / tau_mem)` rounds to 1, and `1 - E` is taken as `-expm1(-dt /
+    tau_mem)`, so the noise gain `sqrt((1 + E) / (1 - E))` is finite (it was inf: NaN `v`)."""
+    tau = 1e20 if dtype == "float64" else 1e10
+    mod = jaxiaf.FFIAF(np.ones((1, 2)), noise_std=1e-3, tau_mem=tau, bias=0.0)
+    mod = as_float32(mod) if dtype == "float32" else mod
+    consts = jaxiaf.step_constants(mod.params, mod.sim)
+    assert float(consts.decay[0]) == 1.0
+    expected = 1e-3 * np.sqrt(2 / (1e-4 / tau))
+    np.testing.assert_allclose(np.asarray(consts.noise_scale), expected, rtol=1e-6)
+    _, _, record = mod(np.zeros((10, 1)), record=True)
+    assert np.all(np.isfinite(np.asarray(record["v"])))

@@ -132,7 +132,9 @@ def _constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
         decay = jnp.exp((-dt) / tau)
     steps = _refractory_steps(sim, dtype)
     shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
-    gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / (1 - decay)), shape)
+    # 1 - E as written (Brian2's bits), or -expm1(-dt/tau) where E rounds to 1 (tau_mem >> dt in float32)
+    one_minus = jnp.where(decay == 1, -jnp.expm1((-dt) / tau), 1 - decay)
+    gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / one_minus), shape)
     noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
     return StepConstants(dt, tau, decay, steps, noise_scale, coefficient(sim.integrator_name, dt / tau))
 

@@ -8,7 +8,6 @@ neuron blocks, step blocks); the step axis is sequential, the state carried acro
 """
 
 import functools
-import inspect
 
 import jax
 import jax.numpy as jnp
@@ -93,13 +92,6 @@ def _call(batch: int, n: int, num_steps: int, blocks: tuple, integrator: str, in
     )
 
 
-def _core_step(params, sim, state, consts, shape):
-    """The core's `advance` and `settle` of the default equations: no surrogate, no noise, the input held
-    over each step (the core is gaining a `timed` switch for Brian2's `TimedArray` rule: off here)."""
-    held = {"timed": False} if "timed" in inspect.signature(_default_step).parameters else {}
-    return _default_step(params, sim, state, consts, shape, None, None, **held)
-
-
 def _kernel(cur, bias, v_rest, v_thresh, v_reset, coef, steps, v0, since0, counts_out, first_out, v_out,
             since_out, *, block_steps: int, integrator: str):  # fmt: skip
     t = pl.program_id(2)
@@ -117,7 +109,7 @@ def _kernel(cur, bias, v_rest, v_thresh, v_reset, coef, steps, v0, since0, count
     consts = StepConstants(zero, zero, zero, steps[...], zero, coef[...])
     sim = SimulationParameters(zero, zero, zero, integrator_name=integrator, noisy=False)
     state = State(v_out[...], since_out[...], zero, jnp.zeros((), jnp.int32))
-    advance, settle = _core_step(params, sim, state, consts, shape)
+    advance, settle = _default_step(params, sim, state, consts, shape, None, None, timed=False)  # held input
 
     def step(k, carry):
         v, since, count, first = carry

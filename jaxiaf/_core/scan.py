@@ -420,8 +420,9 @@ def evolve(
     `UPDATE` is the integrator's update (see `jaxiaf._core.integrators`: Brian2's expressions in float64, one
     affine update `v + (v_inf - v) * c` in float32), with the input held constant over the step, or
     under `input_sampling="timed"` by Brian2's `TimedArray` rule: rk4's last stage (at `t + dt`) reads
-    `currents[n + 1]` (the last row repeats), every other stage reads `currents[n]`; the noise current is
-    held over the step under either rule. The
+    `currents[n + 1]` (the last row repeats, so evolving in chunks differs from one call in the last
+    step of each chunk), every other stage reads `currents[n]`; the noise current is held over the step
+    under either rule. The
     compiled loop is pipelined (each iteration thresholds and resets the previous update, then updates the
     next step) so that only one of its loops computes the update; the results are the same. `R` is capped
     at `NEVER` = 2**30. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`,

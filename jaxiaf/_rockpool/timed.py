@@ -62,8 +62,12 @@ class FFIAFBrian(RockpoolSurface):
     - `key`: keyword-only PRNG key of the noise (default `jax.random.key(0)`).
     - `input_sampling`: keyword-only; `"timed"` (default, Rockpool's read: each integrator stage reads
       the input at its own time by Brian2's `TimedArray` rule) or `"held"` (row k held over step k, the
-      default of [`jaxiaf.FFIAF`][]). Only rk4 has a stage at `t + dt`: with the other integrators of
-      the default equations both read the same. The noise is held over the step under either.
+      default of [`jaxiaf.FFIAF`][]). Only rk4 has a stage at `t + dt`: the other integrators of the
+      default equations read row k under both (`exact` then rounds as Brian2 does for a `TimedArray`
+      call, which can differ from the held input in the last bit). The noise is held over the step
+      under either. A call does not see the next call's input: under rk4 its last step reads its own
+      last row again, so evolving in chunks differs from one call in that read (as in Rockpool's
+      layer); `"held"` does not.
 
     **Raises:** `ValueError` for an unsupported `neuron_eq`, and as [`jaxiaf.FFIAF`][] for a bad value,
     shape or integrator; `TypeError` for a non-number.

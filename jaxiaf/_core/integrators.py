@@ -23,10 +23,11 @@ With `r_m = 1` ohm, the expressions are Brian2 2.9.0's generated numpy code for
 `dv/dt = (v_rest - v + r_m*(Ib + I_in))/tau_m`, evaluated left to right as parenthesised (multiplying by
 `r_m = 1` is exact and dropped). These run in float64.
 
-In float32 every integrator runs as one affine update, `affine`: with the input held over the step, each
-of them maps `v` to `v + (v_inf - v) * c`, `v_inf = v_rest + (u + Ib)`, with a coefficient `c(h)` of
-`h = dt / tau_mem` computed once per evolve (`coefficient`): the same polynomial (or exponential) as
-Brian2's expressions, evaluated in fewer operations, so that XLA:CPU emits one short loop per step.
+In float32 every integrator runs as one affine update, `affine` (except rk4 reading `u_next`, which runs
+`rk4` unmasked): with the input held over the step, each of them maps `v` to `v + (v_inf - v) * c`,
+`v_inf = v_rest + (u + Ib)`, with a coefficient `c(h)` of `h = dt / tau_mem` computed once per evolve
+(`coefficient`): the same polynomial (or exponential) as Brian2's expressions, evaluated in fewer
+operations, so that XLA:CPU emits one short loop per step.
 """
 
 from collections.abc import Callable

@@ -63,3 +63,10 @@ def test_the_mask_over_a_batch_axis():
     w[0, 1] = np.inf
     batched = jaxiaf.State(v, state.since_spike, state.key, state.step, {"w": w})
     np.testing.assert_array_equal(np.asarray(jaxiaf.diverged(batched)), [[False, True], [True, False]])
+
+
+@pytest.mark.parametrize("reducer", ["counts", lambda a: a])
+def test_evolve_refuses_a_reducer_that_is_not_a_reducer(reducer):
+    mod = jaxiaf.FFIAF(np.ones((1, 2)))
+    with pytest.raises(TypeError, match="`reducer` must be a jaxiaf.Reducer"):
+        jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, np.zeros((5, 2)), reducer=reducer)

@@ -499,6 +499,10 @@ def evolve(
         raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
     timed, next_row = _sampling(sim, input_sampling)
     _surrogate.check_options(surrogate, checkpoint_every)
+    if reducer is not None and not isinstance(reducer, Reducer):
+        raise TypeError(
+            f"`reducer` must be a jaxiaf.Reducer(init, update) or None; got {type(reducer).__name__}."
+        )
     if check:
         params, sim = checked(params, sim)
         v = _checks.tie_input_check(state.v, currents, "currents")

@@ -69,3 +69,14 @@ def test_the_private_lapack_set_up_exists():
     from jax._src.lax import linalg
 
     assert callable(linalg.initialize_lapack)
+
+
+def test_a_literal_divisor_of_the_statements_is_divided_by():
+    """The statements' `x / 3.0` (float64) divides as NumPy does: the divisor at the quotient's full shape."""
+    from jaxiaf._equations import interpret
+
+    x = np.random.default_rng(0).uniform(size=(64, 64))
+    dt = jnp.asarray(1e-4)
+    ctx = interpret.Context(None, None, dt)
+    run = jax.jit(lambda x: interpret.run(("y = x / 3.0",), {"x": x, "dt": dt}, ctx))
+    np.testing.assert_array_equal(run(x)["y"], x / 3.0)

@@ -9,8 +9,9 @@ involved. Three things keep XLA:CPU from rounding differently from NumPy (see `s
   `f` a runtime array (the state's `v`): with a constant filler such as 0, LLVM may move the select
   out of the sum and contract after all. Successive products alternate between two masks (`m1`, `m2`),
   since LLVM merges two selects on one mask;
-- a literal divisor is passed through `lax.optimization_barrier`, so that `x / 3.0` is not rewritten
-  as `x * 0.333...`; parameters enter the loop as runtime arrays for the same reason;
+- a literal divisor is given the quotient's full shape behind `lax.optimization_barrier`, so that
+  `x / 3.0` is not rewritten as `x * 0.333...`; parameters enter the loop as runtime arrays for the
+  same reason;
 - NumPy's `ndarray ** c` takes shortcuts for `c` in (-1, 0, 0.5, 1, 2) (reciprocal, ones, sqrt, copy,
   square); so do we.
 
@@ -169,7 +170,10 @@ def _eval(node, env, ctx):
             return _power(left, _eval(node.right, env, ctx))
         right = _eval(node.right, env, ctx)
         if op is ast.Div and isinstance(node.right, ast.Constant):
-            right = jax.lax.optimization_barrier(jnp.asarray(right, ctx.dt.dtype))
+            # XLA:CPU rewrites `x / broadcast(c)` as `x * (1/c)`, also behind a barrier: the divisor is
+            # given the quotient's full shape (see tests/test_tricks.py)
+            shape = jnp.broadcast_shapes(jnp.shape(left), ())
+            right = jax.lax.optimization_barrier(jnp.full(shape, right, ctx.dt.dtype))
         return _BINARY[op](left, right)
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, env, ctx)
@@ -389,7 +393,8 @@ def advance(model: Model, env: dict, vals: dict, since, nr, u, n, draws, active,
     the new state variables and, prefixed by `CARRIED`, the values the threshold and reset read.
     `u_next`: the next step's input row, read by the input table's calls at `t + dt`."""
     ctx = _context(vals, since, draws, env["dt"], (n, u, u if u_next is None else u_next))
-    step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": n * per_row(env["dt"], since), INPUT: u}
+    t = n * per_row(env["dt"], since)
+    step_env = {**env, **vals, "not_refractory": nr, "_since": since, "t": t, INPUT: u}
     step_env["lastspike"] = last_spike(since, n, env["dt"])
     step_env = run(model.per_step, step_env, ctx)
     step_env = run(model.update, step_env, ctx)

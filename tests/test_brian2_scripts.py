@@ -10,6 +10,8 @@ import jax
 import numpy as np
 import pytest
 from brian2 import ms, mV, ohm
+from helpers import ADAPTIVE_LIF as ADAPT
+from helpers import ADAPTIVE_LIF_VALUES as PA
 from zoo import run_script, transcendental
 
 import jaxiaf
@@ -23,17 +25,6 @@ tau : second
 v_thresh : volt
 v_reset : volt"""
 P = dict(v_rest=-0.065, R=1.0, tau=0.02, v_thresh=-0.05, v_reset=-0.065)
-ADAPT = """dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
-dw/dt = (a*(v - v_rest) - w)/tau_w : amp
-v_rest : volt
-R : ohm
-tau_m : second
-tau_w : second
-a : siemens
-b : amp
-v_thresh : volt
-v_reset : volt"""
-PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065)
 
 
 def _currents(seed: int, n: int, steps: int, scale: float = 0.03):

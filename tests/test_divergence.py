@@ -5,19 +5,10 @@ the same neurons run alone."""
 import jax
 import numpy as np
 import pytest
+from helpers import ADAPTIVE_LIF as ADAPT
 
 import jaxiaf
 
-ADAPT = """dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
-dw/dt = (a*(v - v_rest) - w)/tau_w : amp
-v_rest : volt
-R : ohm
-tau_m : second
-tau_w : second
-a : siemens
-b : amp
-v_thresh : volt
-v_reset : volt"""
 PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065, a=0.02)
 
 

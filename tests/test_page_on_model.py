@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import ADAPTIVE_LIF as ADAPT
+from helpers import ADAPTIVE_LIF_VALUES as PA
 
 import jaxiaf
 from jaxiaf._core.pytrees import NEVER
@@ -18,17 +20,6 @@ from jaxiaf._rockpool.graph import EquationNeurons, GraphHolder, IAFNeurons, Lin
 W = np.array([[0.02, 0.01, 0.0], [0.0, 0.01, 0.03]])
 NUM_STEPS = 200
 TS = jaxiaf.TSContinuous.from_clocked(np.ones((NUM_STEPS, 2)), dt=1e-4)
-ADAPT = """dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
-dw/dt = (a*(v - v_rest) - w)/tau_w : amp
-v_rest : volt
-R : ohm
-tau_m : second
-tau_w : second
-a : siemens
-b : amp
-v_thresh : volt
-v_reset : volt"""
-PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065)
 
 
 @dataclasses.dataclass(frozen=True)

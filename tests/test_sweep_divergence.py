@@ -6,21 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import ADAPTIVE_LIF as ADAPTIVE_EQ
 
 import jaxiaf
-
-ADAPTIVE_EQ = """
-dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
-dw/dt = (a*(v - v_rest) - w)/tau_w : amp
-v_rest : volt
-R : ohm
-tau_m : second
-tau_w : second
-a : siemens
-b : amp
-v_thresh : volt
-v_reset : volt
-"""
 
 
 def _adaptive(**kwargs):

@@ -138,7 +138,6 @@ class FFIAF(eqx.Module):
     initial_params: Parameters
     name: str = eqx.field(static=True)
     surrogate: "_surrogate.Surrogate | None" = eqx.field(static=True)
-    input_sampling: str = eqx.field(static=True)
 
     weights = _Alias("Parameter", "(N_in, N) weights.")
     bias = _Alias("Parameter", "(N,) bias current (A).")
@@ -196,13 +195,18 @@ class FFIAF(eqx.Module):
         self.initial_params = self.params
         method = _named.integrator(model, integrator_name)
         refractory = 0.0 if isinstance(refractory, str) else refractory
-        self.sim = _make_sim(n, dt, noise_std, refractory, method, model, noisy=given(noise_std))
+        noisy = given(noise_std)
+        self.sim = _make_sim(n, dt, noise_std, refractory, method, model, noisy, input_sampling)
         key = jax.random.key(0) if key is None else _convert.prng_key(key)
         self.neuron_state = _named.initial_state(model, self.params, values, n, key)
         self.name = "" if name is None else str(name)
         _surrogate.check_options(surrogate, None)
         self.surrogate = surrogate
-        self.input_sampling = input_sampling
+
+    @property
+    def input_sampling(self) -> str:
+        """`"held"` or `"timed"`: how a step reads its input row (`sim.input_sampling`)."""
+        return self.sim.input_sampling
 
     @property
     def shape(self) -> tuple:
@@ -338,7 +342,7 @@ class FFIAF(eqx.Module):
             noise = s.get("noise_std", sim.noise_std)
             refractory = s.get("refractory", sim.refractory)
             method = _named.integrator(model, s["integrator_name"])
-            sim = _make_sim(n, s["dt"], noise, refractory, method, model)
+            sim = _make_sim(n, s["dt"], noise, refractory, method, model, True, sim.input_sampling)
             sim = eqx.tree_at(lambda q: q.dt, sim, _dt_change(self.sim.dt, sim.dt, state.step))
         return eqx.tree_at(lambda m: (m.params, m.sim, m.neuron_state), self, (params, sim, state))
 
@@ -387,7 +391,9 @@ def _check_given(model, page: dict) -> None:
         )
 
 
-def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None, noisy=True) -> SimulationParameters:
+def _make_sim(
+    n, dt, noise_std, refractory, integrator_name, model=None, noisy=True, input_sampling="held"
+) -> SimulationParameters:
     """The simulation parameters; `noisy=False` where `noise_std` is the constructor's default 0 (not a
     value to draw noise for, also under `jit`, where it would be a tracer)."""
     noise = _convert.per_neuron("noise_std", noise_std, "V", n)
@@ -402,6 +408,7 @@ def _make_sim(n, dt, noise_std, refractory, integrator_name, model=None, noisy=T
         integrator_name=integrator_name,
         noisy=noisy and "noise_std" in _named.simulation_names(model) and _convert.is_noisy(noise),
         model=model,
+        input_sampling=input_sampling,
     )
 
 
@@ -435,7 +442,6 @@ def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
     params = eqx.tree_at(lambda p: p.weights, mod.params, _checks.traced("weights", mod.params.weights))
     options = dict(record=record, unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
-    options.update(input_sampling=mod.input_sampling)
     return layer_call(params, mod.sim, state, x, **options)
 
 
@@ -468,5 +474,4 @@ def _run_unchecked(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every, c
     finite = jnp.isfinite(jnp.sum(currents * 0))
     unchecked = dict(record=record, check=False, constants=constants, unroll=unroll)
     unchecked.update(surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
-    unchecked.update(input_sampling=mod.input_sampling)
     return (*evolve(params, mod.sim, mod.neuron_state, currents, **unchecked), finite)

@@ -37,7 +37,8 @@ def _input():
 
 
 def _layer(integrator):
-    return jaxiaf.FFIAFBrian(W, **KWARGS, integrator_name=integrator, key=KEY)
+    # the held read of jaxiaf.FFIAF and FFIAFBrian2 (the timed default: tests/test_timed_sampling.py)
+    return jaxiaf.FFIAFBrian(W, **KWARGS, integrator_name=integrator, key=KEY, input_sampling="held")
 
 
 def _raster(events):

@@ -173,3 +173,23 @@ def test_input_sampling_refusals():
     )
     with pytest.raises(ValueError, match="built with `input_sampling='timed'`"):
         jaxiaf.evolve(own.params, own.sim, own.neuron_state, x, input_sampling="held")
+
+
+def test_sweeps_fits_and_files_keep_the_layers_input_sampling(tmp_path):
+    """The read is a static field of the simulation parameters: a sweep's rows, a fit's evaluations and a
+    saved layer read the input as the layer does."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.0, 0.02, (2000, 3))
+    timed = jaxiaf.FFIAF(rng.uniform(0.5, 1.5, (3, 20)), bias=0.0, input_sampling="timed")
+    spikes = np.asarray(timed(x)[0])
+    held = jaxiaf.FFIAF(timed.params.weights, bias=0.0)
+    assert np.any(spikes != np.asarray(held(x)[0]))  # the two reads differ on this input
+    swept = jaxiaf.sweep(timed, {"bias": [0.0, 0.001]}, x, outputs=("counts",))
+    np.testing.assert_array_equal(swept.counts[0], spikes.sum(0))
+    jaxiaf.save(timed, tmp_path / "timed.npz")
+    loaded = jaxiaf.load(tmp_path / "timed.npz")
+    assert loaded.input_sampling == "timed"
+    np.testing.assert_array_equal(loaded(x)[0], spikes)
+    layer = jaxiaf.FFIAFBrian(np.eye(2))
+    jaxiaf.save(layer, tmp_path / "brian.npz")
+    assert layer.module.input_sampling == jaxiaf.load(tmp_path / "brian.npz").module.input_sampling == "timed"

@@ -56,6 +56,9 @@ class SimulationParameters(eqx.Module):
       with `noise_std=0` compiles a loop without random numbers.
     - `model`: static; None for the default equations, or the [`jaxiaf.Model`][] compiled from a layer's
       own equations (`integrator_name` is then the model's method; noise comes from its `xi` terms).
+    - `input_sampling`: static; `"held"` (the step's input row held over the step) or `"timed"` (Brian2's
+      `TimedArray` rule: rk4's last stage reads the next row); a layer's own equations keep theirs in
+      `model.input_sampling`, and this field equals it.
     """
 
     dt: jax.Array
@@ -64,6 +67,7 @@ class SimulationParameters(eqx.Module):
     integrator_name: str = eqx.field(static=True)
     noisy: bool = eqx.field(static=True)
     model: object = eqx.field(static=True, default=None)
+    input_sampling: str = eqx.field(static=True, default="held")
 
 
 class State(eqx.Module):

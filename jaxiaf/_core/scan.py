@@ -338,7 +338,7 @@ def _sampling(sim: SimulationParameters, input_sampling: str | None) -> tuple:
                 f"`input_sampling={model.input_sampling!r}`; pass None or that value."
             )
         return model.input_sampling == "timed", model.next_row
-    timed = input_sampling == "timed"
+    timed = (sim.input_sampling if input_sampling is None else input_sampling) == "timed"
     return timed, timed and sim.integrator_name in READS_NEXT_ROW
 
 

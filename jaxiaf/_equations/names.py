@@ -149,7 +149,8 @@ def source_arguments(source_: "dict | None", method: str) -> dict:
     if source_ is None:
         return {"integrator_name": method}
     arguments = dict(neuron_eq=source_["equations"], threshold=source_["threshold"], reset=source_["reset"])
-    namespace = {name: _namespace.quantity(value, unit_) for name, value, unit_ in source_.get("namespace", ())}
+    constants = source_.get("namespace", ())
+    namespace = {name: _namespace.quantity(value, unit_) for name, value, unit_ in constants}
     arguments.update(namespace=namespace, input_sampling=source_.get("input_sampling", "held"))
     arguments["integrator_name"] = None if method == "exact" else method
     return {**arguments, **({} if source_["refractory"] is None else {"refractory": source_["refractory"]})}

@@ -112,7 +112,10 @@ def _population_loss(values, data, names, dt, metrics, need_v, unroll, surrogate
         step=state.step,
         extra={k: jnp.broadcast_to(x, shape) for k, x in state.extra.items()},
     )
-    sim = SimulationParameters(**s, integrator_name=sim.integrator_name, noisy=sim.noisy, model=sim.model)
+    sim = SimulationParameters(
+        **s, integrator_name=sim.integrator_name, noisy=sim.noisy, model=sim.model,
+        input_sampling=sim.input_sampling,
+    )  # fmt: skip
     (_, (spikes, v)), end, _ = evolve(
         Parameters(**p, extra=extra),
         sim,

@@ -6,7 +6,7 @@
   or "FFIAFBrian", "name", "integrator_name", "key_impl", "record", "model", "surrogate"}` (`key_impl`
   names the PRNG implementation of the noise key, `""` for a raw `uint32` key; `record` only for
   `FFIAFBrian`; `model` null for the default equations; `surrogate` null or the class name and fields of
-  one of `jaxiaf.surrogate`'s);
+  one of `jaxiaf.surrogate`'s; `input_sampling` `"held"` or `"timed"`, `"held"` where a file lacks it);
 - the parameters `weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` and the simulation
   parameters `dt`, `noise_std`, `refractory` (those the layer has, by name), in the layer's dtype
   (`FFIAFBrian`'s `dt` in float64: its time base's exact step);
@@ -15,7 +15,8 @@
 - the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
 
 A layer with its own equations ([`jaxiaf.Model`][]) also has `model` in the header (`equations`,
-`threshold`, `reset` and the `refractory` expression or null), its declared parameters by name instead
+`threshold`, `reset`, the `refractory` expression or null, the `namespace` constants as `[name, SI value,
+unit]` and `input_sampling`), its declared parameters by name instead
 of the page's (and `initial_` copies), and its other state variables prefixed `state_` (e.g. `state_w`).
 
 A loaded layer equals the saved one leaf for leaf, so it continues bit-identically. A `FitResult` file has
@@ -108,6 +109,7 @@ def _layer_record(layer) -> tuple[dict, dict]:
         "integrator_name": integrator,
         "key_impl": key_impl,
         "model": _named.source(module.sim.model),
+        "input_sampling": module.sim.input_sampling,
         "surrogate": _surrogate_record(module.surrogate),
         **extra,
     }
@@ -122,10 +124,12 @@ def _layer_from_record(header: dict, arrays: dict):
     initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
     if header["class"] == "FFIAFBrian":
         own = _named.source_arguments(header.get("model"), header["initial_integrator_name"])
+        own.setdefault("input_sampling", header.get("input_sampling", "held"))  # files before it: held
         layer = FFIAFBrian(**initial, **own, name=header["name"], record=header["record"], key=state["key"])
         module = layer.module
     elif header["class"] == "FFIAF":
         own = _named.source_arguments(header.get("model"), header["integrator_name"])
+        own.setdefault("input_sampling", header.get("input_sampling", "held"))
         sim = {k: arrays[k] for k in SIMULATION if k in arrays}
         surrogate = _surrogate_from_record(header.get("surrogate"))
         module = layer = FFIAF(

@@ -197,7 +197,10 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
         },
     )
     model = module.sim.model
-    sim = SimulationParameters(**sim, integrator_name=module.sim.integrator_name, noisy=noisy, model=model)
+    sim = SimulationParameters(
+        **sim, integrator_name=module.sim.integrator_name, noisy=noisy, model=model,
+        input_sampling=module.sim.input_sampling,
+    )  # fmt: skip
     return Parameters(**p, extra=extra), sim, state
 
 

@@ -19,7 +19,7 @@ head/base ratio. Each worker runs one precision (float32 = x64 off, or float64),
 The busy fraction of the CPUs used by other processes (from /proc/stat) and the load average are
 recorded before each worker.
 
-    .venv/bin/python benchmarks/bench_house_ab.py             # about 10 minutes on 2 loaded cores
+    .venv/bin/python benchmarks/bench_house_ab.py             # 5 rounds: about 4 minutes on 2 loaded cores
     .venv/bin/python benchmarks/bench_house_ab.py --rounds 1 --steps 1000   # a smoke test
 
 Writes the raw results (both SHAs, threads, devices, machine, every measurement) to `--json` (default

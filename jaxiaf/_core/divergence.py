@@ -8,6 +8,7 @@ with which parameters, read on the host from what the one core returned (no seco
 import jax.numpy as jnp
 import numpy as np
 
+from .checks import is_concrete
 from .pytrees import State
 
 _CAUSES = (
@@ -25,12 +26,15 @@ def diverged(state: State):
     **Arguments:** `state`: a [`jaxiaf.State`][] (e.g. the `new_state` of [`jaxiaf.evolve`][] with
     `check=False`), with any leading batch axes.
 
-    **Returns:** a bool array of `state.v`'s shape; `~diverged(state)` selects the neurons (and, with a
-    batch axis, the sets) whose results are valid.
+    **Returns:** a bool array of `state.v`'s shape (NumPy for concrete values, JAX under a transform);
+    `~diverged(state)` selects the neurons (and, with a batch axis, the sets) whose results are valid.
     """
-    bad = ~jnp.isfinite(state.v)
-    for value in state.extra.values():
-        bad = bad | ~jnp.isfinite(value)
+    leaves = (state.v, *state.extra.values())
+    # NumPy on concrete values: an eager call (every layer call checks) compiles nothing
+    xp = np if all(map(is_concrete, leaves)) else jnp
+    bad = ~xp.isfinite(xp.asarray(leaves[0]))
+    for value in leaves[1:]:
+        bad = bad | ~xp.isfinite(xp.asarray(value))
     return bad
 
 

@@ -622,6 +622,12 @@ def report(rows: list) -> str:
     return "\n".join(lines)
 
 
+def _head() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated items, e.g. E1,S4")
@@ -633,12 +639,9 @@ def main() -> None:
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
     if args.worker:
         return worker(args.worker, args.first, Path(args.log), wanted)
-    start = time.perf_counter()
+    start, sha = time.perf_counter(), _head()
     rows = [r for p in ("64", "32", "cli") for r in supervise(p, wanted)]
     print(report(rows))
-    sha = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     totals = {k: sum(r["klass"] == k for r in rows) for k in CLASSES}
     per_item = {
         i: sorted({r["klass"] for r in rows if r["item"] == i})
@@ -646,9 +649,8 @@ def main() -> None:
     }
     date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     seconds = round(time.perf_counter() - start, 1)
-    out = dict(
-        sha=sha, date=date, seconds=seconds, cases=len(rows), totals=totals, per_item=per_item, rows=rows
-    )
+    out = dict(sha=sha, sha_at_end=_head(), date=date, seconds=seconds, cases=len(rows), totals=totals)
+    out.update(per_item=per_item, rows=rows)  # sha_at_end differs when commits landed during the run
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"\n{len(rows)} cases in {out['seconds']} s at {sha}: {totals}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Equation-driven layers (issue 11) on workload (b), and the default path before/after the refactor.
+"""Equation-driven layers on workload (b), and the default path before/after the refactor.
 
 Part 1, workload (b) with the layer's own equations: 256 parameter sets x 100 neurons x T = 10^4 steps,
 counts only, input (T, 100) shared by all sets (100 input channels), `jaxiaf.sweep` over both cores (one

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Gradient-based fitting against CMA-ES: `jaxiaf.fit(optimizer="adam")` and `optimizer="gauss_newton"` vs
-`optimizer="cma_es"` (issue 12).
+`optimizer="cma_es"`.
 
 The two problems of `tests/test_fit.py` (one IAF neuron: truth tau_mem = 20 ms, bias = 8 mA, v_thresh =
 -52 mV, refractory = 3 ms; Ornstein-Uhlenbeck input; Brian2's output from `brian_ref.FFIAFBrian2`):
@@ -117,7 +117,7 @@ def first_recovery(result, fixed):
 
 def call_fit(module_kwargs, x, data, bounds, **kwargs):
     """`jaxiaf.fit` with the module built from `module_kwargs`. A gradient fit of a trace refuses
-    `v_thresh` (it has no gradient there, issue-12 session 2): it is then held at the middle of its box,
+    `v_thresh` (it has no gradient there): it is then held at the middle of its box,
     where a gradient fit's runs started (z near 0) and stayed before that refusal. (The middle, -52.5 mV,
     happens to be within 5 % of the truth: a recovered `v_thresh` there says nothing of the gradient.)"""
     import jaxiaf

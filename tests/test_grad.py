@@ -122,7 +122,7 @@ def test_surrogate_gradient_of_van_rossum_is_a_descent_direction():
     losses = lambda q: jnp.mean(distances(q), axis=-1)
     before, grad = losses(start), jax.jit(jax.grad(lambda q: jnp.sum(distances(q))))(start)
     log_grad = {k: grad[k] * start[k] for k in start}
-    # van_rossum's sqrt has no derivative at 0: NaN for a neuron whose train already matches (see lead.md)
+    # van_rossum's sqrt has no derivative at 0: NaN for a neuron whose train already matches
     matched = distances(start) == 0
     assert all(np.all(np.isfinite(g) | matched) for g in log_grad.values())
     log_grad = {k: jnp.where(matched, 0.0, g) for k, g in log_grad.items()}

@@ -122,7 +122,7 @@ def test_overrides_and_key():
                     v_threshold=np.ones(3),
                 )
             ),
-            r"CubaLIF node with tau_syn > 0 .* needs the equation-driven layer \(issue 11\)",
+            r"CubaLIF node with tau_syn > 0 .* needs the equation-driven layer \(jaxiaf\.FFIAF\(neuron_eq=\.\.\.\)",
         ),
         (
             lambda: _graph(nir.IF(r=np.ones(3), v_threshold=np.ones(3))),

@@ -32,7 +32,7 @@ COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
 JAX takes options only on an outermost `jax.jit`, so `evolve` and the traced `mod(x)` run with the
 caller's). XLA:CPU's copy insertion with region analysis sees that the loop's carried arrays need not be
 copied before each step overwrites them: a float32 sweep's loop body drops from 3 copies to 1 and runs
-12-15 % faster (workload (b), quiet machine); the arithmetic, and so every result, is unchanged. Other
+faster (`benchmarks/README.md`); the arithmetic, and so every result, is unchanged. Other
 backends ignore the option."""
 
 MIN_COMPILE_SECONDS = 0.0

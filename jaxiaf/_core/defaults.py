@@ -55,7 +55,7 @@ DEFAULTS = {
 v_thresh -55 mV, v_reset -65 mV, v_rest -65 mV, refractory 0, rk4. With these, the potential that the
 bias alone drives `v` towards, `v_rest + bias * 1 ohm` = -55 mV, is exactly the threshold: `v` approaches
 it from below and settles just under it, so the default layer is silent without input and fires with a
-small one (see the README and `tests/test_module.py`)."""
+small one (see `docs/guides/layer.md` and `tests/test_module.py`)."""
 
 UNITS = {name: spec.unit for name, spec in SPECS.items()}
 """The SI unit of each argument."""

@@ -227,8 +227,8 @@ def _loop_shape(constant, shape):
     float64: the state's full shape. Broadcast inside the step, XLA turns a division by a broadcast
     `tau_mem` into a multiplication by its reciprocal, one ulp away from Brian2's `x / tau_mem`.
     float32: full along the neuron axis only. XLA:CPU recomputes broadcast indices along the minor axis in
-    every fused loop (rk4 sweeps of (B, 1) constants ran 2.3x slower), while a broadcast along a leading
-    axis (a fit's trials) is cheap and lets XLA multiply by `1 / tau_mem` (a fit ran 1.8x faster).
+    every fused loop, which slows float32 sweeps, while a broadcast along a leading axis (a fit's trials)
+    is cheap and lets XLA multiply by `1 / tau_mem`.
     """
     if constant.dtype == jnp.float64:
         return jnp.broadcast_to(constant, shape)

@@ -223,7 +223,7 @@ def fit(
     - `metric`: a [`jaxiaf.metrics.Metric`][] or a list of `(weight, Metric)` summed. Default: for spikes
       `VanRossum(10e-3)`, for traces `TraceMSE()`. The van Rossum distance is zero only for identical
       trains and grows smoothly with each spike's shift (up to ~tau), so it pins the parameters where the
-      gamma factor (1 for any trains matching within +-delta) leaves them loose; see the README.
+      gamma factor (1 for any trains matching within +-delta) leaves them loose; see `docs/guides/fitting.md`.
     - `optimizer`: an evosax strategy: `"cma_es"` (default), `"sep_cma_es"`, `"simple_es"`, `"snes"`,
       `"open_es"` (even `population_size`); or gradient descent (`jaxiaf._fit.gradient`): an optax optimizer
       by name (`"adam"`, `"sgd"`, ...; learning rate 0.05 in the transformed space) or object
@@ -231,11 +231,11 @@ def fit(
       `population_size` is 1 and runs are not restarted; or `"gauss_newton"`, for voltage traces of the
       default equations: the spike-forced Levenberg-Marquardt fit of `tau_mem`, `bias`, `v_rest` on the
       segments between the resets read from the target trace, with `v_thresh` and `refractory` read from
-      the trace and the fitted model (`jaxiaf._fit.gradient`; see the README, "Gradients").
+      the trace and the fitted model (`jaxiaf._fit.gradient`; see `docs/guides/gradients.md`).
     - `population_size`: candidates per search and generation (int >= 2); `parallel`: searches side by
       side (int >= 1). A generation evaluates `parallel * population_size` parameter sets.
     - `max_evaluations`: budget in evaluated parameter sets (default 100 000; a fit that reproduces
-      the data stops long before: see the README for measured times); `max_time`: budget in seconds
+      the data stops long before: see `docs/guides/fitting.md` for measured times); `max_time`: budget in seconds
       (checked after each generation); `generations`:
       budget in generations (default: as many as the other budgets allow).
     - `tol`: the loss at which a run counts as an exact fit. Default: the noise floor when repeated

@@ -122,7 +122,8 @@ def test_overrides_and_key():
                     v_threshold=np.ones(3),
                 )
             ),
-            r"CubaLIF node with tau_syn > 0 .* needs the equation-driven layer \(jaxiaf\.FFIAF\(neuron_eq=\.\.\.\)",
+            r"CubaLIF node with tau_syn > 0 .* needs the equation-driven layer "
+            r"\(jaxiaf\.FFIAF\(neuron_eq=\.\.\.\)",
         ),
         (
             lambda: _graph(nir.IF(r=np.ones(3), v_threshold=np.ones(3))),

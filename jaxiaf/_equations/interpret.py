@@ -2,7 +2,8 @@
 
 The statements are interpreted once per trace, node by node, into `jax.numpy` operations in Brian2's
 order and parenthesisation, so that float64 results are Brian2's bit for bit where only arithmetic is
-involved. Three things keep XLA:CPU from rounding differently from NumPy (see `jaxiaf._core.integrators` and `tests/test_tricks.py`):
+involved. Three things keep XLA:CPU from rounding differently from NumPy (see `jaxiaf._core.integrators`
+and `tests/test_tricks.py`):
 
 - a product that is added or subtracted is wrapped in a select on a runtime mask, `where(m, a * b, f)`,
   so that LLVM cannot contract the pair into a fused multiply-add. The mask is all-True and the filler

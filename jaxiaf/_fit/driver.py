@@ -235,8 +235,8 @@ def fit(
     - `population_size`: candidates per search and generation (int >= 2); `parallel`: searches side by
       side (int >= 1). A generation evaluates `parallel * population_size` parameter sets.
     - `max_evaluations`: budget in evaluated parameter sets (default 100 000; a fit that reproduces
-      the data stops long before: see `docs/guides/fitting.md` for measured times); `max_time`: budget in seconds
-      (checked after each generation); `generations`:
+      the data stops long before: see `docs/guides/fitting.md` for measured times); `max_time`: budget
+      in seconds (checked after each generation); `generations`:
       budget in generations (default: as many as the other budgets allow).
     - `tol`: the loss at which a run counts as an exact fit. Default: the noise floor when repeated
       trials of a deterministic model disagree (a recorded cell: a run as good as one repetition is of

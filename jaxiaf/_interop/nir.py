@@ -154,7 +154,8 @@ def _neuron(node, nir) -> tuple[dict, np.ndarray]:
             raise ValueError(
                 "from_nir: a CubaLIF node with tau_syn > 0 filters its input through a synaptic current, "
                 "which the default equations of jaxiaf.FFIAF do not have; it needs the equation-driven "
-                "layer (jaxiaf.FFIAF(neuron_eq=...) with a synaptic current). Only tau_syn = 0 (the synapse a pass-through) is imported."
+                "layer (jaxiaf.FFIAF(neuron_eq=...) with a synaptic current). Only tau_syn = 0 (the synapse "
+                "a pass-through) is imported."
             )
         tau, gain = node.tau_mem, np.asarray(node.r) * np.asarray(node.w_in)
     elif isinstance(node, nir.IF):

@@ -3,6 +3,7 @@
 import argparse
 import io
 import math
+import os
 import time
 
 DT = 1e-4
@@ -31,11 +32,25 @@ def _duration(text: str) -> float:
     return value
 
 
+def _out(value: str) -> str:
+    """`--out`: a `.png` file whose folder exists and is writable (checked before the simulation)."""
+    if os.path.isdir(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is a directory; give a file name ending in .png")
+    if not value.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"{value!r} must end in .png (the demo writes a PNG)")
+    folder = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {value!r}: {folder!r} is not a writable directory")
+    return value
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="jaxiaf", description="jaxiaf: a Brian2-exact IAF layer in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the default layer in JAX and Brian2 and compare them")
-    demo.add_argument("--out", default="jaxiaf_demo.png", help="PNG to write (default: %(default)s)")
+    demo.add_argument(
+        "--out", type=_out, default="jaxiaf_demo.png", help="PNG to write (default: %(default)s)"
+    )
     demo.add_argument("--integrator", default="rk4", help="integrator name (default: %(default)s)")
     demo.add_argument(
         "--duration", type=_duration, default=0.5, help="seconds to simulate (default: %(default)s)"
@@ -57,9 +72,6 @@ def demo_input(num_steps: int, dt: float, num_neurons: int, seed: int = 0):
 
 def _save(fig, out: str) -> None:
     """Write the figure; a PNG as 256 colours (a third of the bytes of full colour, the same picture)."""
-    if not out.lower().endswith(".png"):
-        fig.savefig(out, dpi=110)
-        return
     from PIL import Image
 
     buffer = io.BytesIO()

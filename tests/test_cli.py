@@ -52,3 +52,18 @@ def test_cli_rejects_unknown_commands(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["fly"])
     assert exit_info.value.code == 2 and "invalid choice: 'fly'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("noext", "must end in .png"),
+        (".", "is a directory"),
+        ("/nonexistent-folder/demo.png", "is not a writable directory"),
+    ],
+)
+def test_demo_refuses_an_output_it_cannot_write_before_simulating(capsys, out, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", out])
+    assert exit_info.value.code == 2
+    assert "argument --out" in (err := capsys.readouterr().err) and message in err

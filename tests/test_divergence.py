@@ -61,3 +61,21 @@ def test_evolve_refuses_a_reducer_that_is_not_a_reducer(reducer):
     mod = jaxiaf.FFIAF(np.ones((1, 2)))
     with pytest.raises(TypeError, match="`reducer` must be a jaxiaf.Reducer"):
         jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, np.zeros((5, 2)), reducer=reducer)
+
+
+def test_evolve_names_a_parameter_of_another_size_and_a_missing_batch_key():
+    """U14 and C5: shapes that do not fit the state are refused by name, not by JAX's broadcasting."""
+    mod = jaxiaf.FFIAF(np.ones((1, 3)), noise_std=1e-3)
+    other = jaxiaf.FFIAF(np.ones((1, 4))).params
+    with pytest.raises(ValueError, match="`bias` has shape \\(4,\\)"):
+        jaxiaf.evolve(other, mod.sim, mod.neuron_state, np.zeros((5, 3)))
+    st = mod.neuron_state
+    batched = jaxiaf.State(
+        np.broadcast_to(st.v, (2, 3)), np.broadcast_to(st.since_spike, (2, 3)), st.key, st.step, {}
+    )
+    with pytest.raises(ValueError, match="one key per batch entry"):
+        jaxiaf.evolve(mod.params, mod.sim, batched, np.zeros((5, 3)))
+    keys = jax.random.split(jax.random.key(0), 2)
+    keyed = jaxiaf.State(batched.v, batched.since_spike, keys, st.step, {})
+    spikes = jaxiaf.evolve(mod.params, mod.sim, keyed, np.zeros((5, 3)))[0]
+    assert spikes.shape == (5, 2, 3)

@@ -376,6 +376,32 @@ def checked(params: Parameters, sim: SimulationParameters):
     return params, sim
 
 
+def _check_shapes(params: Parameters, sim: SimulationParameters, state: State) -> None:
+    """`ValueError` naming the leaf whose shape does not broadcast to the state's `(B..., N)` (a parameter
+    of another layer size), or a noise key without the state's batch shape (one key per batch entry)."""
+    shape = state.v.shape
+    leaves = {k: v for k, v in params.named().items() if k != "weights"}
+    leaves.update(dt=sim.dt, noise_std=sim.noise_std, refractory=sim.refractory)
+    leaves.update({k: v for k, v in state.named().items() if k not in ("key", "step")})
+    for name, value in leaves.items():
+        try:
+            fits = jnp.broadcast_shapes(jnp.shape(value), shape) == shape
+        except ValueError:
+            fits = False
+        fits = fits or (len(shape) > 1 and jnp.shape(value) == shape[:-1])  # one value per set (a sweep's dt)
+        if not fits:
+            raise ValueError(
+                f"`{name}` has shape {jnp.shape(value)}, which does not broadcast to the state's {shape} "
+                "(per neuron: () or (N,); in a batch, (B..., N), (B..., 1) or (B...,))."
+            )
+    key_shape = jnp.shape(state.key)
+    if jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key) and sim.noisy and key_shape != shape[:-1]:
+        raise ValueError(
+            f"`state.key` has shape {key_shape}; a noisy state of shape {shape} needs one key per batch "
+            f"entry, shape {shape[:-1]} (e.g. `jax.random.split(key, {shape[0] if shape[:-1] else 1})`)."
+        )
+
+
 @functools.partial(
     jax.jit,
     static_argnames=(
@@ -497,6 +523,7 @@ def evolve(
         )
     if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
         raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
+    _check_shapes(params, sim, state)
     timed, next_row = _sampling(sim, input_sampling)
     _surrogate.check_options(surrogate, checkpoint_every)
     if reducer is not None and not isinstance(reducer, Reducer):

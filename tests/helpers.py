@@ -218,3 +218,14 @@ ADAPTIVE_LIF_VALUES = dict(
     v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065
 )
 """Values of `ADAPTIVE_LIF`'s parameters (SI)."""
+
+
+FIT_TRUTH = {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052, "refractory": 3e-3}
+"""The parameters of the simulated fitting problem (`tests/test_fit.py`, `tests/test_fit_grad_methods.py`)."""
+FIT_BOUNDS = {
+    "tau_mem": (5e-3, 50e-3),
+    "bias": (0.0, 0.02),
+    "v_thresh": (-0.06, -0.045),
+    "refractory": (0.0, 6e-3),
+}
+"""The search box of that problem (SI)."""

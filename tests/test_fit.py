@@ -5,18 +5,13 @@ import re
 import jax
 import numpy as np
 import pytest
+from helpers import FIT_BOUNDS as BOUNDS
+from helpers import FIT_TRUTH as TRUTH
 
 import jaxiaf
 from jaxiaf import metrics
 
 DT = 1e-4
-TRUTH = {"tau_mem": 0.02, "bias": 0.008, "v_thresh": -0.052, "refractory": 3e-3}
-BOUNDS = {
-    "tau_mem": (5e-3, 50e-3),
-    "bias": (0.0, 0.02),
-    "v_thresh": (-0.06, -0.045),
-    "refractory": (0.0, 6e-3),
-}
 
 
 def _ou_currents(num_trials, num_steps, rng, mean=0.006, std=0.008, tau=5e-3):

@@ -6,7 +6,8 @@ import re
 import jax
 import numpy as np
 import pytest
-from test_fit import BOUNDS, TRUTH
+from helpers import FIT_BOUNDS as BOUNDS
+from helpers import FIT_TRUTH as TRUTH
 
 import jaxiaf
 

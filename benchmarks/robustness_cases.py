@@ -377,7 +377,7 @@ CASES = [
      'jaxiaf.spikes_to_raster([[0.001]], 100, 0.0)'),
     # ---- the demo command
     ("S17", "demo --out noext: the path printed is the file written", ("--out",), C,
-     'run = demo(str(TMP / "noext"))\n'
+     'run = demo(str(TMP / "noext")); refused(run)  # a refusal naming --out is a clear error\n'
      'printed = [l.split("wrote", 1)[1].strip() for l in run.stdout.splitlines() if "wrote" in l]\n'
      'ok = run.returncode == 0 and len(printed) == 1 and Path(printed[0]).is_file()\n'
      'detail = f"rc {run.returncode}, printed {printed}, written {sorted(p.name for p in TMP.iterdir())}"'),

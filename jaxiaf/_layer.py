@@ -259,6 +259,11 @@ class FFIAF(eqx.Module):
             raise TypeError(f"`record` must be a bool; got {type(record).__name__}.")
         if isinstance(unroll, np.integer):
             unroll = int(unroll)
+        if not isinstance(unroll, int) or isinstance(unroll, bool):
+            raise TypeError(
+                f"`unroll` must be a positive Python int (it shapes the compiled loop: not a traced value); "
+                f"got {type(unroll).__name__}."
+            )
         x = _convert.input_array("x", x, _named.declared(self.sim.model).input_unit)
         if x.ndim != 2 or x.shape[1] != self.size_in:
             raise ValueError(

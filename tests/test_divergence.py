@@ -79,3 +79,16 @@ def test_evolve_names_a_parameter_of_another_size_and_a_missing_batch_key():
     keyed = jaxiaf.State(batched.v, batched.since_spike, keys, st.step, {})
     spikes = jaxiaf.evolve(mod.params, mod.sim, keyed, np.zeros((5, 3)))[0]
     assert spikes.shape == (5, 2, 3)
+
+
+def test_a_traced_unroll_and_reducer_signatures_are_refused_by_name():
+    """E29 and E27: an `unroll` traced by `jax.jit`, and a Reducer whose functions take other arguments."""
+    mod = jaxiaf.FFIAF(np.ones((1, 1)))
+    with pytest.raises(TypeError, match="`unroll` must be a positive Python int"):
+        jax.jit(lambda u: mod(np.ones((5, 1)), unroll=u)[0])(2)
+    bad = jaxiaf.Reducer(init=lambda: 0, update=lambda: 0)
+    with pytest.raises(TypeError, match=r"`reducer.init` must be callable as init\(shape, dtype\)"):
+        jaxiaf.sweep(mod, {"bias": [0.01, 0.02]}, np.ones((5, 1)), reducer=bad)
+    half = jaxiaf.Reducer(init=lambda shape, dtype: 0, update=lambda acc, k: (acc, None))
+    with pytest.raises(TypeError, match=r"`reducer.update` must be callable as update\(acc, k, spike, v\)"):
+        jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, np.zeros((5, 1)), reducer=half)

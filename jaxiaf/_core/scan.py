@@ -5,6 +5,7 @@ re-implements the update, the threshold or the reset.
 """
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -211,6 +212,25 @@ class Reducer(NamedTuple):
 
     init: Callable
     update: Callable
+
+
+def check_reducer(reducer) -> None:
+    """`TypeError` naming the argument: `reducer` not a [`Reducer`][] (or None), or its `init` / `update`
+    not callable with `(shape, dtype)` / `(acc, k, spike, v)`."""
+    if reducer is None:
+        return
+    if not isinstance(reducer, Reducer):
+        raise TypeError(
+            f"`reducer` must be a jaxiaf.Reducer(init, update) or None; got {type(reducer).__name__}."
+        )
+    for field, arguments in (("init", "shape, dtype"), ("update", "acc, k, spike, v")):
+        function = getattr(reducer, field)
+        try:
+            inspect.signature(function).bind(*arguments.split(", "))
+        except TypeError:
+            raise TypeError(f"`reducer.{field}` must be callable as {field}({arguments}).") from None
+        except ValueError:  # a builtin without a signature: called as it is
+            pass
 
 
 def _broadcast(params: Parameters, consts: StepConstants, shape):
@@ -526,10 +546,7 @@ def evolve(
     _check_shapes(params, sim, state)
     timed, next_row = _sampling(sim, input_sampling)
     _surrogate.check_options(surrogate, checkpoint_every)
-    if reducer is not None and not isinstance(reducer, Reducer):
-        raise TypeError(
-            f"`reducer` must be a jaxiaf.Reducer(init, update) or None; got {type(reducer).__name__}."
-        )
+    check_reducer(reducer)
     if check:
         params, sim = checked(params, sim)
         v = _checks.tie_input_check(state.v, currents, "currents")

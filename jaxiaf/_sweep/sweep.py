@@ -15,7 +15,7 @@ from .._core import checks as _checks
 from .._core import convert as _convert
 from .._core.divergence import diverged
 from .._core.pytrees import Parameters, SimulationParameters, State, StepConstants
-from .._core.scan import Reducer, evolve, step_constants
+from .._core.scan import Reducer, check_reducer, evolve, step_constants
 from .._equations import names as _named
 from .._layer import FFIAF, PARAMETER_FAMILIES
 from . import checks as _sweep_checks
@@ -369,11 +369,7 @@ def sweep(
         )
     if isinstance(outputs, str) or not isinstance(outputs, tuple | list) or not set(outputs) <= set(OUTPUTS):
         raise ValueError(f"`outputs` must be a tuple of names from {list(OUTPUTS)}; got {outputs!r}.")
-    if reducer is not None and not isinstance(reducer, Reducer):
-        raise TypeError(
-            "`reducer` must be a jaxiaf.Reducer(init, update) (or None; the built-in summaries are chosen by "
-            f"`outputs`); got {type(reducer).__name__}."
-        )
+    check_reducer(reducer)  # the built-in summaries are chosen by `outputs`
     dtype = module.params.tau_mem.dtype if dtype is None else jnp.dtype(dtype)
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         raise ValueError("`dtype=float64` needs jax.config.update('jax_enable_x64', True) first.")

@@ -84,7 +84,7 @@ _MOVED = {
     "StepConstants": ("._core.pytrees", "StepConstants"),
     "float_dtype": ("._core.pytrees", "float_dtype"),
     "INTEGRATORS": ("._core.integrators", "INTEGRATORS"),
-    "standard_normal_raster": ("._core.scan", "standard_normal_raster"),
+    "standard_normal_raster": ("._core.noise", "standard_normal_raster"),
     **{
         name: (".graph", name)
         for name in ("GraphHolder", "GraphModule", "GraphNode", "IAFNeurons", "LinearWeights")

@@ -41,7 +41,7 @@ from zoo import transcendental
 
 import jaxiaf
 from brian_ref import EquationLayer
-from jaxiaf._core.scan import standard_normal_raster
+from jaxiaf._core.noise import standard_normal_raster
 
 pytestmark = pytest.mark.brian
 

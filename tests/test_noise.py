@@ -7,7 +7,7 @@ import pytest
 from helpers import as_float32, brian_layer, random_scenarios, run_jax, spike_sets_equal
 
 import jaxiaf
-from jaxiaf._core.scan import standard_normal_raster
+from jaxiaf._core.noise import standard_normal_raster
 
 
 @pytest.mark.parametrize("integrator", ["exact", "rk4"])

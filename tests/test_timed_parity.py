@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._core.scan import standard_normal_raster
+from jaxiaf._core.noise import standard_normal_raster
 
 INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
 DT = 1e-4

@@ -9,7 +9,7 @@ import numpy as np
 
 import jaxiaf
 from brian_ref import EquationLayer
-from jaxiaf._core.scan import standard_normal_raster
+from jaxiaf._core.noise import standard_normal_raster
 
 
 @dataclass

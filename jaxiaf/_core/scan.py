@@ -17,6 +17,7 @@ import numpy as np
 from .._equations import affine as _affine
 from .._equations import interpret as _generated
 from . import checks as _checks
+from . import noise as _noise
 from . import surrogate as _surrogate
 from .integrators import (
     READS_NEXT_ROW,
@@ -167,38 +168,6 @@ def _host_call_jvp(primals, tangents):
     return (dt, tau, decay), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau)
 
 
-def _draw(key, step, num_neurons: int, dtype):
-    return jax.random.normal(jax.random.fold_in(key, step.astype(jnp.uint32)), (num_neurons,), dtype)
-
-
-def _draw_batch(key, step, shape, dtype):
-    """Unit normal draws of one step for a state of `shape` (batch dims..., N); one key per batch entry."""
-    draw = lambda k: _draw(k, step, shape[-1], dtype)
-    for _ in shape[:-1]:
-        draw = jax.vmap(draw)
-    return draw(key)
-
-
-def standard_normal_raster(key, first_step, num_steps: int, num_neurons: int, dtype=None):
-    """The unit normal draws `xi` of the noise for steps `first_step .. first_step + num_steps - 1`.
-
-    Step n draws `normal(fold_in(key, n), (num_neurons,))`, so any split of an evolution into chunks draws
-    the same numbers. The noise current of step n is `noise_scale * xi[n]` (see [`jaxiaf.evolve`][]).
-
-    **Arguments:**
-
-    - `key`: a JAX PRNG key (raw `uint32[2]` or typed).
-    - `first_step`: () int, the global index of the first step (the state's `step`).
-    - `num_steps`, `num_neurons`: static ints.
-    - `dtype`: float dtype of the draws; default: the current default float dtype.
-
-    **Returns:** (num_steps, num_neurons) array of N(0, 1) draws.
-    """
-    dtype = jnp.result_type(float) if dtype is None else dtype
-    steps = jnp.asarray(first_step) + jnp.arange(num_steps)
-    return jax.vmap(lambda n: _draw(key, n, num_neurons, dtype))(steps)
-
-
 class Reducer(NamedTuple):
     """A summary computed inside the scan, so that the (T, ..., N) raster is never stored.
 
@@ -255,31 +224,6 @@ def _loop_shape(constant, shape):
     return jnp.broadcast_to(constant, jnp.broadcast_shapes(constant.shape, shape[-1:]))
 
 
-def _draw_source(state, shape, draws, rows: int):
-    """`pick(n, dtype) -> (rows, *shape)`: step n's unit normal draws, from the state's key
-    (`normal(fold_in(key, n), (rows * N,))` per batch entry, read as `rows` rows of N), or row
-    `n - state.step` of the given `draws` (T, rows, *shape)."""
-    if draws is not None:
-        return lambda n, dtype: jax.lax.dynamic_index_in_dim(draws, n - state.step, keepdims=False).astype(
-            dtype
-        )
-
-    def pick(n, dtype):
-        raw = _draw_batch(state.key, n, (*shape[:-1], rows * shape[-1]), dtype)
-        return jnp.moveaxis(raw.reshape(*shape[:-1], rows, shape[-1]), -2, 0)
-
-    return pick
-
-
-def _rows(model, sim) -> int:
-    """Unit normal draws per neuron and step: the default equations' noise (1 if noisy), or a model's
-    update terms and the threshold's and reset's `randn()` calls."""
-    if model is None:
-        return int(sim.noisy)
-    settle = (*model.before_condition, model.condition or "", *model.on_spike)
-    return model.draws + sum(text.count("randn(") for text in settle)
-
-
 def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool):
     """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
     [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
@@ -317,13 +261,13 @@ def _model_step(model, params, state, constants, shape, surrogate, pick):
     """`advance` and `settle` of a layer's own equations: Brian2's generated statements
     (`jaxiaf._equations.interpret`) on a dict of the state variables (the primary one, `State.v`, first).
 
-    Noise: `pick(n, dtype)` gives step n's D rows of N draws (`_draw_source`): the first `model.draws`
-    rows are the update's `xi`/`randn()` terms in Brian2's order, the others the threshold's and then the
-    reset's `randn()` calls."""
+    Noise: `pick(n, dtype)` gives step n's D rows of N draws (`jaxiaf._core.noise.draw_source`): the
+    first `model.draws` rows are the update's `xi`/`randn()` terms in Brian2's order, the others the
+    threshold's and then the reset's `randn()` calls."""
     env = _generated.loop_env(model, params, constants, shape)
     steps = jnp.broadcast_to(constants.refractory_steps, shape)
     linear = _affine.applies(model, state.v.dtype)
-    later = _rows(model, None) - model.draws
+    later = _noise.rows(model, None) - model.draws
 
     def advance(vals, since, u, n, active):
         nr = _generated.not_refractory_before(model, since, steps)
@@ -360,24 +304,6 @@ def _sampling(sim: SimulationParameters, input_sampling: str | None) -> tuple:
         return model.input_sampling == "timed", model.next_row
     timed = (sim.input_sampling if input_sampling is None else input_sampling) == "timed"
     return timed, timed and sim.integrator_name in READS_NEXT_ROW
-
-
-def _checked_draws(draws, num_steps: int, rows: int, shape):
-    """`draws` as an array of shape (T, D, *shape); `ValueError` naming it otherwise, or where the layer
-    draws nothing."""
-    if draws is None:
-        return None
-    if rows == 0:
-        raise ValueError(
-            "`draws` given, but the layer draws no normal numbers (no noise, no `xi`, no `randn()`)."
-        )
-    draws = jnp.asarray(draws)
-    if draws.shape != (num_steps, rows, *shape):
-        raise ValueError(
-            f"`draws` must have shape (T, D, ...state) = {(num_steps, rows, *shape)} (D = {rows} draws per "
-            f"neuron and step); got {draws.shape}."
-        )
-    return draws
 
 
 def checked(params: Parameters, sim: SimulationParameters):
@@ -574,9 +500,8 @@ def evolve(
         # each step reads its row and the next (the last row repeats, as past the end of a TimedArray)
         currents = jnp.stack([currents, jnp.concatenate([currents[1:], currents[-1:]])], axis=1)
         tail = currents.shape[1:]
-    pick = _draw_source(
-        state, shape, _checked_draws(draws, num_steps, _rows(model, sim), shape), _rows(model, sim)
-    )
+    rows = _noise.rows(model, sim)
+    pick = _noise.draw_source(state, shape, _noise.checked_draws(draws, num_steps, rows, shape), rows)
     if model is None:
         advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
     else:

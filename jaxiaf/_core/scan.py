@@ -5,56 +5,21 @@ re-implements the update, the threshold or the reset.
 """
 
 import functools
-import inspect
-from collections.abc import Callable
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from .._equations import affine as _affine
 from .._equations import interpret as _generated
 from . import checks as _checks
+from . import constants as _constants
 from . import noise as _noise
 from . import surrogate as _surrogate
-from .integrators import (
-    READS_NEXT_ROW,
-    STABILITY_LIMITS,
-    TIMED_ORDER,
-    affine,
-    coefficient,
-    resolve_integrator,
-)
-from .pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
-
-
-# The host callbacks convert their arguments with `np.asarray`: JAX may hand a callback jax Arrays, whose
-# arithmetic would launch XLA computations from inside the callback (a float64 sweep deadlocked that way).
-def _host_decay(dt, tau):
-    dt, tau = np.asarray(dt), np.asarray(tau)
-    return dt, tau, np.exp((-dt) / tau)
-
-
-def _host_steps(refractory, dt):
-    refractory, dt = np.asarray(refractory), np.asarray(dt)
-    steps = np.minimum((refractory + 1e-3 * dt) / dt, NEVER)
-    return np.asarray(steps, dtype=np.int64).astype(np.int32)
-
-
-def _refractory_steps(sim: SimulationParameters, dtype):
-    """`int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), capped at `NEVER`, of the shape of
-    `refractory` and `dt`: with NumPy on the host in float64, on the device in float32. Piecewise
-    constant: no gradient flows through it."""
-    r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
-    refractory = jax.lax.stop_gradient(jnp.broadcast_to(sim.refractory, r_dt).astype(dtype))
-    dt = jax.lax.stop_gradient(jnp.broadcast_to(sim.dt, r_dt).astype(dtype))
-    if dtype == jnp.float64:
-        like = jax.ShapeDtypeStruct(r_dt, jnp.int32)
-        return jax.pure_callback(_host_steps, like, refractory, dt, vmap_method="broadcast_all")
-    return jnp.floor(jnp.minimum((refractory + 1e-3 * dt) / dt, NEVER)).astype(jnp.int32)
-
+from .constants import step_constants
+from .integrators import READS_NEXT_ROW
+from .pytrees import Parameters, SimulationParameters, State, StepConstants
+from .reducer import Reducer, check_reducer
+from .steps import _default_step, _model_step
 
 _NONFINITE = (
     "The membrane potential `v` (or another state variable) became NaN or inf: the initial state is not "
@@ -73,143 +38,6 @@ def _step_message(step, num_steps) -> str:
     )
 
 
-def _unstable(xp, c, name: str):
-    """Where an explicit integrator's update grows without bound: `|1 - c| > 1` (or `c` not finite)."""
-    if name not in STABILITY_LIMITS:
-        return xp.zeros(xp.shape(c), bool)
-    return ~(xp.abs(1 - xp.asarray(c)) <= 1)
-
-
-def _stability_message(name: str) -> str:
-    if name not in STABILITY_LIMITS:
-        return ""
-    return (
-        f"`dt / tau_mem` must be <= {STABILITY_LIMITS[name]:.4g} with `integrator_name={name!r}` for every "
-        "neuron: beyond it the integrator is numerically unstable (`v` grows without bound to NaN). Use a "
-        "smaller `dt`, a larger `tau_mem`, or `integrator_name='exact'`."
-    )
-
-
-def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
-    """The constants every step reads, computed once per evolve.
-
-    In float64 they are computed on the host with NumPy (`exp(-dt / tau_mem)`, Brian2's
-    `timestep(refractory, dt)`), bit for bit as Brian2's runtime computes them; XLA's `exp` differs from
-    NumPy's by one ulp on about one value in ten, enough to move a spike where `v` grazes the threshold.
-    Passing `dt` and `tau_mem` through the same call also keeps them runtime values, so XLA cannot turn
-    `x / tau_mem` into `x * (1 / tau_mem)` when a module is closed over by `jit`. In float32 everything
-    stays on the device.
-
-    Called outside `jit` (as [`jaxiaf.sweep`][] does before it shards a batch), the host computation runs
-    at once; the result can then be passed to [`jaxiaf.evolve`][] as `constants`.
-
-    **Returns:** a [`jaxiaf.StepConstants`][]; each leaf keeps the shape of the values it depends on
-    (`dt`, `tau_mem`, `decay`: their common shape; `refractory_steps`: that of `refractory` and `dt`;
-    `noise_scale`: that of `noise_std` and `decay`), so a batch of B sets that sweeps only `tau_mem` as
-    (B, 1) stores (B, 1) constants, not (B, N). `evolve` gives them their loop shapes (`_loop_shape`).
-    """
-    if sim.model is None:
-        resolve_integrator(sim.integrator_name)
-    constants = _constants(params, sim)
-    c = constants.coefficient
-    if sim.model is None and _checks.is_concrete(c) and np.any(_unstable(np, c, sim.integrator_name)):
-        raise ValueError(_stability_message(sim.integrator_name))
-    return constants
-
-
-@jax.jit
-def _constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
-    """`step_constants`' computation as one compiled program: called eagerly, it would otherwise run (and
-    in a fresh process load from the persistent compilation cache) one small program per operation,
-    most of a warm process's first call."""
-    dtype = params.tau_mem.dtype
-    if sim.model is not None:
-        return _model_constants(params, sim, dtype)
-    dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
-    tau = jnp.broadcast_to(params.tau_mem, dt_tau)
-    dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
-    if dtype == jnp.float64:
-        dt, tau, decay = _host_call(dt, tau)
-    else:
-        decay = jnp.exp((-dt) / tau)
-    steps = _refractory_steps(sim, dtype)
-    shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
-    # 1 - E as written (Brian2's bits), or -expm1(-dt/tau) where E rounds to 1 (tau_mem >> dt in float32)
-    one_minus = jnp.where(decay == 1, -jnp.expm1((-dt) / tau), 1 - decay)
-    gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / one_minus), shape)
-    noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
-    return StepConstants(dt, tau, decay, steps, noise_scale, coefficient(sim.integrator_name, dt / tau))
-
-
-def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> StepConstants:
-    """A model layer's constants: `dt`, the refractory steps (from the model's period expression, or from
-    `sim.refractory` as for the default equations) and the model's loop-invariant values."""
-    dt, steps, scalars = _generated.constants(params, sim, dtype)
-    if _affine.applies(sim.model, dtype):
-        values = _generated.parameters(sim.model, params)
-        scalars = {**scalars, **_affine.maps(sim.model, values, dt, params.weights.shape[-1], dtype)}
-    if steps is None:
-        steps = _refractory_steps(sim, dtype)
-    return StepConstants(dt, None, None, steps, None, None, scalars)
-
-
-@jax.custom_jvp
-def _host_call(dt, tau):
-    like = jax.ShapeDtypeStruct(dt.shape, dt.dtype)
-    return jax.pure_callback(_host_decay, (like, like, like), dt, tau, vmap_method="broadcast_all")
-
-
-@_host_call.defjvp
-def _host_call_jvp(primals, tangents):
-    """The host constants' derivatives (a callback has none):
-    `d decay = decay * (dt dtau / tau - ddt) / tau`."""
-    dt, tau, decay = _host_call(*primals)
-    ddt, dtau = tangents
-    return (dt, tau, decay), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau)
-
-
-class Reducer(NamedTuple):
-    """A summary computed inside the scan, so that the (T, ..., N) raster is never stored.
-
-    - `init(shape, dtype) -> acc`: the initial accumulator (a pytree) for a state `v` of `shape`.
-    - `update(acc, k, spike, v) -> (acc, y)`: fold in step `k` (int, from 0 in this evolve) with its
-      `spike` (bool, `shape`) and `v` after reset (`shape`, V); `y` (a pytree, or None) is stacked over
-      the steps, for the per-step outputs one does want to keep.
-
-    Pass the same `Reducer` object again to reuse the compiled loop (it is a static argument).
-    """
-
-    init: Callable
-    update: Callable
-
-
-def check_reducer(reducer) -> None:
-    """`TypeError` naming the argument: `reducer` not a [`Reducer`][] (or None), or its `init` / `update`
-    not callable with `(shape, dtype)` / `(acc, k, spike, v)`."""
-    if reducer is None:
-        return
-    if not isinstance(reducer, Reducer):
-        raise TypeError(
-            f"`reducer` must be a jaxiaf.Reducer(init, update) or None; got {type(reducer).__name__}."
-        )
-    for field, arguments in (("init", "shape, dtype"), ("update", "acc, k, spike, v")):
-        function = getattr(reducer, field)
-        try:
-            inspect.signature(function).bind(*arguments.split(", "))
-        except TypeError:
-            raise TypeError(f"`reducer.{field}` must be callable as {field}({arguments}).") from None
-        except ValueError:  # a builtin without a signature: called as it is
-            pass
-
-
-def _broadcast(params: Parameters, consts: StepConstants, shape):
-    """Per-neuron values broadcast to the state's shape; done inside the step, where XLA fuses it away
-    instead of storing (B, N) copies of values that are shared by the batch."""
-    cast = lambda a: jnp.broadcast_to(a, shape)
-    fields = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
-    return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
-
-
 def _loop_shape(constant, shape):
     """A constant at the shape it enters the loop with.
 
@@ -222,70 +50,6 @@ def _loop_shape(constant, shape):
     if constant.dtype == jnp.float64:
         return jnp.broadcast_to(constant, shape)
     return jnp.broadcast_to(constant, jnp.broadcast_shapes(constant.shape, shape[-1:]))
-
-
-def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool):
-    """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
-    [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
-    and the next (`u_next`; float32 then runs rk4's expressions, not the affine update, which assumes one
-    input over the step), with `exact` Brian2's order of its terms for that rule (`TIMED_ORDER`)."""
-    name = sim.integrator_name
-    next_row = timed and name in READS_NEXT_ROW
-    update = resolve_integrator(name)
-    update = TIMED_ORDER.get(name, update) if timed else update
-    update = update if state.v.dtype == jnp.float64 or next_row else affine
-
-    def advance(v, since, u, n, active):
-        """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
-        p, consts = _broadcast(params, constants, shape)
-        nr = (since >= consts.refractory_steps) & active
-        u, rows = (u[0], {"u_next": jnp.broadcast_to(u[1], shape)}) if next_row else (u, {})
-        u = jnp.broadcast_to(u, shape)
-        if sim.noisy:  # the layer's noise is held over the step under either sampling
-            noise = jnp.where(nr, consts.noise_scale * pick(n, v.dtype)[0], 0.0)
-            u, rows = u + noise, {k: x + noise for k, x in rows.items()}
-        return jnp.where(nr, update(v, u, p, consts, nr, **rows), v)
-
-    def settle(w, since, n):
-        """Threshold and reset of step `n`, which took `v` to `w`, `since` being the counter before it."""
-        p, consts = _broadcast(params, constants, shape)
-        nr = since >= consts.refractory_steps
-        fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
-        v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
-        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
-
-    return advance, settle
-
-
-def _model_step(model, params, state, constants, shape, surrogate, pick):
-    """`advance` and `settle` of a layer's own equations: Brian2's generated statements
-    (`jaxiaf._equations.interpret`) on a dict of the state variables (the primary one, `State.v`, first).
-
-    Noise: `pick(n, dtype)` gives step n's D rows of N draws (`jaxiaf._core.noise.draw_source`): the
-    first `model.draws` rows are the update's `xi`/`randn()` terms in Brian2's order, the others the
-    threshold's and then the reset's `randn()` calls."""
-    env = _generated.loop_env(model, params, constants, shape)
-    steps = jnp.broadcast_to(constants.refractory_steps, shape)
-    linear = _affine.applies(model, state.v.dtype)
-    later = _noise.rows(model, None) - model.draws
-
-    def advance(vals, since, u, n, active):
-        nr = _generated.not_refractory_before(model, since, steps)
-        u, u_next = (u[0], jnp.broadcast_to(u[1], shape)) if model.next_row else (u, None)
-        if linear:
-            return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
-        primary = vals[model.state_names[0]]
-        draws = pick(n, primary.dtype)[: model.draws] if model.draws else None
-        u = jnp.broadcast_to(u, shape)
-        return _generated.advance(model, env, vals, since, nr, u, n, draws, active, u_next)
-
-    def settle(vals, since, n):
-        nr = _generated.not_refractory_before(model, since, steps)
-        draws = pick(n, vals[model.state_names[0]].dtype)[model.draws :] if later else None
-        fired, spike, vals, since = _generated.settle(model, env, vals, since, nr, n, draws, surrogate)
-        return spike, vals, since
-
-    return advance, settle
 
 
 def _sampling(sim: SimulationParameters, input_sampling: str | None) -> tuple:
@@ -460,6 +224,31 @@ def evolve(
     an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if the final `v` is NaN
     or inf, or if `state.step + T` overflows its integer type (int32 with x64 off).
     """
+    timed, next_row = _check_arguments(
+        params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
+    )
+    params, sim, state, constants, unstable = _checked_values(params, sim, state, currents, constants, check)
+    shape = state.v.shape
+    constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
+    num_steps = currents.shape[0]
+    rows = _noise.rows(sim.model, sim)
+    pick = _noise.draw_source(state, shape, _noise.checked_draws(draws, num_steps, rows, shape), rows)
+    if sim.model is None:
+        advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
+    else:
+        advance, settle = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
+    source = _source(currents, next_row)
+    final, stacked = _loop(
+        advance, settle, state, source, num_steps, sim.model, record, reducer, unroll, checkpoint_every
+    )
+    return _outputs(final, stacked, state, num_steps, sim.model, record, reducer, check, unstable)
+
+
+def _check_arguments(
+    params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
+):
+    """The structural checks of [`jaxiaf.evolve`][]'s arguments (`ValueError` / `TypeError` naming the
+    argument); returns `(timed, next_row)` of the input's sampling (`_sampling`)."""
     shape = state.v.shape
     tail = currents.shape[1:]
     if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail) :] != tail:
@@ -470,47 +259,61 @@ def evolve(
     if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
         raise ValueError(f"`unroll` must be a positive integer; got {unroll!r}.")
     _check_shapes(params, sim, state)
-    timed, next_row = _sampling(sim, input_sampling)
+    sampling = _sampling(sim, input_sampling)
     _surrogate.check_options(surrogate, checkpoint_every)
     check_reducer(reducer)
-    if check:
-        params, sim = checked(params, sim)
-        v = _checks.tie_input_check(state.v, currents, "currents")
-        state = State(v, state.since_spike, state.key, state.step, state.extra)
-    model = sim.model
-    if model is not None and surrogate is not None:
-        _generated.crossing(model)  # `ValueError` for a threshold without a level
+    if sim.model is not None and surrogate is not None:
+        _generated.crossing(sim.model)  # `ValueError` for a threshold without a level
         if not surrogate.detach_reset:
             raise ValueError(
                 "`surrogate`: with a layer's own equations the reset is detached (`detach_reset=True`)."
             )
+    return sampling
+
+
+def _checked_values(params, sim, state, currents, constants, check: bool):
+    """`(params, sim, state, constants, unstable)`: with `check`, the values tied to their runtime checks
+    (`checked`, the input's finiteness and, for the default equations, the integrator's stability, tied to
+    `v`, which every path reads); the constants computed if not given; `unstable` (bool) where the
+    integrator's stability limit is exceeded (False for a layer's own equations)."""
+    if check:
+        params, sim = checked(params, sim)
+        v = _checks.tie_input_check(state.v, currents, "currents")
+        state = State(v, state.since_spike, state.key, state.step, state.extra)
     if constants is None:
         constants = step_constants(params, sim)
-    if model is None:
-        unstable = jnp.any(_unstable(jnp, constants.coefficient, sim.integrator_name))
-        if check:  # tied to `v`, which every path reads (float64 does not read the coefficient)
-            state = eqx.tree_at(
-                lambda s: s.v, state, eqx.error_if(state.v, unstable, _stability_message(sim.integrator_name))
-            )
-    else:
-        unstable = False
-    constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
-    num_steps = currents.shape[0]
-    if next_row and num_steps:
-        # each step reads its row and the next (the last row repeats, as past the end of a TimedArray)
-        currents = jnp.stack([currents, jnp.concatenate([currents[1:], currents[-1:]])], axis=1)
-        tail = currents.shape[1:]
-    rows = _noise.rows(model, sim)
-    pick = _noise.draw_source(state, shape, _noise.checked_draws(draws, num_steps, rows, shape), rows)
-    if model is None:
-        advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
-    else:
-        advance, settle = _model_step(model, params, state, constants, shape, surrogate, pick)
+    if sim.model is not None:
+        return params, sim, state, constants, False
+    unstable = jnp.any(_constants.unstable(jnp, constants.coefficient, sim.integrator_name))
+    if check:  # float64 does not read the coefficient, so the check is tied to `v`
+        message = _constants.stability_message(sim.integrator_name)
+        state = eqx.tree_at(lambda s: s.v, state, eqx.error_if(state.v, unstable, message))
+    return params, sim, state, constants, unstable
+
+
+def _source(currents, next_row: bool):
+    """The rows the loop reads: `currents`, with each step's next row beside it where the input follows
+    Brian2's `TimedArray` rule with rk4 (the last row repeats, as past the end of a TimedArray); one row
+    of zeros for an evolve of no steps."""
+    if not currents.shape[0]:
+        return jnp.zeros((1, *currents.shape[1:]), currents.dtype)
+    if next_row:
+        return jnp.stack([currents, jnp.concatenate([currents[1:], currents[-1:]])], axis=1)
+    return currents
+
+
+def _loop(
+    advance, settle, state, source, num_steps: int, model, record: bool, reducer, unroll, checkpoint_every
+):
+    """The `lax.scan` over the steps: `((values, since, acc), (kept, ys, raster))`.
+
+    The loop is pipelined: iteration k settles (threshold, reset) the update computed by the previous
+    iteration, then updates step k + 1. The carry holds the un-reset values, so the counter, the reducer
+    and the outputs read stored values: XLA:CPU's one loop per carried array recomputes the update only in
+    the loop of the updated values."""
+    primary = "v" if model is None else model.state_names[0]
 
     def body(carry, k, u):
-        # Step k settles (threshold, reset) the update computed by the previous iteration, then updates
-        # step k + 1. The carry holds the un-reset `w`, so the counter, the reducer and the outputs read
-        # stored values: XLA:CPU's one loop per carried array recomputes the update only in `w`'s loop.
         w, since_before, acc = carry
         spike, v, since = settle(w, since_before, state.step + k)
         y = None
@@ -520,15 +323,17 @@ def evolve(
         kept = (spike, v) if record else None
         return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
 
-    acc0 = None if reducer is None else reducer.init(shape, state.v.dtype)
-    source = currents if num_steps else jnp.zeros((1, *tail), currents.dtype)
-    primary = "v" if model is None else model.state_names[0]
+    acc0 = None if reducer is None else reducer.init(state.v.shape, state.v.dtype)
     v0 = state.v if model is None else {primary: state.v, **state.extra}
     w0 = advance(v0, state.since_spike, source[0], state.step, active=num_steps > 0)
-    carry0 = (w0, state.since_spike, acc0)
-    (v, since, acc), (kept, ys, raster) = _surrogate.scan(
-        body, carry0, source, num_steps, unroll, checkpoint_every
-    )
+    return _surrogate.scan(body, (w0, state.since_spike, acc0), source, num_steps, unroll, checkpoint_every)
+
+
+def _outputs(final, stacked, state, num_steps: int, model, record: bool, reducer, check: bool, unstable):
+    """[`jaxiaf.evolve`][]'s `(output, new_state, record)` from the loop's final carry and stacked outputs;
+    with `check`, the final state tied to the finiteness check and `step` to the overflow check."""
+    (v, since, acc), (kept, ys, raster) = final, stacked
+    primary = "v" if model is None else model.state_names[0]
     step = state.step
     values = {"v": v} if model is None else {k: x for k, x in v.items() if k[0] != _generated.CARRIED}
     if check:

@@ -1,0 +1,133 @@
+"""The constants every step reads, computed once per evolve (`step_constants`), and the explicit
+integrators' stability limit: in float64 on the host with NumPy, bit for bit as Brian2's runtime."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._equations import affine as _affine
+from .._equations import interpret as _generated
+from . import checks as _checks
+from .integrators import STABILITY_LIMITS, coefficient, resolve_integrator
+from .pytrees import NEVER, Parameters, SimulationParameters, StepConstants
+
+
+# The host callbacks convert their arguments with `np.asarray`: JAX may hand a callback jax Arrays, whose
+# arithmetic would launch XLA computations from inside the callback (a float64 sweep deadlocked that way).
+def _host_decay(dt, tau):
+    dt, tau = np.asarray(dt), np.asarray(tau)
+    return dt, tau, np.exp((-dt) / tau)
+
+
+def _host_steps(refractory, dt):
+    refractory, dt = np.asarray(refractory), np.asarray(dt)
+    steps = np.minimum((refractory + 1e-3 * dt) / dt, NEVER)
+    return np.asarray(steps, dtype=np.int64).astype(np.int32)
+
+
+def _refractory_steps(sim: SimulationParameters, dtype):
+    """`int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), capped at `NEVER`, of the shape of
+    `refractory` and `dt`: with NumPy on the host in float64, on the device in float32. Piecewise
+    constant: no gradient flows through it."""
+    r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
+    refractory = jax.lax.stop_gradient(jnp.broadcast_to(sim.refractory, r_dt).astype(dtype))
+    dt = jax.lax.stop_gradient(jnp.broadcast_to(sim.dt, r_dt).astype(dtype))
+    if dtype == jnp.float64:
+        like = jax.ShapeDtypeStruct(r_dt, jnp.int32)
+        return jax.pure_callback(_host_steps, like, refractory, dt, vmap_method="broadcast_all")
+    return jnp.floor(jnp.minimum((refractory + 1e-3 * dt) / dt, NEVER)).astype(jnp.int32)
+
+
+def unstable(xp, c, name: str):
+    """Where an explicit integrator's update grows without bound: `|1 - c| > 1` (or `c` not finite)."""
+    if name not in STABILITY_LIMITS:
+        return xp.zeros(xp.shape(c), bool)
+    return ~(xp.abs(1 - xp.asarray(c)) <= 1)
+
+
+def stability_message(name: str) -> str:
+    if name not in STABILITY_LIMITS:
+        return ""
+    return (
+        f"`dt / tau_mem` must be <= {STABILITY_LIMITS[name]:.4g} with `integrator_name={name!r}` for every "
+        "neuron: beyond it the integrator is numerically unstable (`v` grows without bound to NaN). Use a "
+        "smaller `dt`, a larger `tau_mem`, or `integrator_name='exact'`."
+    )
+
+
+def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+    """The constants every step reads, computed once per evolve.
+
+    In float64 they are computed on the host with NumPy (`exp(-dt / tau_mem)`, Brian2's
+    `timestep(refractory, dt)`), bit for bit as Brian2's runtime computes them; XLA's `exp` differs from
+    NumPy's by one ulp on about one value in ten, enough to move a spike where `v` grazes the threshold.
+    Passing `dt` and `tau_mem` through the same call also keeps them runtime values, so XLA cannot turn
+    `x / tau_mem` into `x * (1 / tau_mem)` when a module is closed over by `jit`. In float32 everything
+    stays on the device.
+
+    Called outside `jit` (as [`jaxiaf.sweep`][] does before it shards a batch), the host computation runs
+    at once; the result can then be passed to [`jaxiaf.evolve`][] as `constants`.
+
+    **Returns:** a [`jaxiaf.StepConstants`][]; each leaf keeps the shape of the values it depends on
+    (`dt`, `tau_mem`, `decay`: their common shape; `refractory_steps`: that of `refractory` and `dt`;
+    `noise_scale`: that of `noise_std` and `decay`), so a batch of B sets that sweeps only `tau_mem` as
+    (B, 1) stores (B, 1) constants, not (B, N). `evolve` gives them their loop shapes (`_loop_shape`).
+    """
+    if sim.model is None:
+        resolve_integrator(sim.integrator_name)
+    constants = _constants(params, sim)
+    c = constants.coefficient
+    if sim.model is None and _checks.is_concrete(c) and np.any(unstable(np, c, sim.integrator_name)):
+        raise ValueError(stability_message(sim.integrator_name))
+    return constants
+
+
+@jax.jit
+def _constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+    """`step_constants`' computation as one compiled program: called eagerly, it would otherwise run (and
+    in a fresh process load from the persistent compilation cache) one small program per operation,
+    most of a warm process's first call."""
+    dtype = params.tau_mem.dtype
+    if sim.model is not None:
+        return _model_constants(params, sim, dtype)
+    dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
+    tau = jnp.broadcast_to(params.tau_mem, dt_tau)
+    dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
+    if dtype == jnp.float64:
+        dt, tau, decay = _host_call(dt, tau)
+    else:
+        decay = jnp.exp((-dt) / tau)
+    steps = _refractory_steps(sim, dtype)
+    shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
+    # 1 - E as written (Brian2's bits), or -expm1(-dt/tau) where E rounds to 1 (tau_mem >> dt in float32)
+    one_minus = jnp.where(decay == 1, -jnp.expm1((-dt) / tau), 1 - decay)
+    gain = jnp.broadcast_to(jnp.sqrt((1 + decay) / one_minus), shape)
+    noise_scale = jnp.broadcast_to(sim.noise_std, shape) * gain
+    return StepConstants(dt, tau, decay, steps, noise_scale, coefficient(sim.integrator_name, dt / tau))
+
+
+def _model_constants(params: Parameters, sim: SimulationParameters, dtype) -> StepConstants:
+    """A model layer's constants: `dt`, the refractory steps (from the model's period expression, or from
+    `sim.refractory` as for the default equations) and the model's loop-invariant values."""
+    dt, steps, scalars = _generated.constants(params, sim, dtype)
+    if _affine.applies(sim.model, dtype):
+        values = _generated.parameters(sim.model, params)
+        scalars = {**scalars, **_affine.maps(sim.model, values, dt, params.weights.shape[-1], dtype)}
+    if steps is None:
+        steps = _refractory_steps(sim, dtype)
+    return StepConstants(dt, None, None, steps, None, None, scalars)
+
+
+@jax.custom_jvp
+def _host_call(dt, tau):
+    like = jax.ShapeDtypeStruct(dt.shape, dt.dtype)
+    return jax.pure_callback(_host_decay, (like, like, like), dt, tau, vmap_method="broadcast_all")
+
+
+@_host_call.defjvp
+def _host_call_jvp(primals, tangents):
+    """The host constants' derivatives (a callback has none):
+    `d decay = decay * (dt dtau / tau - ddt) / tau`."""
+    dt, tau, decay = _host_call(*primals)
+    ddt, dtau = tangents
+    return (dt, tau, decay), (ddt, dtau, decay * ((dt * dtau) / tau - ddt) / tau)

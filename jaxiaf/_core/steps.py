@@ -1,0 +1,84 @@
+"""One step of the layer, as two functions the loop calls: `advance` (the state update of a step) and
+`settle` (its threshold and reset), for the default equations' kernels and for a layer's own equations."""
+
+import jax
+import jax.numpy as jnp
+
+from .._equations import affine as _affine
+from .._equations import interpret as _generated
+from . import noise as _noise
+from . import surrogate as _surrogate
+from .integrators import READS_NEXT_ROW, TIMED_ORDER, affine, resolve_integrator
+from .pytrees import NEVER, Parameters, StepConstants
+
+
+def _broadcast(params: Parameters, consts: StepConstants, shape):
+    """Per-neuron values broadcast to the state's shape; done inside the step, where XLA fuses it away
+    instead of storing (B, N) copies of values that are shared by the batch."""
+    cast = lambda a: jnp.broadcast_to(a, shape)
+    fields = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+    return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
+
+
+def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool):
+    """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
+    [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
+    and the next (`u_next`; float32 then runs rk4's expressions, not the affine update, which assumes one
+    input over the step), with `exact` Brian2's order of its terms for that rule (`TIMED_ORDER`)."""
+    name = sim.integrator_name
+    next_row = timed and name in READS_NEXT_ROW
+    update = resolve_integrator(name)
+    update = TIMED_ORDER.get(name, update) if timed else update
+    update = update if state.v.dtype == jnp.float64 or next_row else affine
+
+    def advance(v, since, u, n, active):
+        """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
+        p, consts = _broadcast(params, constants, shape)
+        nr = (since >= consts.refractory_steps) & active
+        u, rows = (u[0], {"u_next": jnp.broadcast_to(u[1], shape)}) if next_row else (u, {})
+        u = jnp.broadcast_to(u, shape)
+        if sim.noisy:  # the layer's noise is held over the step under either sampling
+            noise = jnp.where(nr, consts.noise_scale * pick(n, v.dtype)[0], 0.0)
+            u, rows = u + noise, {k: x + noise for k, x in rows.items()}
+        return jnp.where(nr, update(v, u, p, consts, nr, **rows), v)
+
+    def settle(w, since, n):
+        """Threshold and reset of step `n`, which took `v` to `w`, `since` being the counter before it."""
+        p, consts = _broadcast(params, constants, shape)
+        nr = since >= consts.refractory_steps
+        fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
+        v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
+        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+
+    return advance, settle
+
+
+def _model_step(model, params, state, constants, shape, surrogate, pick):
+    """`advance` and `settle` of a layer's own equations: Brian2's generated statements
+    (`jaxiaf._equations.interpret`) on a dict of the state variables (the primary one, `State.v`, first).
+
+    Noise: `pick(n, dtype)` gives step n's D rows of N draws (`jaxiaf._core.noise.draw_source`): the
+    first `model.draws` rows are the update's `xi`/`randn()` terms in Brian2's order, the others the
+    threshold's and then the reset's `randn()` calls."""
+    env = _generated.loop_env(model, params, constants, shape)
+    steps = jnp.broadcast_to(constants.refractory_steps, shape)
+    linear = _affine.applies(model, state.v.dtype)
+    later = _noise.rows(model, None) - model.draws
+
+    def advance(vals, since, u, n, active):
+        nr = _generated.not_refractory_before(model, since, steps)
+        u, u_next = (u[0], jnp.broadcast_to(u[1], shape)) if model.next_row else (u, None)
+        if linear:
+            return _affine.advance(model, env, vals, nr, jnp.broadcast_to(u, shape), active)
+        primary = vals[model.state_names[0]]
+        draws = pick(n, primary.dtype)[: model.draws] if model.draws else None
+        u = jnp.broadcast_to(u, shape)
+        return _generated.advance(model, env, vals, since, nr, u, n, draws, active, u_next)
+
+    def settle(vals, since, n):
+        nr = _generated.not_refractory_before(model, since, steps)
+        draws = pick(n, vals[model.state_names[0]].dtype)[model.draws :] if later else None
+        fired, spike, vals, since = _generated.settle(model, env, vals, since, nr, n, draws, surrogate)
+        return spike, vals, since
+
+    return advance, settle

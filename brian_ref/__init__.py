@@ -1,4 +1,5 @@
-"""The feedforward IAF layer in Brian2: the ground truth that `jaxiaf` is tested against.
+"""The feedforward IAF layer, and layers driven by spikes through synapses, in Brian2: the ground truth
+that `jaxiaf` is tested against.
 
 Plain floats and arrays in (SI units), spike steps and voltage traces out; Brian2 units only inside.
 `jaxiaf` never imports this package and this package never imports `jaxiaf`.
@@ -8,3 +9,4 @@ from ._equations import EquationLayer as EquationLayer
 from ._equations import EquationResult as EquationResult
 from ._layer import BrianResult as BrianResult
 from ._layer import FFIAFBrian2 as FFIAFBrian2
+from ._synapses import SynapticLayer as SynapticLayer

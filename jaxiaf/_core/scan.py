@@ -15,6 +15,7 @@ from . import checks as _checks
 from . import constants as _constants
 from . import noise as _noise
 from . import surrogate as _surrogate
+from . import synapses as _synapses
 from .constants import step_constants
 from .integrators import READS_NEXT_ROW
 from .pytrees import Parameters, SimulationParameters, State, StepConstants
@@ -139,6 +140,7 @@ def evolve(
     checkpoint_every: int | None = None,
     draws=None,
     input_sampling: str | None = None,
+    events: "_synapses.Events | None" = None,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -211,12 +213,19 @@ def evolve(
     - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
       the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`;
       a C that divides T saves a copy of `currents`).
+    - `events`: None, or a [`jaxiaf.Events`][]: spikes that act on the state through weights as Brian2's
+      `Synapses(on_pre=...)` (input spikes and the layer's own), with the spikes still in transit from an
+      earlier evolve. Step k's events are added after its threshold and reset (in Brian2 they come
+      between the two, so an event on a variable that the reset assigns, e.g. `v`, is dropped where the
+      neuron spiked in step k); see `jaxiaf._core.synapses`. The record, the reducer and the raster then
+      see the state after the events.
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) spike raster (bool; 0/1
     floats with a `surrogate`), or with a
     reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
     advanced by T; `record` is
-    `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`.
+    `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`. With `events`, a fourth
+    item: the `pending` spikes at the end (give them to the next evolve's [`jaxiaf.Events`][]).
 
     **Raises:** `ValueError` if `currents` does not match the state's shape; with `check`,
     `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range (`tau_mem <= 0`,
@@ -237,11 +246,53 @@ def evolve(
         advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
     else:
         advance, settle = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
+    if events is not None:
+        steps = jnp.broadcast_to(constants.refractory_steps, shape)
+        settle = _with_events(settle, events, sim.model, state, steps, num_steps)
     source = _source(currents, next_row)
+    carry0 = None if events is None else events.pending
     final, stacked = _loop(
-        advance, settle, state, source, num_steps, sim.model, record, reducer, unroll, checkpoint_every
+        advance,
+        settle,
+        state,
+        source,
+        num_steps,
+        sim.model,
+        record,
+        reducer,
+        unroll,
+        checkpoint_every,
+        carry0,
     )
-    return _outputs(final, stacked, state, num_steps, sim.model, record, reducer, check, unstable)
+    out = _outputs(final, stacked, state, num_steps, sim.model, record, reducer, check, unstable)
+    return out if events is None else (*out, final[3])
+
+
+def _with_events(settle, events, model, state, steps, num_steps: int):
+    """`settle` followed by the synaptic events of the step (`jaxiaf._core.synapses.deliver`), threading
+    the spikes in transit; `steps`: the refractory steps at the state's shape. `ValueError` naming the
+    field for events that do not fit the layer."""
+    names = ("v",) if model is None else model.state_names
+    _synapses.check_events(events, names, steps.shape, num_steps)
+    lost = _synapses.lost_on_reset(("v = v_reset",) if model is None else model.on_spike, events)
+    flagged = frozenset(("v",) if model is None else model.flags)
+    first = state.step
+
+    def settle_events(w, since_before, n, pending):
+        spike, v, since = settle(w, since_before, n)
+        fired = spike if spike.dtype == bool else spike != 0
+        if model is None:
+            not_refractory = since_before >= steps
+        elif model.refractory_condition:
+            not_refractory = since != 0
+        else:
+            not_refractory = _generated.not_refractory_before(model, since_before, steps)
+        acts = _synapses.acting(fired, not_refractory, lost, flagged)
+        vals = {"v": v} if model is None else v
+        vals, pending = _synapses.deliver(events, vals, fired, n - first, pending, acts)
+        return spike, vals["v"] if model is None else vals, since, pending
+
+    return settle_events
 
 
 def _check_arguments(
@@ -303,9 +354,20 @@ def _source(currents, next_row: bool):
 
 
 def _loop(
-    advance, settle, state, source, num_steps: int, model, record: bool, reducer, unroll, checkpoint_every
+    advance,
+    settle,
+    state,
+    source,
+    num_steps: int,
+    model,
+    record: bool,
+    reducer,
+    unroll,
+    checkpoint_every,
+    pending,
 ):
-    """The `lax.scan` over the steps: `((values, since, acc), (kept, ys, raster))`.
+    """The `lax.scan` over the steps: `((values, since, acc, pending), (kept, ys, raster))`; `pending`: None,
+    or the spikes in transit (`settle` then takes and returns them).
 
     The loop is pipelined: iteration k settles (threshold, reset) the update computed by the previous
     iteration, then updates step k + 1. The carry holds the un-reset values, so the counter, the reducer
@@ -314,25 +376,29 @@ def _loop(
     primary = "v" if model is None else model.state_names[0]
 
     def body(carry, k, u):
-        w, since_before, acc = carry
-        spike, v, since = settle(w, since_before, state.step + k)
+        w, since_before, acc, pending = carry
+        if pending is None:
+            spike, v, since = settle(w, since_before, state.step + k)
+        else:
+            spike, v, since, pending = settle(w, since_before, state.step + k, pending)
         y = None
         if reducer is not None:
             acc, y = reducer.update(acc, k, spike, v if model is None else v[primary])
         w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
         kept = (spike, v) if record else None
-        return (w, since, acc), (kept, y, spike if reducer is None and not record else None)
+        return (w, since, acc, pending), (kept, y, spike if reducer is None and not record else None)
 
     acc0 = None if reducer is None else reducer.init(state.v.shape, state.v.dtype)
     v0 = state.v if model is None else {primary: state.v, **state.extra}
     w0 = advance(v0, state.since_spike, source[0], state.step, active=num_steps > 0)
-    return _surrogate.scan(body, (w0, state.since_spike, acc0), source, num_steps, unroll, checkpoint_every)
+    carry0 = (w0, state.since_spike, acc0, pending)
+    return _surrogate.scan(body, carry0, source, num_steps, unroll, checkpoint_every)
 
 
 def _outputs(final, stacked, state, num_steps: int, model, record: bool, reducer, check: bool, unstable):
     """[`jaxiaf.evolve`][]'s `(output, new_state, record)` from the loop's final carry and stacked outputs;
     with `check`, the final state tied to the finiteness check and `step` to the overflow check."""
-    (v, since, acc), (kept, ys, raster) = final, stacked
+    (v, since, acc, _), (kept, ys, raster) = final, stacked
     primary = "v" if model is None else model.state_names[0]
     step = state.step
     values = {"v": v} if model is None else {k: x for k, x in v.items() if k[0] != _generated.CARRIED}

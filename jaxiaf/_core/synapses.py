@@ -1,0 +1,260 @@
+"""Spikes acting on the layer's state through weights, as Brian2's `Synapses(on_pre=...)` does.
+
+Brian2's default schedule runs, in each step, the state update (`groups`), the thresholds (`thresholds`:
+the layer's own and a `SpikeGeneratorGroup`'s), the synaptic events due this step (`synapses`) and then
+the resets (`resets`). A spike emitted at step k through a synapse of delay d steps acts in step k + d,
+after that step's threshold and before its reset: an event on a variable that the reset assigns is lost
+for a neuron that spiked in that step, and acts on the next step's threshold otherwise.
+
+Brian2's numpy target applies each `on_pre` statement `x += w` as `numpy.add.at(x, post, w[events])`: one
+addition at a time, in the order of the spike queue's slot (events pushed at earlier steps first, then by
+source index, then by synapse index). `deliver` folds the events in that order, one source at a time, so
+that the sums are Brian2's bit for bit.
+"""
+
+import ast
+import re
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_STATEMENT = re.compile(r"^\s*([A-Za-z_]\w*?)(?:_post)?\s*([+-])=\s*w\s*$")
+
+
+def parse_on_pre(on_pre: str) -> tuple:
+    """`((target, sign), ...)` of Brian2 `on_pre` statements `x += w` or `x -= w` (`x_post` also read as
+    `x`), separated by newlines or `;`; `ValueError` naming `on_pre` for anything else."""
+    if not isinstance(on_pre, str):
+        raise TypeError(f"`on_pre` must be a string of Brian2 statements; got {type(on_pre).__name__}.")
+    parts = [p for p in re.split(r"[;\n]", on_pre) if p.strip() and not p.strip().startswith("#")]
+    parsed = []
+    for part in parts:
+        match = _STATEMENT.match(part.split("#", 1)[0])
+        if match is None:
+            raise ValueError(
+                f"`on_pre`: each statement must be `x += w` or `x -= w` on a state variable `x` of the layer "
+                f"(several separated by `;` or newlines); got {part.strip()!r}."
+            )
+        parsed.append((match.group(1), match.group(2)))
+    if not parsed:
+        raise ValueError(f"`on_pre` has no statement; got {on_pre!r} (e.g. 'v += w').")
+    targets = [t for t, _ in parsed]
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"`on_pre` writes a variable twice; got {on_pre!r} (one statement per variable).")
+    return tuple(parsed)
+
+
+class Synapses(eqx.Module):
+    """Dense connections from `N_src` sources to the layer's `N` neurons, as Brian2's
+    `Synapses(source, layer, "w : <unit>", on_pre=on_pre)` connected all to all (`S.connect()`, synapse
+    index `i * N + j`) with `S.w = weights` and `S.delay = delays * dt`.
+
+    **Arguments:**
+
+    - `weights`: (N_src, N) float, the `w` of each synapse in the unit of its target variables (SI).
+    - `delays`: integer steps, () (one delay for all) or (N_src, N), >= 0 (default 0: the event acts in the
+      step of its spike, after the threshold and before the reset).
+    - `on_pre`: Brian2 statements `x += w` / `x -= w` on the layer's state variables, e.g. `"v += w"` or
+      `"ge += w"`, several separated by `;` or newlines (default `"v += w"`).
+    - `max_delay`: static int; the largest delay (default: read from a concrete `delays`; give it when
+      `delays` is traced, e.g. swept).
+    """
+
+    weights: jax.Array
+    delays: jax.Array
+    on_pre: tuple = eqx.field(static=True)
+    max_delay: int = eqx.field(static=True)
+
+    def __init__(self, weights, delays=0, on_pre: str = "v += w", max_delay: int | None = None):
+        weights = jnp.asarray(weights)
+        if weights.ndim != 2 or not jnp.issubdtype(weights.dtype, jnp.floating):
+            raise ValueError(
+                f"`weights` must be a (N_src, N) float array; got {weights.dtype} {weights.shape}."
+            )
+        delays = jnp.asarray(delays)
+        if not jnp.issubdtype(delays.dtype, jnp.integer) or delays.shape not in ((), weights.shape):
+            raise ValueError(
+                f"`delays` must be integer steps of shape () or {weights.shape}; got {delays.dtype} "
+                f"{delays.shape}."
+            )
+        if max_delay is None:
+            try:
+                concrete = np.asarray(delays)
+            except jax.errors.TracerArrayConversionError:
+                raise ValueError("`max_delay` must be given when `delays` is traced.") from None
+            if np.any(concrete < 0):
+                raise ValueError(f"`delays` must be >= 0; got a minimum of {int(concrete.min())}.")
+            max_delay = int(concrete.max(initial=0))
+        if not isinstance(max_delay, int) or isinstance(max_delay, bool) or max_delay < 0:
+            raise ValueError(f"`max_delay` must be a non-negative int; got {max_delay!r}.")
+        self.weights = weights
+        self.delays = delays.astype(jnp.int32)
+        self.on_pre = parse_on_pre(on_pre)
+        self.max_delay = max_delay
+
+
+class Events(eqx.Module):
+    """The spikes that act on a layer during an evolve, and those still on their way.
+
+    **Fields:**
+
+    - `spikes`: (T, B..., N_in) bool input raster (a `SpikeGeneratorGroup`), or None without input
+      synapses.
+    - `feedforward`: the [`Synapses`][] from the `N_in` inputs, or None.
+    - `recurrent`: the [`Synapses`][] from the layer's own `N` neurons to themselves, or None.
+    - `pending`: `(inputs, own)`, the spikes of the last `max_delay` steps still to be delivered:
+      (D_ff, B..., N_in) and (D_rec, B..., N) bool, row d - 1 the spikes of d steps ago (an evolve returns
+      them, so that evolving in chunks equals one evolve). [`empty_pending`][] gives those of a fresh layer.
+    """
+
+    spikes: jax.Array | None
+    feedforward: Synapses | None
+    recurrent: Synapses | None
+    pending: tuple
+
+
+def empty_pending(shape, feedforward: Synapses | None, recurrent: Synapses | None) -> tuple:
+    """`Events.pending` of a layer with state shape (B..., N) that has not spiked yet and no input yet."""
+    inputs = own = None
+    if feedforward is not None:
+        inputs = jnp.zeros((feedforward.max_delay, *shape[:-1], feedforward.weights.shape[0]), bool)
+    if recurrent is not None:
+        own = jnp.zeros((recurrent.max_delay, *shape), bool)
+    return inputs, own
+
+
+def check_events(events: Events, state_names, shape, num_steps: int) -> None:
+    """`ValueError` naming the field: a raster that is not (T, B..., N_in) bool, weights that do not end
+    in the layer's N, recurrent weights that are not (N, N), an `on_pre` target that is not a state
+    variable, or pending spikes of another shape than [`empty_pending`][]'s."""
+    if not isinstance(events, Events):
+        raise TypeError(f"`events` must be a jaxiaf Events or None; got {type(events).__name__}.")
+    ff, rec = events.feedforward, events.recurrent
+    if (ff is None) != (events.spikes is None):
+        raise ValueError("`events.spikes` and `events.feedforward` must be given together.")
+    for name, syn in (("feedforward", ff), ("recurrent", rec)):
+        if syn is None:
+            continue
+        if syn.weights.shape[-1] != shape[-1]:
+            raise ValueError(
+                f"`events.{name}.weights` has shape {syn.weights.shape}; its last axis must be the layer's "
+                f"N = {shape[-1]}."
+            )
+        for target, _ in syn.on_pre:
+            if target not in state_names:
+                raise ValueError(
+                    f"`events.{name}.on_pre` writes {target!r}, which is not a state variable of the layer "
+                    f"(one of {sorted(state_names)})."
+                )
+    if rec is not None and rec.weights.shape[0] != shape[-1]:
+        raise ValueError(
+            f"`events.recurrent.weights` must be (N, N) = {(shape[-1],) * 2}; got {rec.weights.shape}."
+        )
+    if ff is not None:
+        expected = (num_steps, *shape[:-1], ff.weights.shape[0])
+        if events.spikes.shape != expected or events.spikes.dtype != bool:
+            raise ValueError(
+                f"`events.spikes` must be a bool raster of shape {expected} (T, B..., N_in); got "
+                f"{events.spikes.dtype} {events.spikes.shape}."
+            )
+    wanted = empty_pending(shape, ff, rec)
+    got = tuple(events.pending) if isinstance(events.pending, (tuple, list)) else None
+    if (
+        got is None
+        or len(got) != 2
+        or any(
+            (a is None) != (b is None) or (a is not None and (jnp.shape(a) != b.shape or a.dtype != bool))
+            for a, b in zip(got, wanted, strict=True)
+        )
+    ):
+        shapes = tuple(None if w is None else w.shape for w in wanted)
+        raise ValueError(
+            f"`events.pending` must be (inputs, own) bool of shapes {shapes} (see empty_pending)."
+        )
+
+
+def lost_on_reset(reset: tuple, events: Events) -> frozenset:
+    """The `on_pre` targets whose events a spiking neuron loses: those its reset statements (`reset`, Brian2
+    statements such as `v = v_reset`) assign. `ValueError` naming `on_pre` where a reset statement reads
+    a target (e.g. `w += b` with `on_pre="w += w"`): its result would depend on whether the events came
+    before it, and `evolve` adds the events after the reset."""
+    targets = {t for syn in (events.feedforward, events.recurrent) if syn is not None for t, _ in syn.on_pre}
+    assigned = set()
+    for statement in reset:
+        node = ast.parse(statement).body[0]
+        reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        target = node.target if isinstance(node, ast.AugAssign) else node.targets[0]
+        name = ast.unparse(target)
+        if isinstance(node, ast.AugAssign):
+            reads.add(name)
+        clash = reads & targets
+        if clash:
+            raise ValueError(
+                f"`on_pre` writes {sorted(clash)}, which the reset statement {statement!r} reads; synaptic "
+                "events on a variable that the reset reads are not supported."
+            )
+        assigned.add(name)
+    return frozenset(assigned & targets)
+
+
+def _fold(vals: dict, syn: Synapses, current, history, keep):
+    """The events of `syn` due this step, added to `vals` in Brian2's order: delays from the longest
+    (spikes pushed earliest) to 0, each over the sources in index order. `current` (B..., N_src): this
+    step's source spikes; `history` (D, B..., N_src): those of 1..D steps ago; `keep` {target: (B..., N)
+    bool}: where the events on a target act (`acting`; everywhere for a target not in it)."""
+    homogeneous = syn.delays.ndim == 0
+    shape = next(iter(vals.values())).shape
+    for d in range(syn.max_delay, -1, -1):
+        source = current if d == 0 else history[d - 1]
+
+        def one(i, vals, source=source, d=d):
+            fires = jax.lax.dynamic_index_in_dim(source, i, axis=-1, keepdims=True)
+            delay = syn.delays if homogeneous else jax.lax.dynamic_index_in_dim(syn.delays, i, keepdims=False)
+            acts = jnp.broadcast_to(fires, shape) & jnp.broadcast_to(delay == d, shape)
+            row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, i, keepdims=False), shape)
+            out = dict(vals)
+            for target, sign in syn.on_pre:
+                act = acts & keep[target] if target in keep else acts
+                x = vals[target]
+                out[target] = jnp.where(act, x + row if sign == "+" else x - row, x)
+            return out
+
+        vals = jax.lax.fori_loop(0, syn.weights.shape[0], one, vals)
+    return vals
+
+
+def acting(fired, not_refractory, lost: frozenset, flagged: frozenset) -> dict:
+    """`{target: (B..., N) bool}`: where events on each variable act, for the variables where some do not.
+    A neuron that spiked this step loses those on a variable its reset assigns (`lost`); on a variable
+    flagged `(unless refractory)` (`flagged`), Brian2 writes only where `not_refractory`, which its
+    thresholder has just set False for the neurons that spiked (Brian2's conditional write), so a neuron
+    refractory in this step's update, or spiking in it, loses them too."""
+    quiet = ~fired
+    acts = {t: quiet for t in lost}
+    acts.update({t: quiet & not_refractory for t in flagged})
+    return acts
+
+
+def deliver(events: Events, vals: dict, fired, k, pending, acts: dict):
+    """Step k's synaptic events (after its threshold and reset): `(vals, pending)` with the input synapses'
+    events, then the recurrent ones (Brian2 runs the pathways in the order of their names, which
+    `brian_ref` sets so), added to `vals` where `acts` (see `acting`) allows, and `pending` advanced by
+    one step. `fired` (B..., N) bool: the layer's spikes of step k."""
+    inputs, own = pending
+    if events.feedforward is not None:
+        row = jax.lax.dynamic_index_in_dim(events.spikes, k, keepdims=False)
+        vals = _fold(vals, events.feedforward, row, inputs, acts)
+        inputs = _push(inputs, row)
+    if events.recurrent is not None:
+        vals = _fold(vals, events.recurrent, fired, own, acts)
+        own = _push(own, fired)
+    return vals, (inputs, own)
+
+
+def _push(history, current):
+    """The history one step later: this step's spikes become row 0 (one step ago)."""
+    if history.shape[0] == 0:
+        return history
+    return jnp.concatenate([current[None], history[:-1]])

@@ -5,10 +5,12 @@
 [`jaxiaf.sweep`][] does: parameters that vary per set become (B, 1, ...) leaves broadcast against the
 state, shared leaves stay as they are, and the outputs come back with the batch axis first. The input
 matmul runs once when neither `x` nor the weights vary; a batch of modules built outside the map carries
-B copies of its weights, which are compared at run time: equal, they are multiplied once (the loop is
-compiled for both cases). Modules evolved together must be at the same step. Row b is bit-identical to
-the same call without the map (float64; in float32 where the call is built the same way, e.g. both
-inside `jax.jit`).
+B copies of its weights, which are compared at run time: equal, they are multiplied once. In float32 the
+batch is also held as a sweep holds it where its values allow (compared at run time, see `_Compact`):
+(B, N) parameters holding one value per set as (B, 1) columns, simulation parameters that all sets
+share unbatched. Each case is a branch of the compiled program. Modules evolved together must be at the
+same step. Row b is bit-identical to the same call without the map (float64; in float32 where the call
+is built the same way, e.g. both inside `jax.jit`).
 
 Differentiation goes around the rule (JAX cannot differentiate `custom_vmap`): the call is a
 `jax.custom_jvp` whose tangents are those of the plain call, batched the ordinary way under `jax.vmap`;
@@ -69,26 +71,17 @@ def _batched_call(options: tuple):
         shape = (size, *(state.v.shape[1:] if stb.v else state.v.shape))
         lift = functools.partial(_lift, size=size, ndim=len(shape))
         weights = params.weights
-        params = jax.tree.map(lift, params, pb)
-        params = eqx.tree_at(lambda p: p.weights, params, weights)
+        params = eqx.tree_at(lambda p: p.weights, jax.tree.map(lift, params, pb), weights)
         sim = jax.tree.map(lift, sim, sb)
-        full = lambda a, b: jnp.broadcast_to(lift(a, b), shape)
-        v, step = full(state.v, stb.v), state.step
-        if stb.step:  # tied to `v`, which every path reads
-            v, step = eqx.error_if(v, jnp.any(step != step[0]), _STEP_MESSAGE), step[0]
-        batch_state = State(
-            v=v,
-            since_spike=full(state.since_spike, stb.since_spike),
-            key=state.key if stb.key else jnp.broadcast_to(state.key, (size, *state.key.shape)),
-            step=step,
-            extra={k: full(a, stb.extra[k]) for k, a in state.extra.items()},
-        )
-        run = lambda w, w_batched: evolve(params, sim, batch_state, _currents(x, w, xb, w_batched), **options)
-        if pb.weights:  # a batch built outside `jax.vmap` carries B copies of shared weights: one matmul then
-            shared = jnp.all(weights == weights[:1])
-            out, new, rec = jax.lax.cond(shared, lambda: run(weights[0], False), lambda: run(weights, True))
-        else:
-            out, new, rec = run(weights, False)
+        batch_state = _batch_state(state, stb, shape, lift)
+        compact = _compact(params, pb, sim, sb, shape)
+
+        def run(as_sweep: bool, weights_per_set: bool):
+            p, s = compact.apply(params, sim) if as_sweep else (params, sim)
+            w = weights if weights_per_set or not pb.weights else weights[0]
+            return evolve(p, s, batch_state, _currents(x, w, xb, weights_per_set), **options)
+
+        out, new, rec = _choose(run, compact.holds, jnp.all(weights == weights[:1]) if pb.weights else None)
         first = lambda a: jnp.moveaxis(a, 0, 1)
         if options.get("reducer") is None:
             out = first(out)
@@ -119,3 +112,70 @@ def _lift(a, batched: bool, size: int, ndim: int):
     if not batched:
         return a
     return a.reshape(size, *(1,) * (ndim - a.ndim), *a.shape[1:])
+
+
+def _batch_state(state: State, stb: State, shape: tuple, lift) -> State:
+    """The state at the batch's (B, N) shape: one noise key per set, the sets' common step (`ValueError`
+    at run time, tied to `v`, if they differ)."""
+    full = lambda a, b: jnp.broadcast_to(lift(a, b), shape)
+    v, step = full(state.v, stb.v), state.step
+    if stb.step:  # tied to `v`, which every path reads
+        v, step = eqx.error_if(v, jnp.any(step != step[0]), _STEP_MESSAGE), step[0]
+    return State(
+        v=v,
+        since_spike=full(state.since_spike, stb.since_spike),
+        key=state.key if stb.key else jnp.broadcast_to(state.key, (shape[0], *state.key.shape)),
+        step=step,
+        extra={k: full(a, stb.extra[k]) for k, a in state.extra.items()},
+    )
+
+
+class _Compact(eqx.Module):
+    """The batch as [`jaxiaf.sweep`][] holds it, where its values allow: each (B, N) parameter that holds
+    one value per set (`set_attributes` of a scalar gives (N,) copies) as a (B, 1) column, and the
+    simulation parameters that every set shares (`dt`, `noise_std`, `refractory` of a batch of modules)
+    unbatched. `holds` (a traced bool; None where nothing can be compacted) says the values allow it.
+
+    A float32 loop reads every batched leaf at every step, and per-set `dt` or `refractory` tip XLA:CPU
+    into splitting each step's update over threads, which costs more than it gains. Not in float64,
+    where XLA may then turn a division by `tau_mem` into a multiplication by its reciprocal."""
+
+    holds: jax.Array | None
+    columns: Parameters
+    shared: SimulationParameters
+
+    def apply(self, params: Parameters, sim: SimulationParameters):
+        column = lambda a, wide: a[..., :1] if wide else a
+        row = lambda a, batched: a[0] if batched else a
+        return jax.tree.map(column, params, self.columns), jax.tree.map(row, sim, self.shared)
+
+
+def _compact(params: Parameters, pb, sim: SimulationParameters, sb, shape: tuple) -> _Compact:
+    floating = lambda a, batched: bool(batched) and jnp.issubdtype(a.dtype, jnp.floating)
+    wide = lambda a, batched: floating(a, batched) and a.shape == shape and shape[-1] > 1
+    columns = eqx.tree_at(lambda p: p.weights, jax.tree.map(wide, params, pb), False)
+    shared = jax.tree.map(floating, sim, sb)
+    tests = [
+        jnp.all(a == a[..., :1]) for a, m in zip(*map(jax.tree.leaves, (params, columns)), strict=True) if m
+    ]
+    tests += [jnp.all(a == a[:1]) for a, m in zip(*map(jax.tree.leaves, (sim, shared)), strict=True) if m]
+    if not tests or params.tau_mem.dtype == jnp.float64:
+        return _Compact(None, columns, shared)
+    return _Compact(functools.reduce(jnp.logical_and, tests), columns, shared)
+
+
+def _choose(run, compact, weights_equal):
+    """`run(as_sweep, weights_per_set)` in the first case that holds, each case a compiled branch: the
+    batch held as a sweep holds it (`compact`, see `_Compact`) with the input multiplied once
+    (`weights_equal`: a batch of modules' B copies of its weights are equal; None when the weights are
+    not batched); the values as given with the input multiplied once; the input multiplied per set."""
+    shared = jnp.bool_(True) if weights_equal is None else weights_equal
+    cases = [((False, False), shared)]
+    if compact is not None:
+        cases.insert(0, ((True, False), compact & shared))
+    if weights_equal is not None:
+        cases.append(((False, True), jnp.bool_(True)))
+    if len(cases) == 1:
+        return run(*cases[0][0])
+    index = jnp.argmax(jnp.stack([holds for _, holds in cases]))
+    return jax.lax.switch(index, [functools.partial(run, *case) for case, _ in cases])

@@ -127,3 +127,144 @@ def test_identical_to_brian2_synapses(kind, seed):
     assert set(traces) == set(expected_traces)
     for name, trace in traces.items():
         np.testing.assert_array_equal(trace, expected_traces[name], err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["delays", "recurrent", "conductance"])
+def test_two_evolves_equal_one(kind):
+    """The spikes in transit at the end of an evolve (`pending`) are delivered by the next one: evolving
+    in two calls gives the same spikes and bit-identical state as one."""
+    sc = scenario(kind, 0)
+    raster, traces = run_jaxiaf(sc)
+    raster2, traces2 = run_jaxiaf(sc, split=137)
+    np.testing.assert_array_equal(raster2, raster)
+    for name, trace in traces.items():
+        np.testing.assert_array_equal(traces2[name], trace, err_msg=name)
+
+
+def _one_neuron(spikes, on_pre="v += w", refractory=0.0, weight=2e-3, **values):
+    layer = jaxiaf.FFIAF(np.zeros((1, 1)), dt=DT, refractory=refractory, integrator_name="exact", **values)
+    ff = Synapses(np.full((1, 1), weight), 0, on_pre)
+    events = Events(jnp.asarray(spikes)[:, None], ff, None, empty_pending((1,), ff, None))
+    currents = jnp.zeros((len(spikes), 1))
+    out, _, record, _ = evolve(
+        layer.params, layer.sim, layer.neuron_state, currents, events=events, record=True
+    )
+    return np.asarray(out)[:, 0], np.asarray(record["v"])[:, 0]
+
+
+@pytest.mark.brian
+def test_a_jump_in_the_step_of_a_spike_or_while_refractory_is_lost():
+    """An input spike in every step: where the neuron spikes, the reset overwrites the jump (`v` ends the
+    step at `v_reset` exactly); in the refractory steps after it (Brian2 writes an `(unless refractory)`
+    variable only where not refractory) `v` stays there; elsewhere each step adds the weight. As Brian2."""
+    num_steps, refractory = 60, 3e-4  # R = 3 steps: the 2 steps after a spike are refractory
+    spikes = np.ones(num_steps, bool)
+    raster, v = _one_neuron(spikes, refractory=refractory, bias=0.012)
+    fired = np.flatnonzero(raster)
+    assert len(fired) >= 3
+    held = np.concatenate([fired + 1, fired + 2])
+    held = held[held < num_steps]
+    assert np.all(v[fired] == -0.065) and np.all(v[held] == -0.065)
+    brian_ref = pytest.importorskip("brian_ref")
+    layer = brian_ref.SynapticLayer(
+        DEFAULT_NEURON_EQ,
+        refractory=refractory,
+        method="exact",
+        parameters=dict(I_bias=0.012, tau_m=0.02, v_thresh=-0.055, v_reset=-0.065, v_rest=-0.065, r_m=1.0),
+        dt=DT,
+        feedforward=(np.full((1, 1), 2e-3), 0, "v += w"),
+    )
+    result = layer.evolve(spikes[:, None], 1, init={"v": np.full(1, -0.065)})
+    np.testing.assert_array_equal(raster, result.raster()[:, 0])
+    np.testing.assert_array_equal(v, result.traces["v"][:, 0])
+
+
+def test_weights_batch_under_vmap():
+    """`jax.vmap` over the input weights: each set gives what it gives alone, bit for bit (with `exact`:
+    under `jax.vmap` the core's explicit integrators may differ from a single run by an ulp, events or
+    not)."""
+    import jax
+
+    sc = scenario("recurrent", 1)
+    n = sc["ff"][0].shape[1]
+    layer = jaxiaf.FFIAF(
+        np.zeros((1, n)), dt=DT, refractory=sc["refractory"], integrator_name="exact", **sc["values"]
+    )
+    rec = _synapses(sc["rec"])
+    weights = jnp.stack([sc["ff"][0] * s for s in (0.5, 1.0, 1.5)])
+    delays = np.asarray(sc["ff"][1])
+    currents = jnp.zeros((NUM_STEPS, n))
+
+    def run(w):
+        ff = Synapses(w, delays, "v += w", max_delay=MAX_DELAY)
+        events = Events(jnp.asarray(sc["spikes"]), ff, rec, empty_pending((n,), ff, rec))
+        return evolve(layer.params, layer.sim, layer.neuron_state, currents, events=events, record=True)
+
+    batched = jax.vmap(run)(weights)
+    for b in range(3):
+        out, _, record, _ = run(weights[b])
+        np.testing.assert_array_equal(np.asarray(batched[0][b]), np.asarray(out))
+        np.testing.assert_array_equal(np.asarray(batched[2]["v"][b]), np.asarray(record["v"]))
+    assert len({int(np.asarray(batched[0][b]).sum()) for b in range(3)}) == 3
+
+
+def test_gradient_of_the_voltage_with_respect_to_the_weights():
+    """`v` is differentiable in the weights (no surrogate needed: the spikes' timing is held): the
+    derivative of the summed trace of a layer that does not spike equals a central difference."""
+    import jax
+
+    spikes = np.zeros(50, bool)
+    spikes[[5, 20, 21]] = True
+
+    def total(w):
+        layer = jaxiaf.FFIAF(np.zeros((1, 1)), dt=DT, integrator_name="exact", bias=0.0)
+        ff = Synapses(jnp.reshape(w, (1, 1)), 0, "v += w")
+        events = Events(jnp.asarray(spikes)[:, None], ff, None, empty_pending((1,), ff, None))
+        currents = jnp.zeros((50, 1))
+        _, _, record, _ = evolve(
+            layer.params, layer.sim, layer.neuron_state, currents, events=events, record=True
+        )
+        return jnp.sum(record["v"])
+
+    w, h = 1e-3, 1e-6
+    grad = jax.grad(total)(w)
+    assert grad > 0
+    np.testing.assert_allclose(grad, (total(w + h) - total(w - h)) / (2 * h), rtol=1e-6)
+
+
+def test_refusals_name_the_argument():
+    """Statements other than `x += w` / `x -= w`, bad weights or delays, a target that is not a state
+    variable, a reset that reads a target, and a raster or pending spikes of the wrong shape."""
+    with pytest.raises(ValueError, match="`on_pre`: each statement"):
+        Synapses(np.ones((2, 3)), 0, "v = w")
+    with pytest.raises(ValueError, match="writes a variable twice"):
+        Synapses(np.ones((2, 3)), 0, "v += w; v -= w")
+    with pytest.raises(ValueError, match="`weights` must be a"):
+        Synapses(np.ones(3))
+    with pytest.raises(ValueError, match="`delays` must be >= 0"):
+        Synapses(np.ones((2, 3)), -1)
+    with pytest.raises(ValueError, match="`delays` must be integer steps"):
+        Synapses(np.ones((2, 3)), np.zeros((3, 2), int))
+    layer = jaxiaf.FFIAF(np.zeros((1, 3)), dt=DT)
+    currents = jnp.zeros((10, 3))
+
+    def run(ff, spikes=None, pending=None, lay=layer):
+        spikes = jnp.zeros((10, 2), bool) if spikes is None else spikes
+        pending = empty_pending((3,), ff, None) if pending is None else pending
+        return evolve(
+            lay.params, lay.sim, lay.neuron_state, currents, events=Events(spikes, ff, None, pending)
+        )
+
+    with pytest.raises(ValueError, match="writes 'ge', which is not a state variable"):
+        run(Synapses(np.ones((2, 3)), 0, "ge += w"))
+    with pytest.raises(ValueError, match="`events.spikes` must be a bool raster of shape \\(10, 2\\)"):
+        run(Synapses(np.ones((2, 3))), spikes=jnp.zeros((10, 3), bool))
+    with pytest.raises(ValueError, match="`events.pending` must be"):
+        run(Synapses(np.ones((2, 3)), 2), pending=(jnp.zeros((1, 2), bool), None))
+    values = dict(v_rest=-0.065, R=1.0, E_e=0.0, E_i=-0.08, tau_m=0.02, tau_e=5e-3, tau_i=8e-3)
+    reads = jaxiaf.FFIAF(
+        np.zeros((1, 3)), dt=DT, neuron_eq=CONDUCTANCE, reset="v = v_reset; ge = 0.5*ge",
+        v_thresh=-0.05, v_reset=-0.065, **values,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="which the reset statement"):
+        run(Synapses(np.ones((2, 3)), 0, "ge += w"), lay=reads)

@@ -165,3 +165,51 @@ def test_the_batching_guide_runs():
     assert len(blocks) == 7
     namespace: dict = {}
     exec(compile("\n".join(blocks), str(guide), "exec"), namespace)
+
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_float32_batches_equal_each_set_alone(per_neuron):
+    """float32 (x64 off), a batch of modules and a map over values, with one value per set (held as a
+    sweep holds it, see `test_one_value_per_set_is_held_as_a_sweep_holds_it`) or one per neuron (held as
+    given): the rows equal each set alone, bit for bit (both inside `jax.jit`)."""
+    with jax.enable_x64(False):
+        mod, x, name, values = _layer("default", 1, np.float32)
+        if per_neuron:
+            values = jnp.outer(values, jnp.linspace(0.8, 1.2, mod.size_out, dtype=jnp.float32))
+        one = lambda value: mod.set_attributes({name: value})
+        singles = [eqx.filter_jit(lambda m: m(x, record=True))(one(v)) for v in values]
+        over_values = jax.jit(jax.vmap(lambda v: one(v)(x, record=True)))(values)
+        modules = eqx.filter_jit(jax.vmap(lambda m: m(x, record=True)))(jax.vmap(one)(values))
+        assert modules[2]["v"].dtype == jnp.float32
+        for batched in (over_values, modules):
+            _assert_rows_equal(_strip_step_and_key(batched), [_strip_step_and_key(s) for s in singles])
+
+
+def test_one_value_per_set_is_held_as_a_sweep_holds_it():
+    """The rule's run-time check (`_compact`): a float32 batch of modules whose parameters hold one value
+    per set gives them as (B, 1) columns and its shared `dt` unbatched; a per-neuron value, a `dt` per set
+    or float64 keep the batch as given."""
+    from jaxiaf._core import batching
+
+    def compact(batch):
+        """The check on a batch of modules, its leaves lifted as the rule lifts them ((B,) to (B, 1))."""
+        params, sim = jax.tree.map(lambda a: a if a.ndim > 1 else a[:, None], (batch.params, batch.sim))
+        every = lambda tree: jax.tree.map(lambda _: True, tree)
+        held = batching._compact(params, every(params), sim, every(sim), batch.neuron_state.v.shape)
+        return held, held.apply(params, sim)
+
+    taus = jnp.asarray([0.01, 0.02], jnp.float32)
+    with jax.enable_x64(False):
+        mod = jaxiaf.FFIAF(np.full((3, 4), 0.01, np.float32))
+        held, (params, sim) = compact(jax.vmap(lambda t: mod.set_attributes({"tau_mem": t}))(taus))
+        assert bool(held.holds)
+        assert params.tau_mem.shape == (2, 1) and params.weights.shape == (2, 3, 4) and sim.dt.shape == (1,)
+        per_neuron = jax.vmap(lambda t: mod.set_attributes({"tau_mem": t * jnp.arange(1.0, 5.0)}))(taus)
+        assert not bool(compact(per_neuron)[0].holds)
+        dts = jnp.asarray([1e-4, 2e-4], jnp.float32)
+        assert not bool(compact(jax.vmap(lambda d: mod.set_attributes({"dt": d}))(dts))[0].holds)
+    wide = jaxiaf.FFIAF(np.full((3, 4), 0.01))
+    assert (
+        compact(jax.vmap(lambda t: wide.set_attributes({"tau_mem": t}))(taus.astype(np.float64)))[0].holds
+        is None
+    )

@@ -15,6 +15,7 @@ from ._core.batching import layer_call
 from ._core.defaults import DEFAULTS, given
 from ._core.pytrees import Parameters, SimulationParameters, State
 from ._core.scan import _step_message, evolve, step_constants
+from ._equations import interpret as _generated
 from ._equations import names as _named
 from ._equations import namespace as _namespace
 
@@ -444,7 +445,8 @@ def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     """The module's evolve: `x` is checked here, by name; `evolve` checks the rest (values, stability,
     and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
-    state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
+    v = _generated.check_singular(mod.params, mod.sim, _checks.tie_input_check(state.v, x, "x"))
+    state = eqx.tree_at(lambda s: s.v, state, v)
     params = eqx.tree_at(lambda p: p.weights, mod.params, _checks.traced("weights", mod.params.weights))
     options = dict(record=record, unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
     return layer_call(params, mod.sim, state, x, **options)
@@ -462,6 +464,8 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     if step > jnp.iinfo(mod.neuron_state.step.dtype).max - x.shape[0]:
         raise ValueError(_step_message(mod.neuron_state.step, x.shape[0]))
     constants = step_constants(mod.params, mod.sim)  # ValueError for an unstable integrator
+    if mod.sim.model is not None:
+        _generated.refuse_singular(mod.params, mod.sim, constants)
     spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, checkpoint_every, constants)
     if not bool(finite):
         raise ValueError(_checks.input_message("x @ weights"))

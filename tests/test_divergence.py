@@ -9,6 +9,13 @@ from helpers import ADAPTIVE_LIF as ADAPT
 
 import jaxiaf
 
+LIF = """dv/dt = (v_rest - v + R*I_inp)/tau : volt
+v_rest : volt
+R : ohm
+tau : second
+v_thresh : volt
+v_reset : volt"""
+P = dict(v_rest=-0.065, R=1.0, v_thresh=-0.05, v_reset=-0.065)
 PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065, a=0.02)
 
 
@@ -19,12 +26,15 @@ def _layer(tau_w, **kw):
 
 @pytest.mark.parametrize("record", [False, True])
 def test_the_error_names_neurons_step_variable_and_parameters(record):
-    """`tau_w == tau_m` makes Brian2's `exact` solution 0/0 for neuron 1 only."""
-    mod = _layer([0.15, 0.02, 0.1])
+    """Euler at `dt / tau = 10` multiplies `v - v_rest` by -9 every step: neuron 1's `v` overflows
+    float64 (9**k > 1.8e308 from k = 323 on) and is NaN one step later (inf - inf)."""
+    mod = jaxiaf.FFIAF(
+        np.eye(3), neuron_eq=LIF, integrator_name="euler", threshold="", tau=[0.02, 1e-5, 0.1], **P, v=-0.064
+    )
     with pytest.raises(
-        ValueError, match=r"1 of 3 neurons: \[neuron 1: `v` first NaN or inf at step 0 .*tau_w=0.02"
+        ValueError, match=r"1 of 3 neurons: \[neuron 1: `v` first NaN or inf at step 32\d .*tau=1e-05"
     ):
-        mod(np.full((300, 3), 0.03), record=record)
+        mod(np.zeros((400, 3)), record=record)
 
 
 def test_the_mask_keeps_the_other_neurons():

@@ -13,10 +13,8 @@ from .pytrees import State
 
 _CAUSES = (
     "Causes: an initial state that is not finite, input currents (`x @ weights`) that overflow the float "
-    "dtype, equations that are undefined for these parameters (e.g. Brian2's `exact` solution at a "
-    "degenerate value such as `a = 0` or `tau_w == tau_m` of an adaptive LIF, where its closed form "
-    "divides 0 by 0), or an explicit integrator that is unstable at this `dt` (use a smaller `dt` or "
-    "another integrator)."
+    "dtype, equations that are undefined for these parameters, or an explicit integrator that is unstable "
+    "at this `dt` (use a smaller `dt` or another integrator)."
 )
 
 

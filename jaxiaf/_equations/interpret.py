@@ -31,6 +31,7 @@ import numpy as np
 
 from .._core.pytrees import NEVER
 from . import derivatives as _derivatives
+from . import singular as _singular
 from .model import _TABLE, INPUT, PAGE_NAMES, Model
 
 
@@ -319,11 +320,17 @@ def parameters(model: Model, params) -> dict:
     return values
 
 
+SINGULAR = "_singular"
+"""The key of the loop-invariant values that holds where the update is singular
+(`jaxiaf._equations.singular`; Brian2 reserves names that start with an underscore)."""
+
+
 def constants(params, sim, dtype):
     """`(dt, refractory_steps or None, loop-invariant values)` of a model layer, once per evolve: Brian2's
     scalar code (`_lio_k`, functions of `dt`, the constants and `N`) and the hoisted calls (`_inv_k`, per
-    neuron), with NumPy on the host in float64. A refractory period of the parameters is computed here;
-    a refractory rule runs every step (0 steps here)."""
+    neuron), with NumPy on the host in float64, and, where the update can be singular, where it is
+    (`SINGULAR`; `loop_env` makes those neurons' parameters NaN). A refractory period of the parameters is
+    computed here; a refractory rule runs every step (0 steps here)."""
     model = sim.model
     dt = jnp.asarray(sim.dt, dtype)
     fixed = {**dict(model.constants), "N": params.weights.shape[-1]}
@@ -336,7 +343,12 @@ def constants(params, sim, dtype):
         scalars.update(_host(model.invariant, {"dt": dt, **used}, fixed))
     else:
         scalars = _device(model.scalar, {**named, "dt": dt}, dtype)
-        scalars.update(_device(model.invariant, {**named, **values, **scalars, "dt": dt}, dtype))
+        shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in values.values()))  # a sweep's (B, 1) with (N,)
+        same = {n: jnp.broadcast_to(v, shape) for n, v in values.items()}
+        scalars.update(_device(model.invariant, {**named, **same, **scalars, "dt": dt}, dtype))
+    singular = _singular.mask(model, values, dt, fixed)
+    if singular is not None:
+        scalars[SINGULAR] = singular
     if model.refractory is None:
         return dt, None, scalars
     if model.refractory_rule is not None:
@@ -347,14 +359,37 @@ def constants(params, sim, dtype):
     return dt, jnp.minimum(steps, NEVER).astype(jnp.int32), scalars
 
 
+def refuse_singular(params, sim, consts) -> None:
+    """`ValueError` naming the neurons whose update is singular for their parameters (see
+    `jaxiaf._equations.singular`), read from the concrete `consts` of `constants`."""
+    where = consts.extra.get(SINGULAR)
+    if where is not None and bool(np.any(np.asarray(where))):
+        fixed = {**dict(sim.model.constants), "N": params.weights.shape[-1]}
+        raise ValueError(_singular.message(sim.model, parameters(sim.model, params), sim.dt, fixed))
+
+
+def check_singular(params, sim, carrier):
+    """`carrier` tied to a runtime check (`eqx.error_if`) that no neuron's update is singular."""
+    if sim.model is None:
+        return carrier
+    fixed = {**dict(sim.model.constants), "N": params.weights.shape[-1]}
+    return _singular.checked(sim.model, parameters(sim.model, params), sim.dt, fixed, carrier)
+
+
 def loop_env(model: Model, params, consts, shape) -> dict:
     """What every step reads besides the state: parameters at the state's shape, `dt`, the constants and
     loop-invariant values; in float64 passed through `optimization_barrier`, so that XLA cannot fold a
     division by a value it knows into a multiplication by its reciprocal."""
     dtype = consts.dt.dtype
-    env = {n: jnp.broadcast_to(jnp.asarray(v, dtype), shape) for n, v in parameters(model, params).items()}
+    extra = dict(consts.extra)
+    singular = extra.pop(SINGULAR, None)
+    values = parameters(model, params)
+    if singular is not None:  # a singular update gives NaN there: a sweep marks the set as diverged
+        values = {n: jnp.where(singular, jnp.nan, v) for n, v in values.items()}
+        extra = {n: jnp.where(singular, jnp.nan, v) if n.startswith("_aff_") else v for n, v in extra.items()}
+    env = {n: jnp.broadcast_to(jnp.asarray(v, dtype), shape) for n, v in values.items()}
     env.update({n: jnp.asarray(v, dtype) for n, v in model.constants})
-    env.update(consts.extra)
+    env.update(extra)
     env["dt"] = consts.dt
     if dtype == jnp.float64:
         env = jax.lax.optimization_barrier(env)

@@ -46,14 +46,14 @@ def test_sweep_equals_a_loop_of_single_evolves_bit_for_bit(integrator):
     assert len(np.unique(np.asarray(res.counts).sum(1))) > 3
 
 
-@pytest.mark.parametrize("integrator", ["rk4", "exact", "euler"])
+@pytest.mark.parametrize("integrator", ["rk4", "exact"])
 def test_an_unrolled_loop_gives_the_same_bits(integrator):
     mod = _module(noise_std=0.001, integrator_name=integrator)
     batch = grid(bias=np.linspace(0.005, 0.03, 3), tau_mem=[0.01, 0.03])
-    run = lambda unroll: sweep(mod, batch, X[:301], outputs=("counts", "v"), dtype=jnp.float64, unroll=unroll)
-    one, eight = run(1), run(8)  # 301 steps: 37 unrolled iterations and a remainder
-    np.testing.assert_array_equal(one.v, eight.v)
-    np.testing.assert_array_equal(one.counts, eight.counts)
+    run = lambda unroll: sweep(mod, batch, X[:101], outputs=("counts", "v"), dtype=jnp.float64, unroll=unroll)
+    one, three = run(1), run(3)  # 101 steps: 33 unrolled iterations and a remainder of 2
+    np.testing.assert_array_equal(one.v, three.v)
+    np.testing.assert_array_equal(one.counts, three.counts)
     assert one.counts.sum() > 0
 
 

@@ -17,13 +17,11 @@ from .._core.divergence import diverged
 from .._core.pytrees import Parameters, SimulationParameters, State, StepConstants
 from .._core.scan import Reducer, check_reducer, evolve, step_constants
 from .._equations import names as _named
-from .._layer import FFIAF, PARAMETER_FAMILIES
+from .._layer import FFIAF
 from . import checks as _sweep_checks
 from . import sharding as _sharding
 
 OUTPUTS = ("spikes", "counts", "rates", "first_spike_times", "v")
-_NEURON = tuple(f for f in PARAMETER_FAMILIES if f != "weights")  # bias, tau_mem, v_thresh, v_reset, v_rest
-SWEEPABLE = (*PARAMETER_FAMILIES, "dt", "noise_std", "refractory", "key", "seed")
 
 
 class SweepResult(eqx.Module):
@@ -91,12 +89,11 @@ def _grid_values(name, values):
 
 
 def _sweepable(module: FFIAF) -> tuple:
-    """The page's names, or with `neuron_eq` the declared parameters (and `refractory` when numeric)."""
+    """`weights`, the declared parameters, the simulation parameters the dynamics read (but the
+    integrator: `dt`, and `noise_std` and `refractory` where they apply), and the noise `key` or `seed`."""
     model = module.sim.model
-    if model is None:
-        return SWEEPABLE
-    refractory = ("refractory",) if model.refractory is None else ()
-    return ("weights", *model.parameter_names, "dt", *refractory, "key", "seed")
+    simulation = (name for name in _named.simulation_names(model) if name != "integrator_name")
+    return ("weights", *_named.declared(model).parameter_names, *simulation, "key", "seed")
 
 
 def _batch_size(module: FFIAF, params: dict) -> int:
@@ -174,7 +171,7 @@ def _batched_inputs(module: FFIAF, params: dict, batch: int, dtype, common_noise
     n = module.size_out
     p = {"weights": module.params.weights.astype(dtype)}
     per_set = lambda f: _per_set(f, params[f], n, dtype, _named.unit(module.sim.model, f))
-    for f in _NEURON:
+    for f in _named.PAGE_NAMES:  # the fields of `Parameters`
         p[f] = per_set(f) if f in params else getattr(module.params, f).astype(dtype)
     extra = {f: per_set(f) if f in params else a.astype(dtype) for f, a in module.params.extra.items()}
     if "weights" in params:
@@ -361,6 +358,32 @@ def sweep(
     `TypeError` for `params` that is not a dict, a `reducer` that is not a [`jaxiaf.Reducer`][], or a
     complex or non-numeric `x`.
     """
+    module, dtype, batch, x = _checked(module, params, x, outputs, reducer, dtype, common_noise)
+    size = _sweep_checks.chunk_size(chunk_size, batch)
+    p, sim, state = _batched_inputs(module, params, batch, dtype, bool(common_noise))
+    tree = (p, sim, state, x, step_constants(p, sim))
+    mask = _batched_mask(tree, set(params))
+    mesh = _sharding.mesh() if shard else None
+    devices = 1 if mesh is None else mesh.size
+    size = min(math.ceil(size / devices) * devices, math.ceil(batch / devices) * devices)
+    starts = range(0, batch, size)
+    red = _reducer(tuple(sorted(set(outputs))), reducer)
+    run = lambda start: _run_chunk(
+        *_sharding.place(_take(tree, mask, start, size, batch), mask, mesh), red, unroll
+    )
+    bar = _progress.bar(len(starts), progress if jax.process_index() == 0 else False, "sweep", "chunk")
+    concrete = all(map(_checks.is_concrete, jax.tree.leaves(tree)))
+    acc, ys, final = _gather(run, starts, size, batch, bar, jax.random.key_impl(state.key), concrete)
+    dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
+    result = _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
+    if concrete:
+        _sweep_checks.warn_diverged(result)
+    return result
+
+
+def _checked(module, params: dict, x, outputs, reducer, dtype, common_noise):
+    """`sweep`'s arguments checked (its **Raises:**): `(module, dtype, batch, x)`, the functional layer,
+    the dtype, the number of sets B and `x` as an array of that dtype."""
     module = _functional(module)
     if module.params.weights.ndim != 2:
         raise ValueError(
@@ -389,26 +412,7 @@ def sweep(
         raise ValueError("`outputs=('rates',)` needs at least one time step in `x` (a rate over 0 s).")
     if _checks.is_concrete(x):
         _checks.check_input_now(x)
-    size = _sweep_checks.chunk_size(chunk_size, batch)
-    p, sim, state = _batched_inputs(module, params, batch, dtype, bool(common_noise))
-    tree = (p, sim, state, x, step_constants(p, sim))
-    mask = _batched_mask(tree, set(params))
-    mesh = _sharding.mesh() if shard else None
-    devices = 1 if mesh is None else mesh.size
-    size = min(math.ceil(size / devices) * devices, math.ceil(batch / devices) * devices)
-    starts = range(0, batch, size)
-    red = _reducer(tuple(sorted(set(outputs))), reducer)
-    run = lambda start: _run_chunk(
-        *_sharding.place(_take(tree, mask, start, size, batch), mask, mesh), red, unroll
-    )
-    bar = _progress.bar(len(starts), progress if jax.process_index() == 0 else False, "sweep", "chunk")
-    concrete = all(map(_checks.is_concrete, jax.tree.leaves(tree)))
-    acc, ys, final = _gather(run, starts, size, batch, bar, jax.random.key_impl(state.key), concrete)
-    dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
-    result = _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
-    if concrete:
-        _sweep_checks.warn_diverged(result)
-    return result
+    return module, dtype, batch, x
 
 
 def _functional(module) -> FFIAF:

@@ -1,7 +1,7 @@
 """A Pallas kernel of the default equations' float32 loop, for GPUs: each neuron's state stays in registers
 over a block of steps, and only spike counts, first spike steps and the final state are written.
 
-The kernel calls the core's own step (`jaxiaf._core.scan._default_step`: the affine update, threshold,
+The kernel calls the core's own step (`jaxiaf._core.steps._default_step`: the affine update, threshold,
 reset and refractory counter), so it cannot drift from [`jaxiaf.evolve`][]; a test runs it in Pallas'
 interpret mode on the CPU and checks it bit for bit against the XLA loop. The grid is (batch blocks,
 neuron blocks, step blocks); the step axis is sequential, the state carried across it in the outputs.
@@ -13,8 +13,9 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+from .constants import step_constants
 from .pytrees import Parameters, SimulationParameters, State, StepConstants
-from .scan import _default_step, step_constants
+from .steps import _default_step
 
 
 def counts(

@@ -108,6 +108,25 @@ def test_gradients_through_the_batched_call():
     close(jnp.diagonal(jax.jacfwd(jax.vmap(loss))(taus)))
 
 
+def test_float32_gradients_through_a_batch_held_as_a_sweep():
+    """float32 (x64 off): `jax.vmap(jax.grad(...))` over one value per set (the batch held as a sweep holds
+    it) gives each set's gradient (rtol 1e-5: the batch sums its cotangents in another order)."""
+    with jax.enable_x64(False):
+        rng = np.random.default_rng(4)
+        mod = jaxiaf.FFIAF(
+            rng.normal(0, 0.02, (3, 4)).astype(np.float32), surrogate=jaxiaf.surrogate.SuperSpike()
+        )
+        x = jnp.asarray(rng.uniform(0, 1, (60, 3)), jnp.float32)
+
+        def loss(tau):
+            spikes, _, rec = mod.set_attributes({"tau_mem": tau})(x, record=True)
+            return rec["v"].sum() + spikes.sum()
+
+        taus = jnp.asarray([0.01, 0.02, 0.03], jnp.float32)
+        alone = np.stack([jax.jit(jax.grad(loss))(t) for t in taus])
+        np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(loss)))(taus), alone, rtol=1e-5)
+
+
 def test_steps_must_agree():
     """Modules at different time steps cannot share one scan: a clear error."""
     mod = jaxiaf.FFIAF(np.eye(2) * 0.02)

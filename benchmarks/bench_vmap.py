@@ -10,8 +10,11 @@ jaxiaf rows (one JAX CPU device, one worker process; steady = best of >= 3 calls
   batch built inside the map: the weights stay shared; counts reduced inside the scan);
 - `vmap, batch of modules + summarize`: the batch of modules built first with `jax.vmap(set_attributes)`
   (B copies of the weights), then `eqx.filter_jit(jax.vmap(lambda m: jaxiaf.summarize(m, x)))`;
-- `vmap + raster sum`: `jax.jit(jax.vmap(lambda b, t: mod.set_attributes(...)(x)[0].sum(axis=0)))`, the
+- `vmap, batch of modules + raster sum`: the same batch of modules, then
+  `eqx.filter_jit(jax.vmap(lambda m: m(x)[0].sum(axis=0)))` (the idiom `docs/guides/layer.md` showed): the
   (T, B, N) raster stored, then summed.
+
+Every idiom's counts are compared with `sweep`'s (the share of neurons with the same count).
 
     .venv/bin/python benchmarks/bench_vmap.py            # about 2 minutes
     .venv/bin/python benchmarks/bench_vmap.py --quick    # T = 1000, a smoke test
@@ -42,7 +45,12 @@ from _common import (
 
 B, N, N_IN = 256, 100, 100
 INTEGRATORS = ("rk4", "exact")
-CASES = ("sweep", "vmap + summarize", "vmap, batch of modules + summarize", "vmap + raster sum")
+CASES = (
+    "sweep",
+    "vmap + summarize",
+    "vmap, batch of modules + summarize",
+    "vmap, batch of modules + raster sum",
+)
 
 
 def worker(num_steps, outdir):
@@ -62,12 +70,12 @@ def worker(num_steps, outdir):
         batch = jax.vmap(vary)(bias, tau)
         inside = jax.jit(jax.vmap(lambda b, t, vary=vary: jaxiaf.summarize(vary(b, t), x)["counts"]))
         modules = eqx.filter_jit(jax.vmap(lambda m: jaxiaf.summarize(m, x)["counts"]))
-        raster = jax.jit(jax.vmap(lambda b, t, vary=vary: vary(b, t)(x)[0].sum(axis=0)))
+        raster = eqx.filter_jit(jax.vmap(lambda m: m(x)[0].sum(axis=0)))
         calls = {
             "sweep": lambda mod=mod: jaxiaf.sweep(mod, {"bias": bias, "tau_mem": tau}, x, shard=False).counts,
             "vmap + summarize": lambda inside=inside: inside(bias, tau),
             "vmap, batch of modules + summarize": lambda modules=modules, batch=batch: modules(batch),
-            "vmap + raster sum": lambda raster=raster: raster(bias, tau),
+            "vmap, batch of modules + raster sum": lambda raster=raster, batch=batch: raster(batch),
         }
         for name, call in calls.items():
             wait_for_quiet(log=lambda *a: None)

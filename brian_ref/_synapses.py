@@ -37,9 +37,10 @@ def _connect(source, group, weights, delays, on_pre, name, dt):
 class SynapticLayer:
     """A layer of `N` neurons of a Brian2 model with input and recurrent synapses.
 
-    **Arguments:** as `EquationLayer` (`neuron_eq`, `threshold`, `reset`, `refractory` in seconds,
-    `method`, `parameters`, `dt`, `namespace`), plus `feedforward` = `(weights (N_in, N), delays (steps,
-    () or (N_in, N)), on_pre)` and `recurrent` = `(weights (N, N), delays, on_pre)`, each None for none.
+    **Arguments:** as `EquationLayer` (`neuron_eq`, `threshold`, `reset`, `refractory` in seconds or a
+    Brian2 condition string, `method`, `parameters`, `dt`, `namespace`), plus `feedforward` = `(weights
+    (N_in, N), delays (steps, () or (N_in, N)), on_pre)` and `recurrent` = `(weights (N, N), delays,
+    on_pre)`, each None for none.
     """
 
     def __init__(
@@ -57,7 +58,8 @@ class SynapticLayer:
         recurrent=None,
     ):
         self.neuron_eq, self.threshold, self.reset = str(neuron_eq), threshold, reset
-        self.refractory, self.method = float(refractory), {"exact": "linear"}.get(method, method)
+        self.refractory = refractory if isinstance(refractory, str) else float(refractory) * b2.second
+        self.method = {"exact": "linear"}.get(method, method)
         self.parameters, self.namespace = dict(parameters or {}), dict(namespace or {})
         self.dt, self.feedforward, self.recurrent = float(dt), feedforward, recurrent
 
@@ -79,7 +81,7 @@ class SynapticLayer:
             equations,
             threshold=self.threshold,
             reset=self.reset,
-            refractory=self.refractory * b2.second,
+            refractory=self.refractory,
             namespace={**self.namespace, "jaxiaf_input": table},
             dt=dt,
             **kwargs,

@@ -129,6 +129,15 @@ def test_identical_to_brian2_synapses(kind, seed):
         np.testing.assert_array_equal(trace, expected_traces[name], err_msg=name)
 
 
+@pytest.mark.slow
+@pytest.mark.brian
+@pytest.mark.parametrize("kind", KINDS)
+def test_identical_to_brian2_synapses_100_scenarios(kind):
+    """As `test_identical_to_brian2_synapses` on the next 95 seeds of each kind (100 in all with it)."""
+    for seed in range(5, 100):
+        test_identical_to_brian2_synapses(kind, seed)
+
+
 @pytest.mark.parametrize("kind", ["delays", "recurrent", "conductance"])
 def test_two_evolves_equal_one(kind):
     """The spikes in transit at the end of an evolve (`pending`) are delivered by the next one: evolving
@@ -268,3 +277,32 @@ def test_refusals_name_the_argument():
     )  # fmt: skip
     with pytest.raises(ValueError, match="which the reset statement"):
         run(Synapses(np.ones((2, 3)), 0, "ge += w"), lay=reads)
+
+
+def test_the_synapses_guide_runs():
+    """docs/guides/synapses.md: its blocks, run in order as one script."""
+    import pathlib
+    import re
+
+    guide = pathlib.Path(__file__).parents[1] / "docs" / "guides" / "synapses.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
+    assert len(blocks) == 3
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(guide), "exec"), namespace)
+
+
+@pytest.mark.brian
+@pytest.mark.parametrize("refractory", [5e-4, "ge > 0.02"])
+def test_events_on_an_unless_refractory_variable_of_own_equations(refractory):
+    """Recurrent `v -= w` on the conductance model's `(unless refractory)` `v`, with a refractory period
+    and with a refractory condition: Brian2's conditional write, step for step."""
+    sc = scenario("conductance", 7)
+    sc["rec"] = (sc["rec"][0] * 0.02, sc["rec"][1], "v -= w")
+    sc["refractory"] = refractory
+    raster, traces = run_jaxiaf(sc)
+    expected, expected_traces = run_brian(sc)
+    assert raster.sum() > 5
+    np.testing.assert_array_equal(raster, expected)
+    for name, trace in traces.items():
+        np.testing.assert_array_equal(trace, expected_traces[name], err_msg=name)

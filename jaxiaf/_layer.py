@@ -136,7 +136,6 @@ class FFIAF(eqx.Module):
     params: Parameters
     sim: SimulationParameters
     neuron_state: State
-    initial_params: Parameters
     name: str = eqx.field(static=True)
     surrogate: "_surrogate.Surrogate | None" = eqx.field(static=True)
 
@@ -193,7 +192,6 @@ class FFIAF(eqx.Module):
             **{k: _convert.per_neuron(k, val, _convert.UNITS[k], n) for k, val in page.items()},
             extra=_named.extra_parameters(model, values, n),
         )
-        self.initial_params = self.params
         method = _named.integrator(model, integrator_name)
         refractory = 0.0 if isinstance(refractory, str) else refractory
         noisy = given(noise_std)
@@ -366,10 +364,6 @@ class FFIAF(eqx.Module):
     def reset_all(self) -> "FFIAF":
         """A copy with state and time reset: evolving it again repeats the first evolution exactly."""
         return self.reset_state().reset_time()
-
-    def reset_parameters(self) -> "FFIAF":
-        """A copy with the parameters given at construction."""
-        return eqx.tree_at(lambda m: m.params, self, self.initial_params)
 
 
 def as_attributes(new_attributes, model=None):

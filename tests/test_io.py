@@ -34,7 +34,6 @@ def test_ffiaf_round_trip_continues_bit_identically(tmp_path):
     assert_same_module(layer, loaded)
     s1, s2 = layer(x)[0], loaded(x)[0]
     assert np.array_equal(s1, s2) and s1.sum() > 10
-    assert_same_module(layer.reset_parameters(), loaded.reset_parameters())
 
 
 def test_raw_key_and_timed_layer(tmp_path):

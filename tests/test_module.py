@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import ADAPTIVE_LIF, ADAPTIVE_LIF_VALUES
 
 import jaxiaf
 from jaxiaf._core.pytrees import NEVER
@@ -75,8 +76,20 @@ def test_resets():
     assert int(state_reset.neuron_state.step) == 100
     assert int(changed.reset_time().neuron_state.step) == 0
     assert int(changed.reset_all().neuron_state.step) == 0
-    np.testing.assert_array_equal(changed.reset_parameters().tau_mem, np.full(3, 0.02))
     np.testing.assert_array_equal(changed.tau_mem, np.full(3, 0.05))
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_each_parameter_is_one_leaf_of_the_module(own):
+    """The functional module carries its parameters once (no copy of the initial ones: `jax.vmap` and
+    `jax.grad` see each value once); the timed layer keeps what `reset_parameters` restores."""
+    kw = dict(neuron_eq=ADAPTIVE_LIF, reset="v = v_reset; w += b", **ADAPTIVE_LIF_VALUES) if own else {}
+    mod = jaxiaf.FFIAF(np.full((2, 3), 0.5), **kw)
+    leaves = jax.tree.leaves(mod)
+    values = list(mod.params.named().values())
+    assert sum(any(leaf is value for leaf in leaves) for value in values) == len(values)
+    assert len(leaves) == len(values) + len(jax.tree.leaves((mod.sim, mod.neuron_state)))
+    assert not hasattr(mod, "reset_parameters") and not hasattr(mod, "initial_params")
 
 
 def test_set_attributes_accepts_pytrees_and_parameter_dicts():

@@ -22,11 +22,10 @@ def one_neuron(module, n: int):
     own = lambda a: a if np.ndim(a) == 0 else cut(a)
     state = module.neuron_state
     return eqx.tree_at(
-        lambda m: (m.params, m.initial_params, m.sim.noise_std, m.sim.refractory, m.neuron_state),
+        lambda m: (m.params, m.sim.noise_std, m.sim.refractory, m.neuron_state),
         module,
         (
             jax.tree.map(cut, module.params),
-            jax.tree.map(cut, module.initial_params),
             own(module.sim.noise_std),
             own(module.sim.refractory),
             eqx.tree_at(

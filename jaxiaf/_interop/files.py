@@ -10,8 +10,9 @@
 - the parameters `weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` and the simulation
   parameters `dt`, `noise_std`, `refractory` (those the layer has, by name), in the layer's dtype
   (`FFIAFBrian`'s `dt` in float64: its time base's exact step);
-- the values that `reset_parameters` restores, the same names prefixed `initial_` (an `FFIAFBrian` also
-  keeps its initial simulation parameters, `initial_integrator_name` going into the header);
+- the parameters the layer is built from when loaded, the same names prefixed `initial_`: an
+  `FFIAFBrian`'s initial ones (those its `reset_parameters` restores, with its initial simulation
+  parameters, `initial_integrator_name` going into the header), an `FFIAF`'s current ones;
 - the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
 
 A layer with its own equations ([`jaxiaf.Model`][]) also has `model` in the header (`equations`,
@@ -101,7 +102,7 @@ def _layer_record(layer) -> tuple[dict, dict]:
         sim["dt"] = np.float64(layer.dt)  # the time base's exact step, not the float32-rounded leaf
         initial["dt"] = np.float64(initial["dt"])
     else:
-        initial, extra = {k: v for k, v in module.initial_params.named().items() if k in params}, {}
+        initial, extra = dict(params), {}
     state, key_impl = state_record(module)
     header = {
         "class": type(layer).__name__,

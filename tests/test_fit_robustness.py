@@ -10,7 +10,8 @@ import pytest
 
 import jaxiaf
 from jaxiaf import metrics
-from jaxiaf._fit import driver
+from jaxiaf._fit import arguments as fit_arguments
+from jaxiaf._fit import loss as fit_loss
 
 QUIET = dict(bounds={"tau_mem": (5e-3, 5e-2)}, generations=1, population_size=4, parallel=1, progress=False)
 
@@ -133,20 +134,16 @@ def test_a_diverging_candidate_is_infinitely_bad_and_the_fit_goes_on():
     result = jaxiaf.fit(layer, x, generations=6, key=jax.random.key(1), **fit_args)
     assert np.isfinite(result.best_loss) and result.best_params["tau_w"] > 0.1
     # the loss of a diverging candidate (first row) is inf, the truth's (second row) 0
-    loss = driver._population_loss(
-        jnp.asarray(values),
-        (
-            (layer.params, layer.sim, jax.tree.map(lambda a: a, layer.neuron_state)),
-            jnp.moveaxis(jnp.asarray(x), 1, 0) @ layer.params.weights,
-            jnp.moveaxis(jnp.asarray(target), 1, 0),
-            None,
-        ),
-        names=tuple(bounds),
-        dt=1e-4,
-        metrics=((1.0, metrics.VanRossum()),),
-        need_v=False,
-        unroll=1,
+    static, arrays = fit_loss.split_metrics([(1.0, metrics.VanRossum())])
+    population_loss = fit_loss.PopulationLoss(names=tuple(bounds), dt=1e-4, metrics=static, need_v=False)
+    sim_data = (
+        (layer.params, layer.sim, jax.tree.map(lambda a: a, layer.neuron_state)),
+        jnp.moveaxis(jnp.asarray(x), 1, 0) @ layer.params.weights,
+        jnp.moveaxis(jnp.asarray(target), 1, 0),
+        None,
+        arrays,
     )
+    loss = population_loss(jnp.asarray(values), sim_data)
     assert np.isinf(loss[0]) and loss[1] == 0.0
 
 
@@ -159,14 +156,14 @@ def test_repeated_trials_are_simulated_once_with_the_same_result():
     x = inputs[[0, 1, 0, 1, 1]]
     target = np.array(jax.vmap(lambda xk: layer(xk)[0])(x))
     target[2, ::97] = ~target[2, ::97]  # the repetitions differ, as a cell's do
-    distinct, trials = driver._arguments.distinct_trials(x)
+    distinct, trials = fit_arguments.distinct_trials(x)
     np.testing.assert_array_equal(distinct, inputs)
     assert trials == (0, 1, 0, 1, 1)
     args = dict(bounds={"tau_mem": (5e-3, 5e-2), "v_thresh": (-0.06, -0.05)}, spikes=target, generations=3)
     args.update(progress=False, population_size=8, parallel=2, key=jax.random.key(4))
     once = jaxiaf.fit(layer, x, **args)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(driver._arguments, "distinct_trials", lambda x: (x, None))
+        patch.setattr(fit_arguments, "distinct_trials", lambda x: (x, None))
         every = jaxiaf.fit(layer, x, **args)
     assert once.best_loss == every.best_loss and once.best_params == every.best_params
     np.testing.assert_array_equal(once.generation_best, every.generation_best)

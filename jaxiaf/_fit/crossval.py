@@ -6,7 +6,8 @@ import numpy as np
 
 from . import arguments as _arguments
 from . import metrics as _metrics
-from .driver import _functional, fit
+from .arguments import functional as _functional
+from .driver import fit
 from .result import FitResult
 
 

@@ -29,11 +29,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile.cache import COMPILER_OPTIONS
-from .._compile.progress import bar as progress_bar
 from .._core.pytrees import NEVER, Parameters, State
 from .._core.scan import evolve
 from .._core.surrogate import SuperSpike
-from .search import Record, Run, stop_reason, transform
+from .._equations import names as _names
+from .search import transform
+from .solver import Run, Step, stop_reason
 
 LEARNING_RATE = 0.05
 """The step size of an optimizer given by name, in the transformed space `z` (where a unit spans most of a
@@ -63,15 +64,26 @@ def is_gradient(optimizer) -> bool:
     return isinstance(optimizer, str) and callable(getattr(optax, optimizer, None)) and optimizer[0] != "_"
 
 
-def check(optimizer, names) -> None:
+def check(optimizer, names, module, target_v, hi) -> None:
     """`ValueError` for an optax name that is not an optimizer, a parameter without a gradient
-    (`refractory` is a whole number of steps), or one that `"gauss_newton"` does not fit."""
+    (`refractory` is a whole number of steps), or what `"gauss_newton"` cannot fit: a parameter it does
+    not fit, no target trace, a layer with equations of its own or noise, a trace it cannot read
+    (`module`: the functional module; `target_v`: the (T, K, N) target or None; `hi`: the (D,) upper
+    bounds of `names`)."""
     if isinstance(optimizer, str) and optimizer == GAUSS_NEWTON:
         if any(n not in SMOOTH + READ for n in names) or not any(n in SMOOTH for n in names):
             raise ValueError(
                 f"`optimizer='gauss_newton'` fits {SMOOTH} (at least one) and reads {READ} from the trace; "
                 f"got bounds for {list(names)}."
             )
+        if target_v is None:
+            raise ValueError("`optimizer='gauss_newton'` fits voltage traces: give the target `v`.")
+        if _names.source(module.sim.model) is not None or module.sim.noisy:
+            raise ValueError(
+                "`optimizer='gauss_newton'` fits the default equations without noise; for a layer's own "
+                "equations or a noisy module use an evolution strategy (e.g. `optimizer='cma_es'`)."
+            )
+        _check_readable(module.params, target_v, hi, names)
         return
     _plain_update(_named(optimizer) if isinstance(optimizer, str) else optimizer, optimizer)
     if "refractory" in names:
@@ -139,112 +151,109 @@ def compiled_step(optimizer, loss_fn, dtype):
     return jax.jit(step, compiler_options=COMPILER_OPTIONS), jax.jit(optimizer.init)
 
 
-def descend(optimizer, loss_fn, data, budget, key, runs: int, std_init: float, progress):
-    """Run the gradient steps until a stopping rule holds; returns the `Trace` and `evaluate`.
+class _Descents:
+    """Gradient descents side by side (the solver interface of `jaxiaf._fit.solver`): `runs` runs from
+    random points of the box, never restarted (each run is its own origin); stopping rules as the
+    evolution strategies', with `confirm` capped at `runs`. A subclass gives `init` and `_advance(state)
+    -> (values (runs, D), losses (runs,), evaluations)`."""
 
-    Stopping rules as the evolution strategies': `confirm` runs (at most `runs`) at `tol`, `patience` steps
-    without an improvement of the best loss by `budget.rtol`, or a budget spent (one evaluation: one
-    parameter set and its gradient). Runs are not restarted: each run is one random start (its own
-    origin) descending for the whole fit."""
-    dtype = jnp.dtype(data[1].dtype)
-    try:
-        evaluate = evaluator(loss_fn, dtype)
-    except TypeError:  # an unhashable metric: build without the cache
-        evaluate = evaluator.__wrapped__(loss_fn, dtype)
-    if isinstance(optimizer, str) and optimizer == GAUSS_NEWTON:
-        return _gauss_newton(loss_fn, data, budget, key, runs, std_init, progress, evaluate), evaluate
-    transformation = _named(optimizer) if isinstance(optimizer, str) else optimizer
-    try:
-        step, init = compiled_step(transformation, loss_fn, dtype)
-    except TypeError:  # an unhashable optimizer or metric: build without the cache
-        step, init = compiled_step.__wrapped__(transformation, loss_fn, dtype)
-    z = (std_init * jax.random.normal(jax.random.split(key)[1], (runs, data[1].shape[0]))).astype(dtype)
-    state = [z, init(z)]
+    label = ("fit steps", "step")
 
-    def advance():
-        state[0], state[1], values, losses = step(*state, data)
-        return np.asarray(values, float), np.asarray(losses), runs
+    def __init__(self, loss, data, budget, runs: int, std_init: float):
+        self.data, self.width, self.std_init = data, runs, std_init
+        self.budget = budget._replace(confirm=min(budget.confirm, runs))
+        self.dtype = jnp.dtype(data[1].dtype)
+        self.evaluate = evaluator(loss, self.dtype)
+        self.best, self.values = np.full(runs, np.inf), [None] * runs
 
-    return _loop(advance, Record(budget.rtol), budget, runs, progress), evaluate
-
-
-def _loop(advance, record, budget, runs, progress):
-    """Call `advance() -> (values (runs, D), losses (runs,), evaluations)` until a stopping rule holds,
-    keeping each run's best; returns the `Trace`."""
-    run_best, run_values = np.full(runs, np.inf), [None] * runs
-    evaluations, reason = 0, "generations"
-    reached_tol = lambda loss: budget.tol is not None and loss <= budget.tol
-    bar = progress_bar(budget.generations, progress, "fit steps", "step")
-    for _ in range(budget.generations):
-        values, losses, spent = advance()
+    def step(self, state):
+        state, values, losses, spent = self._advance(state)
         losses = np.where(np.isfinite(losses), losses, np.inf)
-        evaluations += spent
-        for r in np.flatnonzero(losses < run_best):
-            run_best[r], run_values[r] = float(losses[r]), values[r]
-        record.update(run_best, run_values, losses.min())
-        if bar is not None:
-            bar.set_postfix(best_loss=f"{record.best_loss:.4g}")
-            bar.update()
-        confirmed = int(np.sum(reached_tol(run_best)))
-        budget_now = budget._replace(confirm=min(budget.confirm, runs))
-        reason = stop_reason(budget_now, confirmed, record, evaluations) or reason
-        if reason != "generations":
-            break
-    if bar is not None:
-        bar.close()
-    finished = [Run(float(run_best[r]), run_values[r], len(record.history), False, r) for r in range(runs)]
-    return record.trace(finished, reason, evaluations)
+        for r in np.flatnonzero(losses < self.best):
+            self.best[r], self.values[r] = float(losses[r]), values[r]
+        return state, Step(self.best.copy(), list(self.values), float(losses.min()), spent, 0)
+
+    def terminate(self, state, record, evaluations: int):
+        confirmed = int(sum(self.budget.reached(loss) for loss in self.best))
+        return stop_reason(self.budget, confirmed, record, evaluations)
+
+    def runs(self, state, generations: int) -> list:
+        return [Run(float(self.best[r]), self.values[r], generations, False, r) for r in range(self.width)]
+
+    def profile(self, best_values, names, dt, near, key, spent):
+        return np.zeros(len(best_values))
+
+    def _start(self, key, dim: int):
+        """The runs' first points in the transformed space: `std_init` times unit normal draws."""
+        return (self.std_init * jax.random.normal(jax.random.split(key)[1], (self.width, dim))).astype(
+            self.dtype
+        )
 
 
-def _gauss_newton(loss_fn, data, budget, key, runs, std_init, progress, evaluate):
+class Descent(_Descents):
+    """An optax optimizer (a name: `LEARNING_RATE`) on the transformed parameters of every run, the loss
+    differentiated through spikes with `SURROGATE`; one step of a run counts one evaluation."""
+
+    def __init__(self, optimizer, loss, data, budget, runs: int, std_init: float):
+        super().__init__(loss, data, budget, runs, std_init)
+        transformation = _named(optimizer) if isinstance(optimizer, str) else optimizer
+        self._step, self._init = compiled_step(transformation, loss, self.dtype)
+
+    def init(self, key):
+        z = self._start(key, self.data[1].shape[0])
+        return z, self._init(z)
+
+    def _advance(self, state):
+        z, opt_state, values, losses = self._step(*state, self.data)
+        return (z, opt_state), np.asarray(values, float), np.asarray(losses), self.width
+
+
+class GaussNewton(_Descents):
     """`optimizer="gauss_newton"` (module docstring): `runs` Levenberg-Marquardt descents from random
     points of the box on the spike-forced segments of the target trace, each step scored by `evaluate`
     (the fit's metric, free-running) at the fitted and read parameters. One step of all runs counts
     `runs * (2 + len(DAMPING))` evaluations: each run's point with its Jacobian, its damped candidates,
     and its free-running score."""
-    (params, sim, state), currents, _, target_v = data[0]
-    names = loss_fn.keywords["names"]
-    if target_v is None:
-        raise ValueError("`optimizer='gauss_newton'` fits voltage traces: give the target `v`.")
-    if sim.model is not None or sim.noisy:
-        raise ValueError(
-            "`optimizer='gauss_newton'` fits the default equations without noise; for a layer's own "
-            "equations or a noisy module use an evolution strategy (e.g. `optimizer='cma_es'`)."
-        )
-    _check_readable(params, target_v, data, names)
-    record = Record(budget.rtol)  # the clock starts before the trace is read
-    forced, lower, hold = _forced_segments(params, sim, state, currents, target_v)
-    dtype = target_v.dtype
-    lo, hi = (np.asarray(a, float) for a in data[1:])
-    smooth = tuple(n for n in names if n in SMOOTH)
-    index = np.array([names.index(n) for n in smooth])
-    z = (std_init * jax.random.normal(jax.random.split(key)[1], (runs, len(smooth)))).astype(dtype)
-    bounds = (jnp.asarray(lo[index], dtype), jnp.asarray(hi[index], dtype))
-    state_z = [z]
 
-    def advance():
-        state_z[0], fitted, upper = _lm_step(smooth, state_z[0], forced, *bounds)
-        values = np.repeat(((lo + hi) / 2)[None], runs, axis=0)  # refractory without a reset: the middle
-        values[:, index] = np.asarray(fitted, float)
+    def __init__(self, names, loss, data, budget, runs: int, std_init: float):
+        super().__init__(loss, data, budget, runs, std_init)
+        self.names = names
+        self.lo, self.hi = (np.asarray(a, float) for a in data[1:])
+        self.smooth = tuple(n for n in names if n in SMOOTH)
+        self.index = np.array([names.index(n) for n in self.smooth])
+
+    def init(self, key):
+        (params, sim, state), currents, _, target_v, _ = self.data[0]
+        self.forced, self.lower, self.hold = _forced_segments(params, sim, state, currents, target_v)
+        self.step_dt = float(np.asarray(sim.dt).reshape(-1)[0])
+        self.bounds = tuple(jnp.asarray(b[self.index], self.dtype) for b in (self.lo, self.hi))
+        return self._start(key, len(self.smooth))
+
+    def _advance(self, z):
+        names, lo, hi = self.names, self.lo, self.hi
+        z, fitted, upper = _lm_step(self.smooth, z, self.forced, *self.bounds)
+        values = np.repeat(
+            ((lo + hi) / 2)[None], self.width, axis=0
+        )  # refractory without a reset: the middle
+        values[:, self.index] = np.asarray(fitted, float)
         if "v_thresh" in names:  # the middle of what the trace and the fitted model allow
             i, upper = names.index("v_thresh"), np.asarray(upper, float)
-            middle = 0.5 * (max(lower, lo[i]) + np.where(np.isfinite(upper), upper, hi[i]))
+            middle = 0.5 * (max(self.lower, lo[i]) + np.where(np.isfinite(upper), upper, hi[i]))
             values[:, i] = np.clip(middle, lo[i], hi[i])
-        if "refractory" in names and hold:
+        if "refractory" in names and self.hold:
             i = names.index("refractory")
-            values[:, i] = np.clip(hold * float(np.asarray(sim.dt).reshape(-1)[0]), lo[i], hi[i])
-        return values, np.asarray(evaluate(jnp.asarray(values, dtype), data)), runs * (2 + len(DAMPING))
+            values[:, i] = np.clip(self.hold * self.step_dt, lo[i], hi[i])
+        losses = np.asarray(self.evaluate(jnp.asarray(values, self.dtype), self.data))
+        return z, values, losses, self.width * (2 + len(DAMPING))
 
-    return _loop(advance, record, budget, runs, progress)
 
-
-def _check_readable(params, target_v, data, names) -> None:
+def _check_readable(params, target_v, hi, names) -> None:
     """`ValueError` for a target trace above every threshold the fit may give the model: it holds action
     potentials (a recording), not the resets of an integrate-and-fire model, and the spike-forced fit
     cannot read its resets."""
     top = np.max(np.asarray(params.v_thresh, float))
     if "v_thresh" in names:
-        top = max(top, float(np.asarray(data[2])[names.index("v_thresh")]))
+        top = max(top, float(np.asarray(hi)[names.index("v_thresh")]))
     if float(jnp.max(target_v)) > top:
         raise ValueError(
             f"`optimizer='gauss_newton'`: the target `v` rises above the highest threshold allowed "

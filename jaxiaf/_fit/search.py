@@ -13,90 +13,17 @@ generations) is spent. `jaxiaf._fit.driver` then compares the runs that ended at
 """
 
 import functools
-import time
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._compile.cache import PersistentJit
-from .._compile.progress import bar as progress_bar
+from .solver import Budget, Run, Step, improves, stop_reason
 
 OPTIMIZERS = ("cma_es", "sep_cma_es", "simple_es", "snes", "open_es")
 LOCAL_STD = 0.1
 """Initial width (in the transformed space) of a polishing restart around a finished run's best point."""
-
-
-class Run(NamedTuple):
-    """One search from its (re)start to its end: the best loss it reached, its parameters, the
-    generations it ran, whether it polished an earlier run's best point (`local`), and its `origin`: the
-    index of the search from a random point that it descends from (runs of one origin are not
-    independent of each other)."""
-
-    loss: float
-    values: np.ndarray
-    generations: int
-    local: bool
-    origin: int
-
-
-class Budget(NamedTuple):
-    """When to stop: evaluations (one parameter set over all trials), wall seconds, generations, a loss
-    tolerance (None: none), the number of runs that must reach it, and the patience of the whole fit and
-    of one search (generations without an improvement of more than `rtol`); with `strict`, the fit's
-    patience counts only once the tolerance is reached (an exact fit is searched for until found)."""
-
-    max_evaluations: int
-    max_time: float
-    generations: int
-    tol: float | None
-    confirm: int
-    patience: int
-    run_patience: int
-    strict: bool = True
-    rtol: float = 1e-3
-
-
-class Trace(NamedTuple):
-    """What the loop saw: per generation the best loss so far, the best of the generation, the best
-    parameters so far and the elapsed time; all runs; why it stopped; evaluations spent."""
-
-    best_loss: float
-    best_values: np.ndarray
-    loss_history: np.ndarray
-    generation_best: np.ndarray
-    values_history: np.ndarray
-    elapsed: np.ndarray
-    runs: list
-    stop_reason: str
-    evaluations: int
-
-
-class Record:
-    """The loop's account of a fit, shared by the evolution strategies and the gradient fit: after each
-    generation (`update`), the best loss and values so far, the generations since the best loss last
-    improved by `rtol`, and the histories that become the [`Trace`][]."""
-
-    def __init__(self, rtol: float):
-        self.rtol, self.start = rtol, time.perf_counter()
-        self.best_loss, self.best_values, self.stale = np.inf, None, 0
-        self.history, self.generation_best, self.values_history, self.elapsed = [], [], [], []
-
-    def update(self, run_best, run_values, generation_min: float):
-        """Fold in a generation: the runs' best losses and values so far, the generation's lowest loss."""
-        r = int(np.argmin(run_best))
-        self.stale = 0 if _improves(run_best[r], self.best_loss, self.rtol) else self.stale + 1
-        if run_best[r] < self.best_loss:
-            self.best_loss, self.best_values = float(run_best[r]), run_values[r]
-        self.generation_best.append(float(generation_min))
-        self.history.append(self.best_loss)
-        self.values_history.append(self.best_values)
-        self.elapsed.append(time.perf_counter() - self.start)
-
-    def trace(self, runs: list, reason: str, evaluations: int) -> Trace:
-        histories = (self.history, self.generation_best, self.values_history, self.elapsed)
-        return Trace(self.best_loss, self.best_values, *map(np.array, histories), runs, reason, evaluations)
 
 
 def _strategy(name: str, population_size: int, dim: int, std_init: float):
@@ -189,67 +116,99 @@ split = PersistentJit(lambda: lambda key: tuple(jax.random.split(key)), "split",
 two programs traced and lowered in each fresh process)."""
 
 
-def search(generation, first_states, data, budget: Budget, key, runs: int, population_size: int, progress):
-    """Run the generations until a stopping rule holds; see the module docstring.
+class _Lanes:
+    """The host's account of the searches side by side: the strategies' states, and per lane whether it
+    restarts next generation (and where: `local`), its origin, its best loss and values so far, the
+    generations since it improved, its age; the runs that have ended."""
+
+    def __init__(self, key, states, runs: int, dim: int, dtype):
+        self.key, self.states = key, states
+        self.restart, self.local = np.zeros(runs, bool), np.zeros(runs, bool)
+        self.origin, self.origins = np.arange(runs), runs
+        self.best, self.stale, self.age = np.full(runs, np.inf), np.zeros(runs, int), np.zeros(runs, int)
+        self.values, self.z = [None] * runs, np.zeros((runs, dim), dtype)
+        self.finished = []
+
+    def run(self, r: int) -> Run:
+        return Run(
+            float(self.best[r]), self.values[r], int(self.age[r]), bool(self.local[r]), int(self.origin[r])
+        )
+
+
+class EvolutionStrategy:
+    """`runs` restarted evolution strategies side by side (the module docstring; the solver interface of
+    `jaxiaf._fit.solver`).
 
     When a search from a random point ends short of the tolerance, its lane polishes that search's best
     point (a restart there with the narrow width `LOCAL_STD`: a near-fit that a wide search keeps
     missing); after a polish, or a search that reached the tolerance, the lane starts again from a
     random point. Each random start is an *origin*: a result counts as confirmed when runs of two
     origins reach it."""
-    key, k_init = split(key)
-    states = first_states(k_init)
-    dtype = data[1].dtype
-    # host arrays go to the device with `device_put` (`jnp.asarray` runs a small program per shape, each
-    # traced and loaded in a fresh process)
-    lane_bounds = tuple(jax.device_put(np.broadcast_to(b, (runs, b.shape[0]))) for b in data[1:])
-    restart, local = np.zeros(runs, bool), np.zeros(runs, bool)
-    origin = np.arange(runs)
-    run_best, run_stale, run_age = np.full(runs, np.inf), np.zeros(runs, int), np.zeros(runs, int)
-    run_values, run_z = [None] * runs, np.zeros((runs, np.shape(data[1])[0]), dtype)
-    finished, origins, record = [], runs, Record(budget.rtol)
-    evaluations, reason = 0, "generations"
-    std = np.full(runs, LOCAL_STD, dtype)
-    bar = progress_bar(budget.generations, progress, "fit generations", "gen")
-    reached_tol = lambda loss: budget.tol is not None and loss <= budget.tol
-    for _ in range(budget.generations):
-        key, k_gen = split(key)
-        args = jax.device_put((restart, local & restart, run_z, std))
-        states, z, values, losses = generation(k_gen, states, *args, data, *lane_bounds)
-        losses, values, z = np.asarray(losses), np.asarray(values, float), np.asarray(z, dtype)
-        evaluations += losses.size
-        restart[:] = False
-        run_age += 1
-        for r in range(runs):
-            i = int(np.argmin(losses[r]))
-            run_stale[r] = 0 if _improves(losses[r, i], run_best[r], budget.rtol) else run_stale[r] + 1
-            if losses[r, i] < run_best[r]:
-                run_best[r], run_values[r], run_z[r] = float(losses[r, i]), values[r, i], z[r, i]
-        record.update(run_best, run_values, losses.min())
-        for r in range(runs):
-            if not (reached_tol(run_best[r]) or run_stale[r] >= budget.run_patience):
-                continue
-            finished.append(
-                Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]), int(origin[r]))
-            )
-            restart[r], local[r] = True, not (local[r] or reached_tol(run_best[r]))
-            if not local[r]:
-                origin[r], origins = origins, origins + 1
-            run_best[r], run_stale[r], run_age[r] = np.inf, 0, 0
-        if bar is not None:
-            bar.set_postfix(best_loss=f"{record.best_loss:.4g}", runs=len(finished))
-            bar.update()
-        confirmed = len({run.origin for run in finished if reached_tol(run.loss)})
-        reason = stop_reason(budget, confirmed, record, evaluations) or reason
-        if reason != "generations":
-            break
-    if bar is not None:
-        bar.close()
-    for r in np.flatnonzero(~restart):
-        finished.append(
-            Run(float(run_best[r]), run_values[r], int(run_age[r]), bool(local[r]), int(origin[r]))
+
+    label = ("fit generations", "gen")
+
+    def __init__(self, optimizer, population_size, runs, std_init, loss, data, budget: Budget):
+        self.dtype = data[1].dtype
+        self.dim, self.width, self.data, self.budget = data[1].shape[0], runs, data, budget
+        options = (optimizer, population_size, runs, self.dim, std_init, loss, jnp.dtype(self.dtype))
+        self.generation, self.first_states, self.evaluate = compiled_generation(*options)
+        # host arrays go to the device with `device_put` (`jnp.asarray` runs a small program per shape,
+        # each traced and loaded in a fresh process)
+        self.lane_bounds = tuple(jax.device_put(np.broadcast_to(b, (runs, b.shape[0]))) for b in data[1:])
+        self.std = np.full(runs, LOCAL_STD, self.dtype)
+
+    def init(self, key) -> _Lanes:
+        key, k_init = split(key)
+        return _Lanes(key, self.first_states(k_init), self.width, self.dim, self.dtype)
+
+    def step(self, lanes: _Lanes):
+        """One generation of every lane; lanes that reached the tolerance or stalled end their run."""
+        budget = self.budget
+        lanes.key, k_gen = split(lanes.key)
+        args = jax.device_put((lanes.restart, lanes.local & lanes.restart, lanes.z, self.std))
+        lanes.states, z, values, losses = self.generation(
+            k_gen, lanes.states, *args, self.data, *self.lane_bounds
         )
-    return record.trace(finished, reason, evaluations)
+        losses, values, z = np.asarray(losses), np.asarray(values, float), np.asarray(z, self.dtype)
+        lanes.restart[:] = False
+        lanes.age += 1
+        for r in range(self.width):
+            i = int(np.argmin(losses[r]))
+            lanes.stale[r] = 0 if improves(losses[r, i], lanes.best[r], budget.rtol) else lanes.stale[r] + 1
+            if losses[r, i] < lanes.best[r]:
+                lanes.best[r], lanes.values[r], lanes.z[r] = float(losses[r, i]), values[r, i], z[r, i]
+        step = Step(lanes.best.copy(), list(lanes.values), float(losses.min()), losses.size, 0)
+        for r in range(self.width):
+            if not (budget.reached(lanes.best[r]) or lanes.stale[r] >= budget.run_patience):
+                continue
+            lanes.finished.append(lanes.run(r))
+            lanes.restart[r], lanes.local[r] = True, not (lanes.local[r] or budget.reached(lanes.best[r]))
+            if not lanes.local[r]:
+                lanes.origin[r], lanes.origins = lanes.origins, lanes.origins + 1
+            lanes.best[r], lanes.stale[r], lanes.age[r] = np.inf, 0, 0
+        return lanes, step._replace(ended=len(lanes.finished))
+
+    def terminate(self, lanes: _Lanes, record, evaluations: int):
+        confirmed = len({run.origin for run in lanes.finished if self.budget.reached(run.loss)})
+        return stop_reason(self.budget, confirmed, record, evaluations)
+
+    def runs(self, lanes: _Lanes, generations: int) -> list:
+        """The runs that ended, then those still going (a lane about to restart has none)."""
+        return lanes.finished + [lanes.run(r) for r in np.flatnonzero(~lanes.restart)]
+
+    def profile(self, best_values, names, dt, near, key, spent):
+        return profile(
+            self.generation,
+            self.first_states,
+            self.data,
+            best_values,
+            names,
+            dt,
+            self.width,
+            near,
+            key,
+            spent,
+        )
 
 
 PROBE_REL = 0.05
@@ -285,27 +244,6 @@ def explore(evaluate, data, best_values, names, dt, count, seed, near, steps=24)
         walkers[keep] = proposal[keep]
         extent = np.maximum(extent, np.abs(walkers - best_values).max(axis=0))
     return extent
-
-
-def stop_reason(budget: Budget, confirmed: int, record: Record, evaluations: int):
-    """Why a fit stops after this generation (None: it goes on): `confirmed` runs (of different random
-    starts) reached the tolerance; no improvement for `patience` generations (with a tolerance, only once
-    the best loss is within it); or a budget is spent."""
-    if confirmed >= budget.confirm:
-        return "tolerance"
-    reached = budget.tol is None or record.best_loss <= budget.tol or not budget.strict
-    if record.stale >= budget.patience and reached:
-        return "patience"
-    if evaluations >= budget.max_evaluations:
-        return "evaluations"
-    if record.elapsed[-1] >= budget.max_time:
-        return "time"
-    return None
-
-
-def _improves(new, old, rtol):
-    """`new` is a real improvement on `old`: lower by more than `rtol` of `old` (any drop to 0 counts)."""
-    return new < old - rtol * abs(old) if np.isfinite(old) else np.isfinite(new)
 
 
 PROFILE_REL = 0.06

@@ -61,12 +61,15 @@ def scenario(kind: str, seed: int) -> dict:
     return dict(kind=kind, spikes=spikes, values=values, ff=ff, rec=rec, method=method, refractory=refractory)
 
 
-def _synapses(spec):
-    return None if spec is None else Synapses(spec[0], np.asarray(spec[1]), spec[2], max_delay=MAX_DELAY)
+def _synapses(spec, max_spikes=None):
+    if spec is None:
+        return None
+    return Synapses(spec[0], np.asarray(spec[1]), spec[2], max_delay=MAX_DELAY, max_spikes=max_spikes)
 
 
-def run_jaxiaf(sc: dict, split: int | None = None):
-    """`(raster, traces)` of the scenario in `jaxiaf` (two evolves, the first of `split` steps, if given)."""
+def run_jaxiaf(sc: dict, split: int | None = None, max_spikes: int | None = None):
+    """`(raster, traces)` of the scenario in `jaxiaf` (two evolves, the first of `split` steps, if given;
+    visiting only the spiking sources, at most `max_spikes` a step, if given)."""
     n = sc["ff"][0].shape[1]
     kwargs = dict(dt=DT, refractory=sc["refractory"], integrator_name=sc["method"])
     if sc["kind"] == "conductance":
@@ -74,7 +77,7 @@ def run_jaxiaf(sc: dict, split: int | None = None):
     else:
         kwargs.update(sc["values"])
     layer = jaxiaf.FFIAF(np.zeros((1, n)), **kwargs)
-    ff, rec = _synapses(sc["ff"]), _synapses(sc["rec"])
+    ff, rec = _synapses(sc["ff"], max_spikes), _synapses(sc["rec"], max_spikes)
     state, pending = layer.neuron_state, empty_pending((n,), ff, rec)
     rasters, traces = [], []
     for rows in np.split(np.arange(NUM_STEPS), [split] if split else []):
@@ -136,6 +139,23 @@ def test_identical_to_brian2_synapses_100_scenarios(kind):
     """As `test_identical_to_brian2_synapses` on the next 95 seeds of each kind (100 in all with it)."""
     for seed in range(5, 100):
         test_identical_to_brian2_synapses(kind, seed)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_visiting_only_the_spiking_sources_gives_the_same(kind):
+    """`max_spikes`: the same spikes and bit-identical state as visiting every source (Brian2's, above),
+    at a cost that grows with the spikes; more spiking sources in a step than `max_spikes` is an error."""
+    sc = scenario(kind, 2)
+    raster, traces = run_jaxiaf(sc)
+    most = max(sc["spikes"].sum(axis=1).max(), raster.sum(axis=1).max() if sc["rec"] else 0)
+    assert most < sc["spikes"].shape[1]  # fewer than the sources: the loop is shorter
+    sparse_raster, sparse_traces = run_jaxiaf(sc, max_spikes=int(most))
+    np.testing.assert_array_equal(sparse_raster, raster)
+    for name, trace in traces.items():
+        np.testing.assert_array_equal(sparse_traces[name], trace, err_msg=name)
+    if kind == "feedforward":
+        with pytest.raises(Exception, match="More than `max_spikes` = 1 sources spiked"):
+            run_jaxiaf({**sc, "spikes": np.ones_like(sc["spikes"])}, max_spikes=1)
 
 
 @pytest.mark.parametrize("kind", ["delays", "recurrent", "conductance"])

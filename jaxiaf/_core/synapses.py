@@ -60,14 +60,26 @@ class Synapses(eqx.Module):
       `"ge += w"`, several separated by `;` or newlines (default `"v += w"`).
     - `max_delay`: static int; the largest delay (default: read from a concrete `delays`; give it when
       `delays` is traced, e.g. swept).
+    - `max_spikes`: static; None (default): each step visits every source in turn, `(max_delay + 1) *
+      N_src` vector updates. An int K: each step visits only the sources that spiked (at most K per delay
+      and step, in any batch entry), `(max_delay + 1) * K` updates: the same results, at a cost that grows
+      with the spikes; more than K spiking sources in a step is an error (`EquinoxRuntimeError`).
     """
 
     weights: jax.Array
     delays: jax.Array
     on_pre: tuple = eqx.field(static=True)
     max_delay: int = eqx.field(static=True)
+    max_spikes: int | None = eqx.field(static=True)
 
-    def __init__(self, weights, delays=0, on_pre: str = "v += w", max_delay: int | None = None):
+    def __init__(
+        self,
+        weights,
+        delays=0,
+        on_pre: str = "v += w",
+        max_delay: int | None = None,
+        max_spikes: int | None = None,
+    ):
         weights = jnp.asarray(weights)
         if weights.ndim != 2 or not jnp.issubdtype(weights.dtype, jnp.floating):
             raise ValueError(
@@ -92,7 +104,12 @@ class Synapses(eqx.Module):
         self.weights = weights
         self.delays = delays.astype(jnp.int32)
         self.on_pre = parse_on_pre(on_pre)
+        if max_spikes is not None and (
+            not isinstance(max_spikes, int) or isinstance(max_spikes, bool) or max_spikes < 1
+        ):
+            raise ValueError(f"`max_spikes` must be None or a positive int; got {max_spikes!r}.")
         self.max_delay = max_delay
+        self.max_spikes = max_spikes
 
 
 class Events(eqx.Module):
@@ -204,25 +221,47 @@ def _fold(vals: dict, syn: Synapses, current, history, keep):
     (spikes pushed earliest) to 0, each over the sources in index order. `current` (B..., N_src): this
     step's source spikes; `history` (D, B..., N_src): those of 1..D steps ago; `keep` {target: (B..., N)
     bool}: where the events on a target act (`acting`; everywhere for a target not in it)."""
-    homogeneous = syn.delays.ndim == 0
     shape = next(iter(vals.values())).shape
+    n_src = syn.weights.shape[0]
     for d in range(syn.max_delay, -1, -1):
         source = current if d == 0 else history[d - 1]
-
-        def one(i, vals, source=source, d=d):
-            fires = jax.lax.dynamic_index_in_dim(source, i, axis=-1, keepdims=True)
-            delay = syn.delays if homogeneous else jax.lax.dynamic_index_in_dim(syn.delays, i, keepdims=False)
-            acts = jnp.broadcast_to(fires, shape) & jnp.broadcast_to(delay == d, shape)
-            row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, i, keepdims=False), shape)
-            out = dict(vals)
-            for target, sign in syn.on_pre:
-                act = acts & keep[target] if target in keep else acts
-                x = vals[target]
-                out[target] = jnp.where(act, x + row if sign == "+" else x - row, x)
-            return out
-
-        vals = jax.lax.fori_loop(0, syn.weights.shape[0], one, vals)
+        if syn.max_spikes is None:
+            vals = jax.lax.fori_loop(
+                0, n_src, lambda i, v, s=source, d=d: _add(v, syn, s, i, d, shape, keep), vals
+            )
+            continue
+        spiking = jnp.any(jnp.reshape(source, (-1, n_src)), axis=0)
+        order = jnp.nonzero(spiking, size=syn.max_spikes, fill_value=n_src)[0]  # ascending, as Brian2's
+        first = next(iter(vals))
+        message = f"More than `max_spikes` = {syn.max_spikes} sources spiked in one step; raise `max_spikes`."
+        vals = {**vals, first: eqx.error_if(vals[first], jnp.sum(spiking) > syn.max_spikes, message)}
+        vals = jax.lax.fori_loop(
+            0,
+            syn.max_spikes,
+            lambda j, v, s=source, d=d, o=order: _add(v, syn, s, o[j], d, shape, keep),
+            vals,
+        )
     return vals
+
+
+def _add(vals: dict, syn: Synapses, source, i, d: int, shape, keep) -> dict:
+    """The events of source `i` (an index past the last one: none) through its synapses of delay `d`."""
+    n_src = syn.weights.shape[0]
+    index = jnp.minimum(i, n_src - 1)
+    fires = jax.lax.dynamic_index_in_dim(source, index, axis=-1, keepdims=True) & (i < n_src)
+    delay = (
+        syn.delays
+        if syn.delays.ndim == 0
+        else jax.lax.dynamic_index_in_dim(syn.delays, index, keepdims=False)
+    )
+    acts = jnp.broadcast_to(fires, shape) & jnp.broadcast_to(delay == d, shape)
+    row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, index, keepdims=False), shape)
+    out = dict(vals)
+    for target, sign in syn.on_pre:
+        act = acts & keep[target] if target in keep else acts
+        x = vals[target]
+        out[target] = jnp.where(act, x + row if sign == "+" else x - row, x)
+    return out
 
 
 def acting(fired, not_refractory, lost: frozenset, flagged: frozenset) -> dict:

@@ -215,6 +215,8 @@ def _register_module(mod, case):
     mod.set_attributes({"child": {"tau_mem": 0.04}, case.tweak: 0.05})
     np.testing.assert_array_equal(mod.modules()["child"].tau_mem, np.full(2, 0.04))
     assert mod.attributes_named("tau_mem")["child"] == {"tau_mem": mod.modules()["child"].tau_mem}
+    mod.reset_parameters()  # a functional submodule gets back the parameters it was registered with
+    np.testing.assert_array_equal(mod.modules()["child"].tau_mem, np.full(2, 0.02))
     with pytest.raises(ValueError, match="`name` must be an identifier"):
         mod._register_module(case.tweak, jaxiaf.FFIAF(W))
 

@@ -23,7 +23,6 @@ _SUBMODULE_METHODS = (
     "set_attributes",
     "reset_state",
     "reset_time",
-    "reset_parameters",
 )
 
 
@@ -352,7 +351,9 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
 
         **Arguments:** `name`: an identifier, not one of the layer's attribute names; `mod`: a module
         with the methods `parameters`, `simulation_parameters`, `state`, `attributes_named`,
-        `set_attributes`, `reset_state`, `reset_time` and `reset_parameters` (an `FFIAF`, an `FFIAFBrian`).
+        `set_attributes`, `reset_state` and `reset_time` (an `FFIAF`, an `FFIAFBrian`). This layer's
+        `reset_parameters` calls the submodule's own (an `FFIAFBrian`'s), or restores the parameters it
+        had when registered (a functional `FFIAF` keeps no initial copy).
 
         **Raises:** `ValueError` for a bad name, `TypeError` for an object that is not a module.
         """
@@ -364,6 +365,7 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
         if missing:
             raise TypeError(f"`mod` must be a module; a {type(mod).__name__} has no {missing}.")
         self._submodules[name] = mod
+        self._registered = {**self.__dict__.get("_registered", {}), name: mod.parameters()}
 
     def _reset_attribute(self, name: str) -> "RockpoolSurface":
         """Reset one attribute to its initial value, in place: a parameter or simulation parameter to its
@@ -380,7 +382,10 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
 
     def _reset_submodules(self, method: str) -> None:
         for name, submodule in self._submodules.items():
-            updated = getattr(submodule, method)()
+            if method == "reset_parameters" and not hasattr(submodule, method):
+                updated = submodule.set_attributes(self._registered[name])
+            else:
+                updated = getattr(submodule, method)()
             self._submodules[name] = submodule if updated is None else updated
 
     # -------------------------------------------------------------------------------------- graph, clock

@@ -10,12 +10,12 @@ from ._compile.cache import COMPILER_OPTIONS
 from ._core import checks as _checks
 from ._core import convert as _convert
 from ._core import divergence as _divergence
+from ._core import interpret as _generated
 from ._core import surrogate as _surrogate
 from ._core.batching import layer_call
 from ._core.defaults import DEFAULTS, given
 from ._core.pytrees import Parameters, SimulationParameters, State
 from ._core.scan import _step_message, evolve, step_constants
-from ._equations import interpret as _generated
 from ._equations import names as _named
 from ._equations import namespace as _namespace
 

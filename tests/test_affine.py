@@ -1,4 +1,4 @@
-"""The float32 affine update of linear equations (`jaxiaf._equations.affine`): which models qualify,
+"""The float32 affine update of linear equations (`jaxiaf._core.affine`): which models qualify,
 that the map
 is Brian2's step, and float32 spike agreement with float64 on the zoo's linear models."""
 
@@ -11,8 +11,8 @@ import zoo
 from helpers import as_float32
 
 import jaxiaf
-from jaxiaf._equations import affine as _affine
-from jaxiaf._equations import interpret as _generated
+from jaxiaf._core import affine as _affine
+from jaxiaf._core import interpret as _generated
 
 LINEAR = [
     (name, method)

@@ -12,7 +12,7 @@ from helpers import ADAPTIVE_LIF as ADAPT
 from helpers import as_float32
 
 import jaxiaf
-from jaxiaf._equations import singular
+from jaxiaf._core import singular
 from jaxiaf._equations.model import model
 
 PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, b=2e-3, v_thresh=-0.05, v_reset=-0.065)

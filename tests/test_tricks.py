@@ -73,7 +73,7 @@ def test_the_private_lapack_set_up_exists():
 
 def test_a_literal_divisor_of_the_statements_is_divided_by():
     """The statements' `x / 3.0` (float64) divides as NumPy does: the divisor at the quotient's full shape."""
-    from jaxiaf._equations import interpret
+    from jaxiaf._core import interpret
 
     x = np.random.default_rng(0).uniform(size=(64, 64))
     dt = jnp.asarray(1e-4)

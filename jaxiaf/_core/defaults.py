@@ -57,6 +57,13 @@ bias alone drives `v` towards, `v_rest + bias * 1 ohm` = -55 mV, is exactly the 
 it from below and settles just under it, so the default layer is silent without input and fires with a
 small one (see `docs/guides/layer.md` and `tests/test_module.py`)."""
 
+PAGE_NAMES = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
+"""Parameters that keep the reference page's fields (and defaults) when a layer's equations declare them."""
+INPUT = "I_inp"
+"""The name of the layer's input (`x @ weights`) in the equations."""
+TABLE = "jaxiaf_input"
+"""The input table's name in the equations Brian2 compiles (`I_inp(t, i)` under timed sampling)."""
+
 UNITS = {name: spec.unit for name, spec in SPECS.items()}
 """The SI unit of each argument."""
 

@@ -4,7 +4,7 @@
 with or without `I_total` flagged `(constant over dt)`) and the default threshold and reset, a layer
 runs the hand-tuned kernels of `jaxiaf._core.integrators`; `tests/test_equations.py` proves them equal,
 bit for
-bit, to the statements generated from these equations (`jaxiaf._equations.interpret`). Any other equations go
+bit, to the statements generated from these equations (`jaxiaf._core.interpret`). Any other equations go
 through [`jaxiaf.model`][].
 """
 

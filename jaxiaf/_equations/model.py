@@ -5,7 +5,7 @@ itself: its parser and unit checks, its state updaters and its numpy code genera
 `NeuronGroup` run for zero time). What comes back is the numpy code Brian2 would execute each step, in its
 order of operations and with its parenthesisation: the state update, the threshold condition and the
 reset. A [`jaxiaf.Model`][] keeps those statements as source text (so it is hashable and a static field
-of the layer); `jaxiaf._equations.interpret` runs them on JAX arrays inside the one `lax.scan` of
+of the layer); `jaxiaf._core.interpret` runs them on JAX arrays inside the one `lax.scan` of
 [`jaxiaf.evolve`][].
 Brian2 is the front end only: no Brian2 code runs during a simulation.
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.defaults import INPUT
 from . import namespace as _namespace
 from .statements import (
     _TABLE,
@@ -41,13 +42,6 @@ from .statements import (
     _timed,
     _vector_block,
 )
-
-INPUT = "I_inp"
-"""The name of the layer's input (`x @ weights`) in the equations."""
-
-
-PAGE_NAMES = ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")
-"""Parameters that keep the reference page's fields (and defaults) when the equations declare them."""
 
 
 @dataclass(frozen=True)

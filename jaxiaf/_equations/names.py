@@ -14,14 +14,12 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 
 from .._core import convert as _convert
-from .._core.defaults import DEFAULTS
+from .._core.defaults import DEFAULTS, PAGE_NAMES
 from .._core.integrators import resolve_integrator
 from .._core.pytrees import NEVER, Parameters, State
 from . import default as _equations
 from . import model as _model
 from . import namespace as _namespace
-
-PAGE_NAMES = _model.PAGE_NAMES
 
 RESERVED = (
     "weights", "dt", "noise_std", "refractory", "integrator_name", "name", "key", "surrogate", "neuron_eq",

@@ -5,14 +5,13 @@ and powers of parameters hoisted, and the refractoriness and threshold lines rec
 
 import ast
 
-_TABLE = "jaxiaf_input"
-"""The input table's name in the equations Brian2 compiles (`I_inp(t, i)` under timed sampling)."""
+from .._core.defaults import TABLE as _TABLE
 
 _FUNCTIONS = frozenset(
     "abs arccos arcsin arctan ceil clip cos cosh exp expm1 exprel floor int log log10 log1p sign sin sinh "
     "sqrt tan tanh timestep randn where logical_not".split()
 )
-"""Functions with a JAX counterpart (see `jaxiaf._equations.interpret`); `rand` and `poisson` have none
+"""Functions with a JAX counterpart (see `jaxiaf._core.interpret`); `rand` and `poisson` have none
 here."""
 
 

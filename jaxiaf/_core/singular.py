@@ -14,7 +14,7 @@ value that holds one) is evaluated with NumPy in float64 together with a bound o
 (propagated through `+ - * / **`, `sqrt`, `exp`). A divisor known to fewer than 6 significant digits
 (`error > 1e-6 * |value|`) or not finite, and a square root of a value below -1000 times its error
 bound, make the neuron singular. The layer refuses such values by name, and sweeps and fits mark those
-sets as diverged (`jaxiaf._equations.interpret.loop_env` makes their parameters NaN).
+sets as diverged (`jaxiaf._core.interpret.loop_env` makes their parameters NaN).
 """
 
 import ast

@@ -326,3 +326,30 @@ def test_events_on_an_unless_refractory_variable_of_own_equations(refractory):
     np.testing.assert_array_equal(raster, expected)
     for name, trace in traces.items():
         np.testing.assert_array_equal(trace, expected_traces[name], err_msg=name)
+
+
+def test_a_batched_state_gives_each_entry_what_it_gives_alone():
+    """A state with a leading batch axis (B, N) and a raster (T, B, N_in): each entry is its own run."""
+    import jax
+
+    sc = scenario("recurrent", 3)
+    n = sc["ff"][0].shape[1]
+    layer = jaxiaf.FFIAF(
+        np.zeros((1, n)), dt=DT, refractory=sc["refractory"], integrator_name="exact", **sc["values"]
+    )
+    ff, rec = _synapses(sc["ff"]), _synapses(sc["rec"])
+    rasters = np.stack([sc["spikes"], sc["spikes"][::-1]], axis=1)
+    one = layer.neuron_state
+    batched = jax.tree.map(lambda a: jnp.stack([a, a]), one)
+    batched = type(one)(batched.v, batched.since_spike, batched.key, one.step, batched.extra)
+    currents = jnp.zeros((NUM_STEPS, n))
+    events = Events(jnp.asarray(rasters), ff, rec, empty_pending((2, n), ff, rec))
+    out, state, record, pending = evolve(
+        layer.params, layer.sim, batched, currents, events=events, record=True
+    )
+    for b in range(2):
+        events = Events(jnp.asarray(rasters[:, b]), ff, rec, empty_pending((n,), ff, rec))
+        alone = evolve(layer.params, layer.sim, one, currents, events=events, record=True)
+        np.testing.assert_array_equal(np.asarray(out[:, b]), np.asarray(alone[0]))
+        np.testing.assert_array_equal(np.asarray(record["v"][:, b]), np.asarray(alone[2]["v"]))
+        np.testing.assert_array_equal(np.asarray(pending[1][:, b]), np.asarray(alone[3][1]))

@@ -15,12 +15,12 @@ from ._equations.model import Model as Model
 from ._equations.model import model as model
 from ._fit.crossval import cross_validate as cross_validate
 from ._fit.driver import fit as fit
-from ._fit.driver import spikes_to_raster as spikes_to_raster
 from ._fit.models import NeuronModel as NeuronModel
 from ._fit.models import neuron_models as neuron_models
 from ._fit.recordings import detect_spikes as detect_spikes
 from ._fit.result import FitResult as FitResult
 from ._fit.result import FitWarning as FitWarning
+from ._interop import files as _files
 from ._interop.files import load as load
 from ._interop.files import save as save
 from ._interop.neo import spikes_from_neo as spikes_from_neo
@@ -28,6 +28,7 @@ from ._interop.neo import traces_from_neo as traces_from_neo
 from ._interop.nir import from_nir as from_nir
 from ._interop.nir import to_nir as to_nir
 from ._layer import FFIAF as FFIAF
+from ._rockpool.timebase import spikes_to_raster as spikes_to_raster
 from ._rockpool.timed import FFIAFBrian as FFIAFBrian
 from ._rockpool.timeseries import TSContinuous as TSContinuous
 from ._rockpool.timeseries import TSEvent as TSEvent
@@ -36,6 +37,8 @@ from ._sweep.summary import summarize as summarize
 from ._sweep.sweep import SweepResult as SweepResult
 from ._sweep.sweep import grid as grid
 from ._sweep.sweep import sweep as sweep
+
+_files.register(FitResult)  # save/load keep fit results (`_interop` does not import `_fit`)
 
 __version__ = "0.1.0"
 

@@ -37,7 +37,6 @@ import numpy as np
 
 from .._core import surrogate as _surrogate
 from .._equations import names as _named
-from .._fit.driver import FitResult
 from .._layer import FFIAF
 from .._rockpool.timed import FFIAFBrian
 
@@ -46,6 +45,15 @@ VERSION = 1
 SIMULATION = ("dt", "noise_std", "refractory")
 STATE = "state_"
 """The prefix of the state variables of a layer's own equations other than `v` (e.g. `state_w`)."""
+_RESULTS: dict = {}
+"""The result classes `save` and `load` keep besides layers (`register`), by class name."""
+
+
+def register(cls) -> None:
+    """Let `save` and `load` keep instances of `cls`, a dataclass with a `module` field (its layer): the
+    fit's [`jaxiaf.FitResult`][], registered by `jaxiaf/__init__.py` (so that `jaxiaf._interop` does not
+    import `jaxiaf._fit`, which reads Neo data through it)."""
+    _RESULTS[cls.__name__] = cls
 
 
 # ------------------------------------------------------------------------------------------ state records
@@ -175,7 +183,7 @@ def _surrogate_from_record(record: "dict | None"):
 
 
 def _encode(value):
-    """A JSON form of a `FitResult` field; tuples are tagged so that they come back as tuples."""
+    """A JSON form of a result's field; tuples are tagged so that they come back as tuples."""
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v) for v in value]}
     if isinstance(value, list):
@@ -195,9 +203,9 @@ def _decode(value):
     return value
 
 
-def _fit_record(result: FitResult) -> tuple[dict, dict]:
-    """`(header, arrays)` of a `FitResult`: its module as a layer record under `module.`, array fields and
-    dicts of arrays under `fit.`, every other field in the header's `fields` (JSON)."""
+def _result_record(result) -> tuple[dict, dict]:
+    """`(header, arrays)` of a result (a `FitResult`): its module as a layer record under `module.`, array
+    fields and dicts of arrays under `fit.`, every other field in the header's `fields` (JSON)."""
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     module_header, module_arrays = _layer_record(fields.pop("module"))
     arrays = {f"module.{k}": v for k, v in module_arrays.items()}
@@ -210,11 +218,16 @@ def _fit_record(result: FitResult) -> tuple[dict, dict]:
             arrays.update({f"fit.{name}.{k}": v for k, v in value.items()})
         else:
             plain[name] = _encode(value)
-    header = {"class": "FitResult", "module": module_header, "fields": plain, "array_dicts": array_dicts}
+    header = {
+        "class": type(result).__name__,
+        "module": module_header,
+        "fields": plain,
+        "array_dicts": array_dicts,
+    }
     return header, arrays
 
 
-def _fit_from_record(header: dict, arrays: dict) -> FitResult:
+def _result_from_record(header: dict, arrays: dict):
     module = {k[len("module.") :]: v for k, v in arrays.items() if k.startswith("module.")}
     fields = {name: _decode(value) for name, value in header["fields"].items()}
     for key, value in arrays.items():
@@ -224,10 +237,10 @@ def _fit_from_record(header: dict, arrays: dict) -> FitResult:
                 fields.setdefault(name, {})[entry] = value
             else:
                 fields[name] = value
-    return FitResult(**fields, module=_layer_from_record(header["module"], module))
+    return _RESULTS[header["class"]](**fields, module=_layer_from_record(header["module"], module))
 
 
-def save(obj: "FFIAF | FFIAFBrian | FitResult", path: "str | os.PathLike") -> None:
+def save(obj, path: "str | os.PathLike") -> None:
     """Save an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][] (parameters, initial parameters, simulation
     parameters, state with the noise key and the step), or a [`jaxiaf.FitResult`][] (its fitted module and
     every other field), to `path`, in the format of this module's docstring.
@@ -237,12 +250,13 @@ def save(obj: "FFIAF | FFIAFBrian | FitResult", path: "str | os.PathLike") -> No
     **Raises:** `TypeError` for another kind of object; `ValueError` for a batched module or a per-neuron
     `FitResult`.
     """
-    if isinstance(obj, FitResult) and obj.neurons:
+    result = _RESULTS.get(type(obj).__name__) is type(obj)
+    if result and getattr(obj, "neurons", None):
         raise ValueError(
             "`save`: a per-neuron FitResult is not saved whole; save its fitted layer (`result.module`) or "
             "each neuron's result (`result.neurons[n]`)."
         )
-    header, arrays = _fit_record(obj) if isinstance(obj, FitResult) else _layer_record(obj)
+    header, arrays = _result_record(obj) if result else _layer_record(obj)
     header = {"format": FORMAT, "version": VERSION, **header}
     with open(path, "wb") as f:
         np.savez(f, header=np.array(json.dumps(header)), **arrays)
@@ -277,7 +291,7 @@ def _read(path) -> tuple[dict, dict]:
     return header, arrays
 
 
-def load(path: "str | os.PathLike") -> "FFIAF | FFIAFBrian | FitResult":
+def load(path: "str | os.PathLike"):
     """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
     parameters, initial parameters, simulation parameters and state), so it continues bit-identically, or a
     `FitResult` with equal fields. Values are read in the session's precision: a float32 file loads as
@@ -288,8 +302,8 @@ def load(path: "str | os.PathLike") -> "FFIAF | FFIAFBrian | FitResult":
     """
     header, arrays = _read(path)
     try:
-        if header.get("class") == "FitResult":
-            return _fit_from_record(header, arrays)
+        if header.get("class") in _RESULTS:
+            return _result_from_record(header, arrays)
         return _layer_from_record(header, arrays)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{os.fspath(path)!r}: invalid jaxiaf layer file ({err}).") from err

@@ -5,7 +5,7 @@
 
 import numpy as np
 
-from .._fit.driver import spikes_to_raster
+from .._rockpool.timebase import spikes_to_raster
 from .._rockpool.ts_neo import _neo, _same, _seconds, _time, _trials
 
 

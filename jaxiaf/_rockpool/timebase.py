@@ -110,3 +110,23 @@ def previous_sample_times(time_base: np.ndarray, dt: float, t_stop: float, perio
     just after it is the one in force for that step."""
     sample_times = time_base + STEP_TOL * dt
     return sample_times if periodic else np.minimum(sample_times, t_stop)
+
+
+def spikes_to_raster(spike_times, num_steps: int, dt: float, t_start: float = 0.0) -> np.ndarray:
+    """(K, T, 1) bool raster from K arrays of spike times (s): a spike at `t` falls in step
+    `floor((t - t_start) / dt + 1e-6)` (`bin_index`), so Brian2's `k*dt` stamps and mid-bin `(k + 0.5)*dt`
+    times agree.
+
+    **Raises:** `ValueError` naming the argument for `dt` not finite and > 0, `t_start` not finite,
+    `num_steps` not an integer >= 1, or a spike outside the `num_steps` steps."""
+    dt = seconds("dt", dt, positive=True)
+    t_start = seconds("t_start", t_start)
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer) or num_steps < 1:
+        raise ValueError(f"`num_steps` must be an integer >= 1; got {num_steps!r}.")
+    raster = np.zeros((len(spike_times), num_steps, 1), bool)
+    for trial, times in enumerate(spike_times):
+        steps = bin_index(time_array(f"spikes[{trial}]", times), t_start, dt)
+        if np.any((steps < 0) | (steps >= num_steps)):
+            raise ValueError(f"`spikes` of trial {trial} fall outside the {num_steps} steps of `x`.")
+        raster[trial, steps, 0] = True
+    return raster

@@ -158,3 +158,26 @@ def test_van_rossum_loss_defaults_to_10_ms():
     loss = float(metrics.VanRossum().loss(b, None, A, None, DT))
     assert loss == pytest.approx(float(metrics.van_rossum(b, A, DT, 10e-3)), rel=1e-12)
     assert loss != pytest.approx(float(metrics.van_rossum(b, A, DT, 2e-3)), rel=1e-3)
+
+
+@pytest.mark.parametrize("x64, rtol", [(False, 1e-5), (True, 1e-12)])
+def test_van_rossum_population_loss_is_the_distance_of_each_candidate_and_trial(x64, rtol):
+    """The fit's one-pass loss of P candidates x U distinct outputs, gathered to K trials, equals
+    `van_rossum` of each candidate's output against each trial's target (float32: to 1e-5, the order of
+    the sums differs); a candidate that reproduces the targets scores exactly 0."""
+    rng = np.random.default_rng(2)
+    target = rng.random((3000, 3, 2)) < 0.01  # (T, K, N)
+    outputs = rng.random((3000, 4, 2, 2)) < 0.01  # (T, P, U, N)
+    trials = (0, 1, 0)
+    outputs[:, 0] = target[:, :2]
+    outputs[:, 0, 0] = target[:, 2] = target[:, 0]  # trials 0 and 2 repeat input 0, with one target
+    with jax.enable_x64(x64):
+        loss = metrics.VanRossum(5e-3).population_loss(
+            jnp.asarray(outputs), None, jnp.asarray(target), None, DT, trials
+        )
+        assert loss.shape == (4, 3, 2) and loss.dtype == (jnp.float64 if x64 else jnp.float32)
+        assert np.all(np.asarray(loss[0]) == 0.0)
+        for p in range(4):
+            for k, u in enumerate(trials):
+                expected = metrics.van_rossum(outputs[:, p, u], target[:, k], DT, 5e-3)
+                np.testing.assert_allclose(loss[p, k], expected, rtol=rtol)

@@ -79,13 +79,11 @@ def distinct_trials(x):
     """`(x_distinct, trials)`: the distinct trials of `x` (K, T, N_in), in order of first appearance, and
     for each of the K trials the index of its input among them (a tuple), or `(x, None)` when all differ."""
     rows = np.asarray(x).reshape(x.shape[0], -1)
-    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    first = {}  # each distinct row's bytes -> its index among the distinct rows
+    trials = tuple(first.setdefault(row.tobytes(), len(first)) for row in rows)
     if len(first) == len(rows):
         return x, None
-    order = np.argsort(first)  # np.unique sorts the rows: back to their order of appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return x[np.sort(first)], tuple(int(i) for i in rank[np.ravel(inverse)])
+    return x[np.unique(trials, return_index=True)[1]], trials
 
 
 def host_dt(module) -> float:

@@ -10,6 +10,7 @@ Bad values raise `ValueError` naming the argument eagerly (`EquinoxRuntimeError`
 rasters or traces of different shapes or holding NaN/inf, a `trace_mse` with no step to average.
 """
 
+import functools
 from typing import ClassVar
 
 import equinox as eqx
@@ -297,15 +298,34 @@ class VanRossum(Metric):
         return self.population_loss(spikes[:, None], None, target_spikes, None, dt)[0]
 
     def population_loss(self, spikes, v, target_spikes, target_v, dt, trials=None):
-        """As [`jaxiaf.metrics.van_rossum`][] (up to rounding), with each train filtered on its own: the
-        U distinct outputs of each candidate once, the K targets once, not the K x P differences."""
+        """As [`jaxiaf.metrics.van_rossum`][] (up to rounding), in one pass over the steps: each of the U
+        distinct outputs of each candidate is filtered once, the K targets once before, and the squared
+        differences are summed as the filter goes (no (T, P, K, ...) array of filtered trains)."""
         ratio = dt / self.tau
         decay = jnp.exp(-ratio)
-        model = _per_trial(_filtered(spikes.astype(jnp.result_type(float)), decay), trials)
-        target = _filtered(target_spikes.astype(model.dtype), decay)[:, None]
-        squared = ratio * jnp.sum((model - target) ** 2, axis=0)
+        dtype = jnp.result_type(float)
+        target = _filtered(target_spikes.astype(dtype), decay)
+        squared = ratio * _population_sum_of_squares(spikes, target, decay, trials)
         # the gradient of sqrt at 0 is inf (times 0: NaN); where the trains match it is 0 instead
         return jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1.0)), 0.0)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _population_sum_of_squares(spikes, target, decay, trials):
+    """(P, K, ...) `sum_k (m[k] - t[k])^2` of the filtered outputs `m` of `spikes` (T, P, U, ...) (output
+    `trials[k]` for trial k; U = K without `trials`) against the filtered targets `target` (T, K, ...)."""
+    dtype = target.dtype
+    index = None if trials is None else jnp.asarray(trials)
+
+    def body(carry, step):
+        filtered, total = carry
+        spike, target_k = step
+        filtered = filtered * decay + spike.astype(dtype)
+        model = filtered if index is None else jnp.take(filtered, index, axis=1)
+        return (filtered, total + (model - target_k[None]) ** 2), None
+
+    start = (jnp.zeros(spikes.shape[1:], dtype), jnp.zeros(spikes.shape[1:2] + target.shape[1:], dtype))
+    return jax.lax.scan(body, start, (spikes, target))[0][1]
 
 
 class SpikeCount(Metric):

@@ -212,17 +212,19 @@ def test_one_value_per_set_is_held_as_a_sweep_holds_it():
 
     def compact(batch):
         """The check on a batch of modules, its leaves lifted as the rule lifts them ((B,) to (B, 1))."""
-        params, sim = jax.tree.map(lambda a: a if a.ndim > 1 else a[:, None], (batch.params, batch.sim))
-        every = lambda tree: jax.tree.map(lambda _: True, tree)
-        held = batching._compact(params, every(params), sim, every(sim), batch.neuron_state.v.shape)
-        return held, held.apply(params, sim)
+        lift = lambda tree: jax.tree.map(lambda a: a if a.ndim > 1 else a[:, None], tree)
+        params, every = lift(batch.params), lambda tree: jax.tree.map(lambda _: True, tree)
+        held = batching._compact(
+            params, every(params), batch.sim, every(batch.sim), batch.neuron_state.v.shape
+        )
+        return held, held.apply(params, lift(batch.sim))
 
     taus = jnp.asarray([0.01, 0.02], jnp.float32)
     with jax.enable_x64(False):
         mod = jaxiaf.FFIAF(np.full((3, 4), 0.01, np.float32))
         held, (params, sim) = compact(jax.vmap(lambda t: mod.set_attributes({"tau_mem": t}))(taus))
         assert bool(held.holds)
-        assert params.tau_mem.shape == (2, 1) and params.weights.shape == (2, 3, 4) and sim.dt.shape == (1,)
+        assert params.tau_mem.shape == (2, 1) and params.weights.shape == (2, 3, 4) and sim.dt.shape == ()
         per_neuron = jax.vmap(lambda t: mod.set_attributes({"tau_mem": t * jnp.arange(1.0, 5.0)}))(taus)
         assert not bool(compact(per_neuron)[0].holds)
         dts = jnp.asarray([1e-4, 2e-4], jnp.float32)

@@ -373,3 +373,25 @@ def test_a_chunked_sweep_equals_one_call_in_every_output(common_noise):
         jax.random.key_data(chunked.final_state.key), jax.random.key_data(one.final_state.key)
     )
     assert int(one.counts.sum()) > 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="float32 layers of own equations: the loop gives the shared `dt` the neuron axis ((N,), "
+    "scan._loop_shape) and interpret.per_row reads an (N,) `dt` as one per set; fix in the core",
+)
+def test_a_float32_sweep_of_own_equations_equals_each_set_alone():
+    from helpers import ADAPTIVE_LIF
+
+    with jax.enable_x64(False):
+        mod = jaxiaf.FFIAF(
+            RNG.normal(0.0, 0.02, (3, 5)).astype(np.float32), neuron_eq=ADAPTIVE_LIF,
+            threshold="v > v_thresh", reset="v = v_reset; w += b", v_rest=-0.065, R=1.0, tau_m=0.02,
+            tau_w=0.2, v_thresh=-0.05, v_reset=-0.065, v=-0.065, w=0.0, a=0.01, b=0.002,
+        )  # fmt: skip
+        x = jnp.asarray(X[:200], jnp.float32)
+        values = np.asarray([0.0, 0.02], np.float32)
+        res = sweep(mod, {"a": values}, x, outputs=("spikes",), shard=False)
+        for b, a in enumerate(values):
+            np.testing.assert_array_equal(res.spikes[b], mod.set_attributes({"a": a})(x)[0])

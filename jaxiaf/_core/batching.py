@@ -72,9 +72,9 @@ def _batched_call(options: tuple):
         lift = functools.partial(_lift, size=size, ndim=len(shape))
         weights = params.weights
         params = eqx.tree_at(lambda p: p.weights, jax.tree.map(lift, params, pb), weights)
+        compact = _compact(params, pb, sim, sb, shape)
         sim = jax.tree.map(lift, sim, sb)
         batch_state = _batch_state(state, stb, shape, lift)
-        compact = _compact(params, pb, sim, sb, shape)
 
         def run(as_sweep: bool, weights_per_set: bool):
             p, s = compact.apply(params, sim) if as_sweep else (params, sim)
@@ -143,25 +143,29 @@ class _Compact(eqx.Module):
     holds: jax.Array | None
     columns: Parameters
     shared: SimulationParameters
+    rows: SimulationParameters
 
     def apply(self, params: Parameters, sim: SimulationParameters):
+        """`(params, sim)`, lifted as the rule lifts them, as a sweep holds them."""
         column = lambda a, wide: a[..., :1] if wide else a
-        row = lambda a, batched: a[0] if batched else a
-        return jax.tree.map(column, params, self.columns), jax.tree.map(row, sim, self.shared)
+        row = lambda a, first, shared: first if shared else a
+        return jax.tree.map(column, params, self.columns), jax.tree.map(row, sim, self.rows, self.shared)
 
 
 def _compact(params: Parameters, pb, sim: SimulationParameters, sb, shape: tuple) -> _Compact:
+    """`params` lifted to the state's (B, N) `shape`; `sim` as the rule receives it ((B, ...) leaves)."""
     floating = lambda a, batched: bool(batched) and jnp.issubdtype(a.dtype, jnp.floating)
     wide = lambda a, batched: floating(a, batched) and a.shape == shape and shape[-1] > 1
     columns = eqx.tree_at(lambda p: p.weights, jax.tree.map(wide, params, pb), False)
     shared = jax.tree.map(floating, sim, sb)
+    rows = jax.tree.map(lambda a, first: a[0] if first else a, sim, shared)
     tests = [
         jnp.all(a == a[..., :1]) for a, m in zip(*map(jax.tree.leaves, (params, columns)), strict=True) if m
     ]
     tests += [jnp.all(a == a[:1]) for a, m in zip(*map(jax.tree.leaves, (sim, shared)), strict=True) if m]
     if not tests or params.tau_mem.dtype == jnp.float64:
-        return _Compact(None, columns, shared)
-    return _Compact(functools.reduce(jnp.logical_and, tests), columns, shared)
+        return _Compact(None, columns, shared, rows)
+    return _Compact(functools.reduce(jnp.logical_and, tests), columns, shared, rows)
 
 
 def _choose(run, compact, weights_equal):

@@ -3,7 +3,8 @@
 Input spikes come from a `SpikeGeneratorGroup` of `N_in` neurons (a (T, N_in) bool raster: a spike in row k
 is emitted at `k * dt`); recurrent spikes from the layer itself. Both are connected all to all, synapse
 index `i * N + j`, with `w` and `delay` (whole steps) per synapse. Brian2 runs the pathways in the order of
-their names: `synapses_input_pre` before `synapses_recurrent_pre`.
+their names: the input groups (`synapses_input_000_pre`, ...) before the recurrent ones
+(`synapses_recurrent_000_pre`, ...), each in the order given.
 """
 
 import time
@@ -12,6 +13,13 @@ import brian2 as b2
 import numpy as np
 
 from ._equations import EquationResult, _equations
+
+
+def _specs(groups) -> list:
+    """One `(weights, delays, on_pre)` or a list of them, as a list (empty for None)."""
+    if groups is None:
+        return []
+    return [groups] if isinstance(groups[-1], str) else list(groups)
 
 
 def _connect(source, group, weights, delays, on_pre, name, dt):
@@ -40,7 +48,7 @@ class SynapticLayer:
     **Arguments:** as `EquationLayer` (`neuron_eq`, `threshold`, `reset`, `refractory` in seconds or a
     Brian2 condition string, `method`, `parameters`, `dt`, `namespace`), plus `feedforward` = `(weights
     (N_in, N), delays (steps, () or (N_in, N)), on_pre)` and `recurrent` = `(weights (N, N), delays,
-    on_pre)`, each None for none.
+    on_pre)`, each None for none, or a list of such triples for several groups.
     """
 
     def __init__(
@@ -91,11 +99,14 @@ class SynapticLayer:
         objects = [group]
         if self.feedforward is not None:
             steps, neurons = np.nonzero(np.asarray(spikes, bool))
-            n_in = np.shape(self.feedforward[0])[0]
-            source = b2.SpikeGeneratorGroup(n_in, neurons, steps * dt, dt=dt)
-            objects += [source, _connect(source, group, *self.feedforward, "synapses_input", dt)]
-        if self.recurrent is not None:
-            objects.append(_connect(group, group, *self.recurrent, "synapses_recurrent", dt))
+            specs = _specs(self.feedforward)
+            source = b2.SpikeGeneratorGroup(np.shape(specs[0][0])[0], neurons, steps * dt, dt=dt)
+            objects.append(source)
+            objects += [
+                _connect(source, group, *spec, f"synapses_input_{k:03d}", dt) for k, spec in enumerate(specs)
+            ]
+        for k, spec in enumerate(_specs(self.recurrent)):
+            objects.append(_connect(group, group, *spec, f"synapses_recurrent_{k:03d}", dt))
         states = [name for name, eq in group.equations.items() if eq.type == "differential equation"]
         monitor = b2.SpikeMonitor(group)
         trace = b2.StateMonitor(group, states, record=True, when="end")

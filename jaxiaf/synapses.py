@@ -1,7 +1,8 @@
 """Spiking input and recurrent connections, exactly as Brian2's `Synapses(on_pre=...)`.
 
 - [`Synapses`][jaxiaf.synapses.Synapses]: dense weights (and whole-step delays) from `N_src` sources to a
-  layer's `N` neurons, with `on_pre` statements `x += w` / `x -= w` on the layer's state variables.
+  layer's `N` neurons, with `on_pre` statements `x += w` / `x -= w` on the layer's state variables; a
+  layer takes several groups of them (e.g. excitatory onto `ge`, inhibitory onto `gi`).
 - [`Events`][jaxiaf.synapses.Events]: an input raster, the input and recurrent synapses and the spikes in
   transit, for [`jaxiaf.evolve`][]`(..., events=...)`; [`empty_pending`][jaxiaf.synapses.empty_pending]
   gives the spikes in transit of a fresh layer.
@@ -27,8 +28,10 @@ def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x
 
     - `layer`: a [`jaxiaf.FFIAF`][] (its state, parameters and equations; its own `weights` carry `x`).
     - `spikes`: (T, N_in) bool input raster, with `feedforward`; None without input synapses.
-    - `feedforward`: [`Synapses`][jaxiaf.synapses.Synapses] from the N_in inputs, or None.
-    - `recurrent`: [`Synapses`][jaxiaf.synapses.Synapses] (N, N) from the layer to itself, or None.
+    - `feedforward`: [`Synapses`][jaxiaf.synapses.Synapses] from the N_in inputs, a tuple of them (acting
+      in that order), or None.
+    - `recurrent`: [`Synapses`][jaxiaf.synapses.Synapses] (N, N) from the layer to itself, a tuple of
+      them (acting after the input groups, in that order), or None.
     - `pending`: the spikes in transit returned by the previous call (default: none, a fresh layer).
     - `x`: (T, layer's N_in) input currents through the layer's own weights (A), or None (no current; T is
       then the raster's length).

@@ -306,7 +306,7 @@ def test_the_synapses_guide_runs():
 
     guide = pathlib.Path(__file__).parents[1] / "docs" / "guides" / "synapses.md"
     blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, str(guide), "exec"), namespace)
@@ -352,4 +352,56 @@ def test_a_batched_state_gives_each_entry_what_it_gives_alone():
         alone = evolve(layer.params, layer.sim, one, currents, events=events, record=True)
         np.testing.assert_array_equal(np.asarray(out[:, b]), np.asarray(alone[0]))
         np.testing.assert_array_equal(np.asarray(record["v"][:, b]), np.asarray(alone[2]["v"]))
-        np.testing.assert_array_equal(np.asarray(pending[1][:, b]), np.asarray(alone[3][1]))
+        np.testing.assert_array_equal(np.asarray(pending[1][0][:, b]), np.asarray(alone[3][1][0]))
+
+
+CUBA = """dv/dt = (ge + gi - (v - v_rest) + R*I_inp)/tau_m : volt (unless refractory)
+dge/dt = -ge/tau_e : volt
+dgi/dt = -gi/tau_i : volt
+v_rest : volt
+R : ohm
+tau_m : second
+tau_e : second
+tau_i : second
+v_thresh : volt
+v_reset : volt"""
+"""Brian2's CUBA example (Vogels & Abbott 2005), its constants as parameters."""
+CUBA_VALUES = dict(v_rest=-0.049, R=1.0, tau_m=0.02, tau_e=0.005, tau_i=0.01, v_thresh=-0.05, v_reset=-0.06)
+
+
+@pytest.mark.brian
+def test_an_excitatory_inhibitory_network_as_brian2_cuba():
+    """Brian2's CUBA network at a small size (200 neurons, 160 excitatory, connection probability 0.1,
+    1000 steps, `exact`): two recurrent groups, `ge += w` from the excitatory neurons and `gi += w` from
+    the inhibitory ones, as in Brian2: the same spikes and bit-identical `v`, `ge`, `gi` at every step."""
+    import equinox as eqx
+
+    rng = np.random.default_rng(2005)
+    n, n_exc, num_steps = 200, 160, 1000
+    connected = rng.random((n, n)) < 0.1
+    exc = np.where(connected & (np.arange(n) < n_exc)[:, None], 60 * 0.27 / 10 * 1e-3, 0.0)
+    inh = np.where(connected & (np.arange(n) >= n_exc)[:, None], -20 * 4.5 / 10 * 1e-3, 0.0)
+    v0 = -0.06 + rng.random(n) * 0.01
+    layer = jaxiaf.FFIAF(
+        np.zeros((1, n)), dt=DT, neuron_eq=CUBA, integrator_name="exact", refractory=5e-3, **CUBA_VALUES
+    )
+    groups = (Synapses(exc, 0, "ge += w"), Synapses(inh, 0, "gi += w"))
+    state = eqx.tree_at(lambda s: s.v, layer.neuron_state, jnp.asarray(v0))
+    events = Events(None, None, groups, empty_pending((n,), None, groups))
+    out, _, record, _ = evolve(
+        layer.params, layer.sim, state, jnp.zeros((num_steps, n)), events=events, record=True
+    )
+    brian_ref = pytest.importorskip("brian_ref")
+    reference = brian_ref.SynapticLayer(
+        CUBA,
+        method="exact",
+        refractory=5e-3,
+        parameters=CUBA_VALUES,
+        dt=DT,
+        recurrent=[(exc, 0, "ge += w"), (inh, 0, "gi += w")],
+    )
+    result = reference.evolve(None, n, currents=np.zeros((num_steps, n)), init={"v": v0})
+    assert int(np.asarray(out).sum()) > 100
+    np.testing.assert_array_equal(np.asarray(out), result.raster())
+    for name in ("v", "ge", "gi"):
+        np.testing.assert_array_equal(np.asarray(record[name]), result.traces[name], err_msg=name)

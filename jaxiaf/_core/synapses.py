@@ -119,45 +119,60 @@ class Events(eqx.Module):
 
     - `spikes`: (T, B..., N_in) bool input raster (a `SpikeGeneratorGroup`), or None without input
       synapses.
-    - `feedforward`: the [`Synapses`][] from the `N_in` inputs, or None.
-    - `recurrent`: the [`Synapses`][] from the layer's own `N` neurons to themselves, or None.
-    - `pending`: `(inputs, own)`, the spikes of the last `max_delay` steps still to be delivered:
-      (D_ff, B..., N_in) and (D_rec, B..., N) bool, row d - 1 the spikes of d steps ago (an evolve returns
-      them, so that evolving in chunks equals one evolve). [`empty_pending`][] gives those of a fresh layer.
+    - `feedforward`: the [`Synapses`][] from the `N_in` inputs, a tuple of them (e.g. excitatory and
+      inhibitory inputs onto different variables), or None.
+    - `recurrent`: the [`Synapses`][] from the layer's own `N` neurons to themselves, a tuple of them, or
+      None.
+    - `pending`: the spikes of the last `max_delay` steps of each group still to be delivered, as
+      [`empty_pending`][] gives them for a fresh layer; an evolve returns them, so that evolving in chunks
+      equals one evolve.
+
+    Brian2 runs the pathways of one step in the order of their names; here the feedforward groups act
+    first, in their order, then the recurrent ones (`brian_ref.SynapticLayer` names them so).
     """
 
     spikes: jax.Array | None
-    feedforward: Synapses | None
-    recurrent: Synapses | None
+    feedforward: Synapses | tuple | None
+    recurrent: Synapses | tuple | None
     pending: tuple
 
 
-def empty_pending(shape, feedforward: Synapses | None, recurrent: Synapses | None) -> tuple:
-    """`Events.pending` of a layer with state shape (B..., N) that has not spiked yet and no input yet."""
-    inputs = own = None
-    if feedforward is not None:
-        inputs = jnp.zeros((feedforward.max_delay, *shape[:-1], feedforward.weights.shape[0]), bool)
-    if recurrent is not None:
-        own = jnp.zeros((recurrent.max_delay, *shape), bool)
+def groups(synapses) -> tuple:
+    """`synapses` (None, a `Synapses` or a tuple of them) as a tuple."""
+    if synapses is None:
+        return ()
+    return tuple(synapses) if isinstance(synapses, (tuple, list)) else (synapses,)
+
+
+def empty_pending(shape, feedforward=None, recurrent=None) -> tuple:
+    """`Events.pending` of a layer with state shape (B..., N) that has not spiked yet and no input yet:
+    `(inputs, own)`, a tuple of (D, B..., N_src) bool histories per group, row d - 1 the spikes of d steps
+    ago."""
+    inputs = tuple(
+        jnp.zeros((g.max_delay, *shape[:-1], g.weights.shape[0]), bool) for g in groups(feedforward)
+    )
+    own = tuple(jnp.zeros((g.max_delay, *shape), bool) for g in groups(recurrent))
     return inputs, own
 
 
 def check_events(events: Events, state_names, shape, num_steps: int) -> None:
     """`ValueError` naming the field: a raster that is not (T, B..., N_in) bool, weights that do not end
-    in the layer's N, recurrent weights that are not (N, N), an `on_pre` target that is not a state
-    variable, or pending spikes of another shape than [`empty_pending`][]'s."""
+    in the layer's N, recurrent weights that are not (N, N), input groups of different N_in, an `on_pre`
+    target that is not a state variable, or pending spikes of another structure than
+    [`empty_pending`][]'s."""
     if not isinstance(events, Events):
         raise TypeError(f"`events` must be a jaxiaf Events or None; got {type(events).__name__}.")
-    ff, rec = events.feedforward, events.recurrent
-    if (ff is None) != (events.spikes is None):
+    ff, rec = groups(events.feedforward), groups(events.recurrent)
+    if bool(ff) != (events.spikes is not None):
         raise ValueError("`events.spikes` and `events.feedforward` must be given together.")
-    for name, syn in (("feedforward", ff), ("recurrent", rec)):
-        if syn is None:
-            continue
-        if syn.weights.shape[-1] != shape[-1]:
+    for name, syn in [("feedforward", g) for g in ff] + [("recurrent", g) for g in rec]:
+        if not isinstance(syn, Synapses):
+            raise TypeError(f"`events.{name}` must hold jaxiaf Synapses; got {type(syn).__name__}.")
+        rows = shape[-1] if name == "recurrent" else ff[0].weights.shape[0]
+        if syn.weights.shape != (rows, shape[-1]):
             raise ValueError(
-                f"`events.{name}.weights` has shape {syn.weights.shape}; its last axis must be the layer's "
-                f"N = {shape[-1]}."
+                f"`events.{name}.weights` must have shape {(rows, shape[-1])} (sources, the layer's N); got "
+                f"{syn.weights.shape}."
             )
         for target, _ in syn.on_pre:
             if target not in state_names:
@@ -165,30 +180,23 @@ def check_events(events: Events, state_names, shape, num_steps: int) -> None:
                     f"`events.{name}.on_pre` writes {target!r}, which is not a state variable of the layer "
                     f"(one of {sorted(state_names)})."
                 )
-    if rec is not None and rec.weights.shape[0] != shape[-1]:
-        raise ValueError(
-            f"`events.recurrent.weights` must be (N, N) = {(shape[-1],) * 2}; got {rec.weights.shape}."
-        )
-    if ff is not None:
-        expected = (num_steps, *shape[:-1], ff.weights.shape[0])
+    if ff:
+        expected = (num_steps, *shape[:-1], ff[0].weights.shape[0])
         if events.spikes.shape != expected or events.spikes.dtype != bool:
             raise ValueError(
                 f"`events.spikes` must be a bool raster of shape {expected} (T, B..., N_in); got "
                 f"{events.spikes.dtype} {events.spikes.shape}."
             )
     wanted = empty_pending(shape, ff, rec)
-    got = tuple(events.pending) if isinstance(events.pending, (tuple, list)) else None
-    if (
-        got is None
-        or len(got) != 2
-        or any(
-            (a is None) != (b is None) or (a is not None and (jnp.shape(a) != b.shape or a.dtype != bool))
-            for a, b in zip(got, wanted, strict=True)
-        )
-    ):
-        shapes = tuple(None if w is None else w.shape for w in wanted)
+    like = lambda x: jax.tree.map(lambda a: (jnp.shape(a), jnp.asarray(a).dtype), x)
+    try:
+        same = jax.tree.structure(events.pending) == jax.tree.structure(wanted)
+        same = same and like(events.pending) == like(wanted)
+    except (TypeError, ValueError):
+        same = False
+    if not same:
         raise ValueError(
-            f"`events.pending` must be (inputs, own) bool of shapes {shapes} (see empty_pending)."
+            f"`events.pending` must be {like(wanted)} ((shape, dtype) per group; see empty_pending)."
         )
 
 
@@ -197,7 +205,8 @@ def lost_on_reset(reset: tuple, events: Events) -> frozenset:
     statements such as `v = v_reset`) assign. `ValueError` naming `on_pre` where a reset statement reads
     a target (e.g. `w += b` with `on_pre="w += w"`): its result would depend on whether the events came
     before it, and `evolve` adds the events after the reset."""
-    targets = {t for syn in (events.feedforward, events.recurrent) if syn is not None for t, _ in syn.on_pre}
+    every = groups(events.feedforward) + groups(events.recurrent)
+    targets = {t for syn in every for t, _ in syn.on_pre}
     assigned = set()
     for statement in reset:
         node = ast.parse(statement).body[0]
@@ -277,18 +286,18 @@ def acting(fired, not_refractory, lost: frozenset, flagged: frozenset) -> dict:
 
 
 def deliver(events: Events, vals: dict, fired, k, pending, acts: dict):
-    """Step k's synaptic events (after its threshold and reset): `(vals, pending)` with the input synapses'
-    events, then the recurrent ones (Brian2 runs the pathways in the order of their names, which
-    `brian_ref` sets so), added to `vals` where `acts` (see `acting`) allows, and `pending` advanced by
-    one step. `fired` (B..., N) bool: the layer's spikes of step k."""
+    """Step k's synaptic events (after its threshold and reset): `(vals, pending)` with the events of the
+    input groups, then those of the recurrent groups, added to `vals` where `acts` (see `acting`) allows,
+    and `pending` advanced by one step. `fired` (B..., N) bool: the layer's spikes of step k."""
     inputs, own = pending
-    if events.feedforward is not None:
+    if inputs:
         row = jax.lax.dynamic_index_in_dim(events.spikes, k, keepdims=False)
-        vals = _fold(vals, events.feedforward, row, inputs, acts)
-        inputs = _push(inputs, row)
-    if events.recurrent is not None:
-        vals = _fold(vals, events.recurrent, fired, own, acts)
-        own = _push(own, fired)
+        for syn, history in zip(groups(events.feedforward), inputs, strict=True):
+            vals = _fold(vals, syn, row, history, acts)
+        inputs = tuple(_push(history, row) for history in inputs)
+    for syn, history in zip(groups(events.recurrent), own, strict=True):
+        vals = _fold(vals, syn, fired, history, acts)
+    own = tuple(_push(history, fired) for history in own)
     return vals, (inputs, own)
 
 

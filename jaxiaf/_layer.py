@@ -178,9 +178,8 @@ class FFIAF(eqx.Module):
         values, namespace, constants = _namespace.split(neuron_eq, values, namespace)
         rules = (threshold, reset, refractory, integrator_name, namespace, per_neuron, input_sampling)
         model = _named.resolve(neuron_eq, *rules)
-        if model is not None:
-            _namespace.check_keywords(model, constants, per_neuron)
-            values = {**{k: namespace[k] for k in per_neuron}, **values}
+        _namespace.check_keywords(_named.declared(model), constants, per_neuron)
+        values = {**{k: namespace[k] for k in per_neuron}, **values}
         _named.check_reserved(model)
         _named.check_names(model, values, "FFIAF")
         page = dict(bias=bias, tau_mem=tau_mem, v_thresh=v_thresh, v_reset=v_reset, v_rest=v_rest)

@@ -35,7 +35,8 @@ class Names:
 
     **Fields:** `parameters`, `states`: `(name, unit)` pairs (units `"A"`, `"s"`, `"V"` or Brian2's);
     `refractory` (no period expression: the numeric `refractory` applies) and `method` (the integrator is
-    the layer's choice) are None; the input `x @ weights` is a current (`input_unit` `"A"`).
+    the layer's choice) are None; the input `x @ weights` is a current (`input_unit` `"A"`); no constant
+    is read from a namespace (`namespace` empty).
     """
 
     parameters: tuple
@@ -43,6 +44,7 @@ class Names:
     refractory: None = None
     method: None = None
     input_unit: str = "A"
+    namespace: tuple = ()
 
     @property
     def parameter_names(self) -> tuple:

@@ -100,86 +100,11 @@ def main():
     print(machine_header())
     print(f"Load average at start: {open('/proc/loadavg').read().split()[:3]}\n", flush=True)
 
-    rows = {}  # (integ, out) -> list of (label, dict)
     with tempfile.TemporaryDirectory(prefix="jaxiaf_bench_") as tmp:
-        jax_res = {}
-        for precision in ("f32", "f64"):
-            wait_for_quiet()
-            print(f"  jaxiaf {precision} worker ...", flush=True)
-            jax_res[precision] = run_worker("bench_sweep.py", [precision, num_steps, tmp])
-            for key, c in jax_res[precision]["cases"].items():
-                print(
-                    f"  jaxiaf {precision} {key}: steady {c['steady']:.3f} s (median {c['median']:.3f} s), "
-                    f"first call {c['first']:.2f} s",
-                    flush=True,
-                )
-        ref = {}
-        for integ in INTEGRATORS:
-            for out in OUTPUTS:
-                key = f"{integ}/{out}"
-                rows[(integ, out)] = []
-                for precision in ("f32", "f64"):
-                    c = jax_res[precision]["cases"][key]
-                    c["counts"] = np.load(os.path.join(tmp, f"jax_{precision}_{integ}_{out}.npy")).reshape(-1)
-                    d = jax_res[precision]["devices"]
-                    rows[(integ, out)].append(
-                        (
-                            f"jaxiaf {'float32' if precision == 'f32' else 'float64'} "
-                            f"({d} CPU device{'s' if d > 1 else ''})",
-                            c,
-                        )
-                    )
-                ref[(integ, out)] = rows[(integ, out)][1][1]["counts"]
-
-        weights, x, bias, tau = workload(num_steps)
-        currents = x @ weights
-        channel = np.tile(np.arange(N), B)
-        bias_n, tau_n = np.repeat(bias, N), np.repeat(tau, N)
-        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-        from _anchors import brian_case
-
-        for name in targets:
-            target, threads = ("cpp_standalone", os.cpu_count()) if name == "cpp_standalone_mt" else (name, 0)
-            label = f"Brian2 {target}" + (f" (OpenMP, {threads} threads)" if threads else "")
-            for integ in INTEGRATORS:
-                for out in OUTPUTS:
-                    steps = num_steps
-                    if target == "numpy" and args.numpy_steps:
-                        steps = min(args.numpy_steps, num_steps)
-                    wait_for_quiet()
-                    r = brian_case(
-                        label,
-                        target,
-                        threads,
-                        currents[:steps],
-                        channel,
-                        bias=bias_n,
-                        tau_mem=tau_n,
-                        integrator=integ,
-                        raster=out == "raster",
-                    )
-                    if steps != num_steps:
-                        r["steady"] *= num_steps / steps
-                        r["first"] = None
-                        r["label"] = label + f" (T={steps}, scaled)"
-                        r["counts"] = None
-                    rows[(integ, out)].append((r["label"], r))
+        rows, ref = _jax_rows(num_steps, tmp)
+        _brian_rows(rows, args, num_steps)
         if not args.no_c:
-            from _anchors import build_c_loop, c_loop
-
-            exe = build_c_loop(tmp)
-            if exe is not None:
-                for integ in INTEGRATORS:
-                    for threads in sorted({1, os.cpu_count() or 1}):
-                        wait_for_quiet()
-                        t = c_loop(exe, integ, B, N, num_steps, threads)
-                        rows[(integ, "counts")].append(
-                            (
-                                f"hand-written C loop ({threads} thread{'s' if threads > 1 else ''})",
-                                {"steady": t, "first": None, "counts": None},
-                            )
-                        )
-                        print(f"  C loop {integ} {threads} threads: {t:.3f} s", flush=True)
+            _c_rows(rows, num_steps, tmp)
 
     print(
         f"\nLoad average at end: {open('/proc/loadavg').read().split()[:3]}; "
@@ -187,6 +112,78 @@ def main():
     )
     print(quiet_summary() + "\n")
     report(rows, ref, ns, num_steps)
+
+
+def _jax_rows(num_steps, tmp):
+    """jaxiaf's float32 and float64 workers: `(rows, ref)`, the table rows per (integrator, output) and
+    the float64 counts every other row is compared with."""
+    jax_res, rows, ref = {}, {}, {}  # rows: (integ, out) -> list of (label, dict)
+    for precision in ("f32", "f64"):
+        wait_for_quiet()
+        print(f"  jaxiaf {precision} worker ...", flush=True)
+        jax_res[precision] = run_worker("bench_sweep.py", [precision, num_steps, tmp])
+        for key, c in jax_res[precision]["cases"].items():
+            print(
+                f"  jaxiaf {precision} {key}: steady {c['steady']:.3f} s (median {c['median']:.3f} s), "
+                f"first call {c['first']:.2f} s",
+                flush=True,
+            )
+    for integ in INTEGRATORS:
+        for out in OUTPUTS:
+            rows[(integ, out)] = []
+            for precision in ("f32", "f64"):
+                c = jax_res[precision]["cases"][f"{integ}/{out}"]
+                c["counts"] = np.load(os.path.join(tmp, f"jax_{precision}_{integ}_{out}.npy")).reshape(-1)
+                d = jax_res[precision]["devices"]
+                name = "float32" if precision == "f32" else "float64"
+                rows[(integ, out)].append((f"jaxiaf {name} ({d} CPU device{'s' if d > 1 else ''})", c))
+            ref[(integ, out)] = rows[(integ, out)][1][1]["counts"]
+    return rows, ref
+
+
+def _brian_rows(rows, args, num_steps):
+    """Brian2's anchors (`--targets`) on the same currents, appended to `rows`."""
+    from _anchors import brian_case
+
+    weights, x, bias, tau = workload(num_steps)
+    currents = x @ weights
+    channel = np.tile(np.arange(N), B)
+    bias_n, tau_n = np.repeat(bias, N), np.repeat(tau, N)
+    for name in [t.strip() for t in args.targets.split(",") if t.strip()]:
+        target, threads = ("cpp_standalone", os.cpu_count()) if name == "cpp_standalone_mt" else (name, 0)
+        label = f"Brian2 {target}" + (f" (OpenMP, {threads} threads)" if threads else "")
+        for integ in INTEGRATORS:
+            for out in OUTPUTS:
+                steps = num_steps
+                if target == "numpy" and args.numpy_steps:
+                    steps = min(args.numpy_steps, num_steps)
+                wait_for_quiet()
+                r = brian_case(
+                    label, target, threads, currents[:steps], channel, bias=bias_n, tau_mem=tau_n,
+                    integrator=integ, raster=out == "raster",
+                )  # fmt: skip
+                if steps != num_steps:
+                    r["steady"] *= num_steps / steps
+                    r["first"] = None
+                    r["label"] = label + f" (T={steps}, scaled)"
+                    r["counts"] = None
+                rows[(integ, out)].append((r["label"], r))
+
+
+def _c_rows(rows, num_steps, tmp):
+    """The hand-written C loop (`c_loop.c`) on 1 thread and on every core, appended to the counts rows."""
+    from _anchors import build_c_loop, c_loop
+
+    exe = build_c_loop(tmp)
+    if exe is None:
+        return
+    for integ in INTEGRATORS:
+        for threads in sorted({1, os.cpu_count() or 1}):
+            wait_for_quiet()
+            t = c_loop(exe, integ, B, N, num_steps, threads)
+            label = f"hand-written C loop ({threads} thread{'s' if threads > 1 else ''})"
+            rows[(integ, "counts")].append((label, {"steady": t, "first": None, "counts": None}))
+            print(f"  C loop {integ} {threads} threads: {t:.3f} s", flush=True)
 
 
 def report(rows, ref, ns, num_steps):

@@ -22,10 +22,9 @@ import functools
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from .._core.defaults import INPUT
 from . import namespace as _namespace
+from .group import _constants, _prepare, _run_group, _text, _unit_name
 from .statements import (
     _TABLE,
     _check_functions,
@@ -34,7 +33,6 @@ from .statements import (
     _hoist,
     _names_in,
     _refractoriness,
-    _refuse,
     _scalars,
     _statements,
     _target_of,
@@ -137,85 +135,6 @@ class Model:
         return f"Model(states={self.state_names}, parameters={self.parameter_names}, method={self.method!r})"
 
 
-def _unit_name(dim) -> str:
-    return _namespace._dim_text(dim)
-
-
-def _prepare(neuron_eq, promoted: dict, timed: bool):
-    """The equations as Brian2 `Equations`, with `I_inp` replaced by the input table and the promoted
-    constants declared (`name: unit`); the input's unit; the text. `timed`: `I_inp(t, i)` stays a call of
-    the table (Brian2's `TimedArray` rule at each stage time), else it reads the held `I_inp`."""
-    import brian2
-    from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER, SUBEXPRESSION, EquationError
-
-    text = neuron_eq
-    if not isinstance(text, str):
-        raise TypeError(f"`neuron_eq` must be a Brian2 `Equations` object or a string; got {neuron_eq!r}.")
-    text += "".join(f"\n{name} : {unit}" for name, unit in promoted.items())
-    try:
-        equations = brian2.Equations(_calls_of_input(text, timed))
-    except (EquationError, SyntaxError, ValueError, KeyError) as error:
-        raise _refuse(f"not valid Brian2 equations: {error}") from None
-    dim = brian2.amp.dim
-    kept = []
-    for name, eq in equations.items():
-        line = f"`{name}` ({eq})"
-        if "shared" in eq.flags:
-            raise _refuse(f"shared variables are not supported: {line}; declare it per neuron.")
-        if "linked" in eq.flags:
-            raise _refuse(f"linked variables are not supported: {line} (a layer has no other group).")
-        if name == INPUT:
-            if eq.type != PARAMETER:
-                raise _refuse(
-                    f"`{INPUT}` is the layer's input (`x @ weights`); declare it as a parameter "
-                    f"(`{INPUT} : amp`) or leave it undeclared, do not define it: {line}."
-                )
-            dim = eq.dim
-            continue
-        if eq.type == PARAMETER and set(eq.flags) - {"constant"}:
-            raise _refuse(f"unsupported flags {sorted(eq.flags)} on {line}; a parameter may be `(constant)`.")
-        if eq.type == SUBEXPRESSION and set(eq.flags) - {"constant over dt"}:
-            raise _refuse(f"unsupported flags {sorted(eq.flags)} on {line}.")
-        if eq.type == DIFFERENTIAL_EQUATION and set(eq.flags) - {"unless refractory"}:
-            raise _refuse(f"unsupported flags {sorted(eq.flags)} on {line}.")
-        kept.append(eq)
-    if not any(eq.type == DIFFERENTIAL_EQUATION for eq in kept):
-        raise _refuse(
-            "the equations must give at least one variable a differential equation (`dv/dt = ...`)."
-        )
-    held = brian2.Equations(f"{INPUT} = {_TABLE}(t, i) : {_unit_name(dim)} (constant over dt)")
-    return brian2.Equations(kept) + held, dim, text
-
-
-def _calls_of_input(text: str, timed: bool) -> str:
-    """`I_inp(t, i)` as the input table's call (`timed`) or as the held `I_inp`."""
-    return re.sub(rf"\b{INPUT}\s*\(\s*t\s*,\s*i\s*\)", f"{_TABLE}(t, i)" if timed else INPUT, text)
-
-
-def _discard(group, error) -> None:
-    """Free a group that was never run (and any half-built one in `error`'s frames) now, without Brian2's
-    "never included in a network" warning, which would otherwise appear at some later collection."""
-    import gc
-    import traceback
-
-    from brian2.utils.logger import catch_logs
-
-    if group is not None:
-        group._network = "not run"
-    with catch_logs():
-        traceback.clear_frames(error.__traceback__)
-        gc.collect()
-
-
-def _automatic_methods() -> tuple:
-    """The methods Brian2 tries, in order, when a `NeuronGroup` is given none."""
-    import inspect
-
-    import brian2
-
-    return inspect.signature(brian2.NeuronGroup).parameters["method"].default
-
-
 def _default_rules(threshold, reset, states: list, resolvable: set):
     """Brian2's group has no threshold and no reset unless given; the layer's defaults `v > v_thresh` and
     `v = v_reset` apply where the equations have `v` and the level (`v_thresh`, `v_reset`) resolves."""
@@ -225,52 +144,6 @@ def _default_rules(threshold, reset, states: list, resolvable: set):
     if reset is None:
         reset = "v = v_reset" if has_v and threshold and "v_reset" in resolvable else ""
     return threshold, reset
-
-
-def _run_group(equations, threshold, reset, refractory, method, namespace: dict, dim):
-    """A one-neuron `NeuronGroup` run for zero time: `(group, method)`, Brian2's automatic choice of
-    method where none was given."""
-    import brian2
-    from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
-    from brian2.stateupdaters.base import UnsupportedEquationsException
-
-    table = brian2.TimedArray(brian2.Quantity(np.zeros((1, 1)), dim=dim), dt=1e-4 * brian2.second)
-    group_kwargs = dict(
-        threshold=threshold or None,
-        reset=reset or None,
-        refractory=refractory if refractory is not None else 0 * brian2.second,
-        namespace={**namespace, _TABLE: table},
-        dt=1e-4 * brian2.second,
-        codeobj_class=NumpyCodeObject,
-    )
-    candidates = [method] if method is not None else _automatic_methods()
-    for candidate in candidates:  # Brian2's own automatic choice: the first method that applies
-        group = None
-        try:
-            group = brian2.NeuronGroup(1, equations, method=candidate, **group_kwargs)
-            brian2.Network(group).run(0 * brian2.second, namespace={})
-        except Exception as error:  # Brian2 wraps its parser, unit and state-updater errors
-            cause = getattr(error, "__cause__", None) or error
-            _discard(group, error)
-            if isinstance(cause, UnsupportedEquationsException) and candidate != candidates[-1]:
-                continue
-            raise ValueError(
-                f"Brian2 refused the layer's equations, threshold, reset or integrator: {cause}"
-            ) from None
-        return group, candidate
-    raise AssertionError("Brian2 offers no automatic method")  # its default list ends in one that raises
-
-
-def _constants(group, used: set, namespace: dict) -> tuple:
-    """`(name, value)` of the external constants the code reads: the namespace's, Brian2's (`pi`, `e`,
-    `inf`) and the units'; `N` is the layer's size (supplied at run time)."""
-    found = {n: float(v) for n, v in _namespace.brian_constants().items() if n in used}
-    for obj in group.contained_objects:
-        for name, var in obj.codeobj.variables.items():
-            if type(var).__name__ == "Constant" and name in used and name != "N":
-                found[name] = float(var.value)
-    found.update({n: v for n, (v, _) in namespace.items() if n in used})
-    return tuple(sorted(found.items()))
 
 
 @functools.lru_cache(maxsize=64)
@@ -312,27 +185,30 @@ def _build(
     return dataclasses.replace(model, input_sampling=input_sampling)
 
 
-def _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries) -> Model:
-    """The [`jaxiaf.Model`][] of a group that ran: its code objects' statements, sorted by when they run."""
-    from brian2.equations.equations import BOOLEAN, DIFFERENTIAL_EQUATION, INTEGER, PARAMETER, SUBEXPRESSION
+_TAGS = {"StateUpdater": "", "Thresholder": "t", "Resetter": "r", "SubexpressionUpdater": "s"}
+"""Brian2's code objects, in the order they run, and the tag of their loop invariants (`_lio_t1`, ...)."""
 
-    # Each code object numbers its loop invariants from 1: tag them apart (`_lio_1` -> `_lio_t1`, ...)
-    tags = {"StateUpdater": "", "Thresholder": "t", "Resetter": "r", "SubexpressionUpdater": "s"}
-    codes = {
-        kind: re.sub(r"\b_lio_(\d+)\b", rf"_lio_{tags[kind]}\1", obj.codeobj.code.run)
+
+def _code_objects(group) -> dict:
+    """`{kind: numpy code}` of the group's code objects. Each numbers its loop invariants from 1: they are
+    tagged apart (`_lio_1` -> `_lio_t1`, ...)."""
+    return {
+        kind: re.sub(r"\b_lio_(\d+)\b", rf"_lio_{_TAGS[kind]}\1", obj.codeobj.code.run)
         for obj in group.contained_objects
-        if (kind := type(obj).__name__) in tags
+        if (kind := type(obj).__name__) in _TAGS
     }
-    states = [(n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == DIFFERENTIAL_EQUATION]
-    states.sort(key=lambda s: s[0] != "v")
-    parameters = tuple((n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == PARAMETER)
-    subexpressions = {n for n, eq in equations.items() if eq.type == SUBEXPRESSION}
+
+
+def _blocks(codes: dict, state_names: set, subexpressions: set, threshold, reset, refractory) -> dict:
+    """The statements of each stage, each code object's `t`-dependent scalars moved into its block:
+    `update` (with `not_refractory = <rule>` first under a refractory rule), `per_step`, `before`,
+    `condition`, `on_spike`; the refractory `period`, `rule` and `is_condition`; `every` scalar statement
+    and the `timed` ones (which depend on `t`)."""
     scalars = _scalars(codes)
-    every = [s for kind in tags if kind in scalars for s in scalars[kind]]
+    every = [s for kind in _TAGS if kind in scalars for s in scalars[kind]]
     timed = _timed(every)
     hoisted = {_target_of(s): ast.parse(s).body[0].value for s in every}
     update_nodes = _vector_block(codes["StateUpdater"])
-    state_names = {n for n, _ in states}
     per_step = ()
     if "SubexpressionUpdater" in codes:
         per_step = _statements(_vector_block(codes["SubexpressionUpdater"]))
@@ -346,36 +222,64 @@ def _assemble(group, equations, text, dim, method, threshold, reset, refractory,
     on_spike = _statements(_vector_block(codes["Resetter"])) if "Resetter" in codes else ()
     _check_reset(on_spike, state_names, subexpressions, reset)
     own = lambda kind: tuple(s for s in scalars.get(kind, ()) if _target_of(s) in timed)
-    update = own("StateUpdater") + update
-    per_step = own("SubexpressionUpdater") + per_step
-    before = own("Thresholder") + before
-    on_spike = own("Resetter") + on_spike
-    runs = update + per_step + before + ((condition,) if condition else ()) + on_spike
-    read = set().union(*(_names_in(s) for s in runs + ((period,) if period else ())))
-    scalar = _closure([s for s in every if _target_of(s) not in timed], read)
+    return dict(
+        update=own("StateUpdater") + update,
+        per_step=own("SubexpressionUpdater") + per_step,
+        before=own("Thresholder") + before,
+        condition=condition,
+        on_spike=own("Resetter") + on_spike,
+        period=period,
+        rule=rule,
+        is_condition=is_condition,
+        every=every,
+        timed=timed,
+    )
+
+
+def _carried(blocks: dict) -> tuple:
+    """The names the threshold or the reset read from the step's update (`Model.carried`)."""
+    settle = blocks["before"] + ((blocks["condition"],) if blocks["condition"] else ()) + blocks["on_spike"]
+    reads = {INPUT} if any(_TABLE in s for s in settle) else set()
+    reads |= set().union(*(_names_in(s) for s in settle))
+    names = (INPUT, *(_target_of(s) for s in blocks["per_step"]))
+    return tuple(n for n in names if n in reads) + (("not_refractory",) if blocks["rule"] else ())
+
+
+def _assemble(group, equations, text, dim, method, threshold, reset, refractory, entries) -> Model:
+    """The [`jaxiaf.Model`][] of a group that ran: its code objects' statements, sorted by when they run."""
+    from brian2.equations.equations import BOOLEAN, DIFFERENTIAL_EQUATION, INTEGER, PARAMETER, SUBEXPRESSION
+
+    kinds = {n: eq.type for n, eq in equations.items()}
+    states = [(n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == DIFFERENTIAL_EQUATION]
+    states.sort(key=lambda s: s[0] != "v")
+    parameters = tuple((n, _unit_name(eq.dim)) for n, eq in equations.items() if eq.type == PARAMETER)
+    subexpressions = {n for n, kind in kinds.items() if kind == SUBEXPRESSION}
+    b = _blocks(_code_objects(group), {n for n, _ in states}, subexpressions, threshold, reset, refractory)
+    update, per_step, period = b["update"], b["per_step"], b["period"]
+    settle = b["before"] + ((b["condition"],) if b["condition"] else ())
+    runs = update + per_step + settle + b["on_spike"] + ((period,) if period else ())
+    read = set().union(*(_names_in(s) for s in runs))
+    scalar = _closure([s for s in b["every"] if _target_of(s) not in b["timed"]], read)
     _check_functions(update + scalar + per_step, "state update")
-    _check_functions(before + ((condition,) if condition else ()), "threshold")
-    _check_functions(on_spike, "reset")
-    used = set().union(*(_names_in(s) for s in runs + scalar + ((period,) if period else ())))
-    if is_condition and "lastspike" in used:
+    _check_functions(settle, "threshold")
+    _check_functions(b["on_spike"], "reset")
+    used = read | set().union(*(_names_in(s) for s in scalar))
+    if b["is_condition"] and "lastspike" in used:
         raise ValueError(
             f"`refractory`: with a refractory condition ({refractory!r}) the layer does not keep the time of "
             "the last spike; `lastspike` can be read with a refractory period (a duration) only."
         )
     constants = _constants(group, used, entries)
-    draws = sum(s.count("randn(") for s in update + per_step)
     fixed = {n for n, _ in parameters} | {n for n, _ in constants} | {"dt"} | {_target_of(s) for s in scalar}
-    update, invariant = _hoist(update, fixed)
-    settle_reads = {INPUT} if any(_TABLE in s for s in before + (condition or "",) + on_spike) else set()
-    settle_reads |= set().union(
-        *(_names_in(s) for s in before + ((condition,) if condition else ()) + on_spike)
+    hoisted_update, invariant = _hoist(update, fixed)
+    typed = lambda var_type: tuple(
+        n for n, eq in equations.items() if eq.type == PARAMETER and eq.var_type == var_type
     )
-    carried = tuple(n for n in (INPUT, *(_target_of(s) for s in per_step)) if n in settle_reads)
     return Model(
         equations=text,
         threshold=threshold,
         reset=reset,
-        refractory=period if rule is None else refractory,
+        refractory=period if b["rule"] is None else refractory,
         method=method,
         input_unit=_unit_name(dim),
         states=tuple(states),
@@ -384,18 +288,18 @@ def _assemble(group, equations, text, dim, method, threshold, reset, refractory,
         constants=constants,
         scalar=scalar,
         per_step=per_step,
-        update=update,
-        before_condition=before,
-        condition=condition,
-        on_spike=on_spike,
+        update=hoisted_update,
+        before_condition=b["before"],
+        condition=b["condition"],
+        on_spike=b["on_spike"],
         invariant=invariant,
-        draws=draws,
-        refractory_rule=rule,
-        refractory_condition=is_condition,
-        carried=carried + (("not_refractory",) if rule is not None else ()),
+        draws=sum(s.count("randn(") for s in update + per_step),
+        refractory_rule=b["rule"],
+        refractory_condition=b["is_condition"],
+        carried=_carried(b),
         namespace=tuple((n, *entries[n]) for n in sorted(entries) if n in used),
-        integers=tuple(n for n, eq in equations.items() if eq.type == PARAMETER and eq.var_type == INTEGER),
-        booleans=tuple(n for n, eq in equations.items() if eq.type == PARAMETER and eq.var_type == BOOLEAN),
+        integers=typed(INTEGER),
+        booleans=typed(BOOLEAN),
     )
 
 
@@ -480,16 +384,3 @@ def _promoted_entry(name: str, value) -> tuple:
     dim = brian2.get_dimensions(value) if _namespace._is_quantity(value) else None
     unit = "1" if dim is None else _namespace._dim_text(dim)
     return name, 0.0, unit
-
-
-def _text(equations) -> str:
-    """Brian2 `Equations` as an equation string that Brian2 parses back (its `str` writes `A` for amp)."""
-    from brian2.equations.equations import BOOLEAN, DIFFERENTIAL_EQUATION, INTEGER, SUBEXPRESSION
-
-    lines = []
-    for name, eq in equations.items():
-        unit = {BOOLEAN: "boolean", INTEGER: "integer"}.get(eq.var_type) or _unit_name(eq.dim)
-        flags = f" ({', '.join(eq.flags)})" if eq.flags else ""
-        head = {DIFFERENTIAL_EQUATION: f"d{name}/dt = {eq.expr}", SUBEXPRESSION: f"{name} = {eq.expr}"}
-        lines.append(f"{head.get(eq.type, name)} : {unit}{flags}")
-    return "\n".join(lines)

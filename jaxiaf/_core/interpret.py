@@ -323,8 +323,7 @@ def parameters(model, params) -> dict:
 
 
 SINGULAR = "_singular"
-"""The key of the loop-invariant values that holds where the update is singular
-(`jaxiaf._core.singular`; Brian2 reserves names that start with an underscore)."""
+"""The loop-invariant values' entry of where the update is singular (`jaxiaf._core.singular`)."""
 
 
 def constants(params, sim, dtype):

@@ -15,7 +15,7 @@ The semantics, step by step, are Brian2's (state update, threshold, the events d
 import jax
 import jax.numpy as jnp
 
-from ._core.scan import evolve
+from ._core.scan import evolve as _evolve
 from ._core.synapses import Events as Events
 from ._core.synapses import Synapses as Synapses
 from ._core.synapses import empty_pending as empty_pending
@@ -55,6 +55,6 @@ def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x
         pending = empty_pending(state.v.shape, feedforward, recurrent)
     spikes = None if spikes is None else jnp.asarray(spikes, bool)
     events = Events(spikes, feedforward, recurrent, tuple(pending))
-    return evolve(
+    return _evolve(
         layer.params, layer.sim, state, currents, record=record, surrogate=layer.surrogate, events=events
     )

@@ -213,19 +213,20 @@ def evolve(
     - `checkpoint_every`: static; None, or C steps per `jax.checkpoint` chunk: reverse mode then stores
       the carry once per C steps and recomputes each chunk (memory `O(T / C + C)` instead of `O(T)`;
       a C that divides T saves a copy of `currents`).
-    - `events`: None, or a [`jaxiaf.Events`][]: spikes that act on the state through weights as Brian2's
-      `Synapses(on_pre=...)` (input spikes and the layer's own), with the spikes still in transit from an
-      earlier evolve. Step k's events are added after its threshold and reset (in Brian2 they come
-      between the two, so an event on a variable that the reset assigns, e.g. `v`, is dropped where the
-      neuron spiked in step k); see `jaxiaf._core.synapses`. The record, the reducer and the raster then
-      see the state after the events.
+    - `events`: None, or a [`jaxiaf.synapses.Events`][]: spikes (input spikes and the layer's own) that
+      act on the state through weights as Brian2's `Synapses(on_pre=...)`, with the spikes still in
+      transit from an earlier evolve. Step n's events are added after its threshold and reset, except
+      where Brian2 loses them (it adds them between the two): on a variable that the reset assigns (`v`)
+      where the neuron spiked in step n, and on an `(unless refractory)` variable where it is refractory
+      or spiked; see `jaxiaf._core.synapses`. The record, the reducer and the raster see the state after
+      the events.
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) spike raster (bool; 0/1
     floats with a `surrogate`), or with a
     reducer `(acc, ys)`, its final accumulator and its stacked per-step outputs; `new_state` has `step`
     advanced by T; `record` is
     `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`. With `events`, a fourth
-    item: the `pending` spikes at the end (give them to the next evolve's [`jaxiaf.Events`][]).
+    item: the `pending` spikes at the end (give them to the next evolve's [`jaxiaf.synapses.Events`][]).
 
     **Raises:** `ValueError` if `currents` does not match the state's shape; with `check`,
     `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range (`tau_mem <= 0`,

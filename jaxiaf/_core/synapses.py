@@ -119,13 +119,13 @@ class Events(eqx.Module):
 
     - `spikes`: (T, B..., N_in) bool input raster (a `SpikeGeneratorGroup`), or None without input
       synapses.
-    - `feedforward`: the [`Synapses`][] from the `N_in` inputs, a tuple of them (e.g. excitatory and
-      inhibitory inputs onto different variables), or None.
-    - `recurrent`: the [`Synapses`][] from the layer's own `N` neurons to themselves, a tuple of them, or
-      None.
+    - `feedforward`: the [`Synapses`][jaxiaf.synapses.Synapses] from the `N_in` inputs, a tuple of them
+      (e.g. excitatory and inhibitory inputs onto different variables), or None.
+    - `recurrent`: the [`Synapses`][jaxiaf.synapses.Synapses] from the layer's own `N` neurons to
+      themselves, a tuple of them, or None.
     - `pending`: the spikes of the last `max_delay` steps of each group still to be delivered, as
-      [`empty_pending`][] gives them for a fresh layer; an evolve returns them, so that evolving in chunks
-      equals one evolve.
+      [`empty_pending`][jaxiaf.synapses.empty_pending] gives them for a fresh layer; an evolve returns
+      them, so that evolving in chunks equals one evolve.
 
     Brian2 runs the pathways of one step in the order of their names; here the feedforward groups act
     first, in their order, then the recurrent ones (`brian_ref.SynapticLayer` names them so).
@@ -159,7 +159,7 @@ def check_events(events: Events, state_names, shape, num_steps: int) -> None:
     """`ValueError` naming the field: a raster that is not (T, B..., N_in) bool, weights that do not end
     in the layer's N, recurrent weights that are not (N, N), input groups of different N_in, an `on_pre`
     target that is not a state variable, or pending spikes of another structure than
-    [`empty_pending`][]'s."""
+    [`empty_pending`][jaxiaf.synapses.empty_pending]'s."""
     if not isinstance(events, Events):
         raise TypeError(f"`events` must be a jaxiaf Events or None; got {type(events).__name__}.")
     ff, rec = groups(events.feedforward), groups(events.recurrent)

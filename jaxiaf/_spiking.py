@@ -1,0 +1,46 @@
+"""`jaxiaf.synapses.run`: a layer driven by spikes through synapses, over the core's `evolve`."""
+
+import jax
+import jax.numpy as jnp
+
+from ._core.scan import evolve
+from ._core.synapses import Events, empty_pending
+
+
+def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x=None, record: bool = False):
+    """Evolve `layer` over T steps driven by spikes.
+
+    **Arguments:**
+
+    - `layer`: a [`jaxiaf.FFIAF`][] (its state, parameters and equations; its own `weights` carry `x`).
+    - `spikes`: (T, N_in) bool input raster, with `feedforward`; None without input synapses.
+    - `feedforward`: [`Synapses`][jaxiaf.synapses.Synapses] from the N_in inputs, a tuple of them (acting
+      in that order), or None.
+    - `recurrent`: [`Synapses`][jaxiaf.synapses.Synapses] (N, N) from the layer to itself, a tuple of
+      them (acting after the input groups, in that order), or None.
+    - `pending`: the spikes in transit returned by the previous call (default: none, a fresh layer).
+    - `x`: (T, layer's N_in) input currents through the layer's own weights (A), or None (no current; T is
+      then the raster's length).
+    - `record`: if True, also return the per-step state variables and spikes.
+
+    **Returns:** `(raster, new_state, record, pending)`: the (T, N) spikes, the [`jaxiaf.State`][] after the
+    last step (`layer.set_attributes(new_state)` advances the layer), `{name: (T, N), "spikes": (T, N)}`
+    or `{}`, and the spikes in transit for the next call.
+    """
+    if spikes is None and x is None:
+        raise ValueError("`spikes` or `x` must be given (they set the number of steps).")
+    n = layer.size_out
+    num_steps = len(spikes) if x is None else len(x)
+    if x is None:
+        currents = jnp.zeros((num_steps, n), layer.params.weights.dtype)
+    else:
+        x = jnp.asarray(x, layer.params.weights.dtype)
+        currents = jnp.matmul(x, layer.params.weights, precision=jax.lax.Precision.HIGHEST)
+    state = layer.neuron_state
+    if pending is None:
+        pending = empty_pending(state.v.shape, feedforward, recurrent)
+    spikes = None if spikes is None else jnp.asarray(spikes, bool)
+    events = Events(spikes, feedforward, recurrent, tuple(pending))
+    return evolve(
+        layer.params, layer.sim, state, currents, record=record, surrogate=layer.surrogate, events=events
+    )

@@ -3,7 +3,8 @@
 single CPU device and Brian2 cpp_standalone (1 thread) in the same run: 256 sets x 100 neurons x T = 10^4
 steps, float32, per-set `bias` and `tau_mem`, counts only.
 
-jaxiaf rows (one JAX CPU device, one worker process; steady = best of >= 3 calls after the first):
+jaxiaf rows (one JAX CPU device, one worker process; after each call's first run, 7 rounds run every call once
+in turn: steady = the best round, median = the median round):
 
 - `sweep`: `jaxiaf.sweep(mod, {"bias": b, "tau_mem": t}, x, shard=False)`;
 - `vmap + summarize`: `jax.jit(jax.vmap(lambda b, t: jaxiaf.summarize(mod.set_attributes(...), x)))` (the
@@ -39,7 +40,6 @@ from _common import (
     results_table,
     run_worker,
     setup_jax_env,
-    steady,
     sweep_workload,
     table,
     wait_for_quiet,
@@ -47,6 +47,8 @@ from _common import (
 
 B, N, N_IN = 256, 100, 100
 INTEGRATORS = ("rk4", "exact")
+ROUNDS = 7
+"""Rounds of the interleaved steady-state measurement (`_interleaved`)."""
 CASES = (
     "sweep",
     "vmap + summarize",
@@ -79,12 +81,30 @@ def worker(num_steps, outdir):
             "vmap, batch of modules + summarize": lambda modules=modules, batch=batch: modules(batch),
             "vmap, batch of modules + raster sum": lambda raster=raster, batch=batch: raster(batch),
         }
-        for name, call in calls.items():
-            wait_for_quiet(log=lambda *a: None)
-            first, best, median, counts = steady(lambda call=call: jax.block_until_ready(call()), 3, 2.0)
-            np.save(os.path.join(outdir, f"{integ}_{CASES.index(name)}.npy"), np.asarray(counts).reshape(-1))
-            res["cases"][f"{integ}/{name}"] = {"first": first, "steady": best, "median": median}
+        wait_for_quiet(log=lambda *a: None)
+        res["cases"].update(_interleaved(integ, calls, outdir, jax.block_until_ready))
     emit(res)
+
+
+def _interleaved(integ, calls, outdir, block, rounds=ROUNDS):
+    """Each call's first run (trace, compile, run), then `rounds` rounds that run every call once in turn,
+    so that a change of the machine's load between cases falls on all of them: steady = best round,
+    median = median round."""
+    first, times = {}, {name: [] for name in calls}
+    for name, call in calls.items():
+        t0 = time.perf_counter()
+        counts = block(call())
+        first[name] = time.perf_counter() - t0
+        np.save(os.path.join(outdir, f"{integ}_{CASES.index(name)}.npy"), np.asarray(counts).reshape(-1))
+    for _ in range(rounds):
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            block(call())
+            times[name].append(time.perf_counter() - t0)
+    return {
+        f"{integ}/{name}": {"first": first[name], "steady": min(t), "median": float(np.median(t))}
+        for name, t in times.items()
+    }
 
 
 def main():

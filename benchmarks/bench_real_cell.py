@@ -252,8 +252,17 @@ def main() -> None:
     report = {"sha": sha, "load_before": os.getloadavg(), "nproc": os.cpu_count(), "rows": []}
     for name in args.models.split(","):
         for fold in map(int, args.folds.split(",")):
-            row = _run(["--models", name, "--folds", str(fold)])  # a fresh process per fit: compile included
+            try:  # a fresh process per fit: compile included
+                row = _run(["--models", name, "--folds", str(fold)])
+            except RuntimeError as error:  # kept as a row: the other models' rows still count
+                report["rows"].append(
+                    {"tool": "jaxiaf", "model": name, "fold": fold, "error": str(error)[-600:]}
+                )
+                print(f"jaxiaf {name} fold {fold}: failed", flush=True)
+                Path(args.out).write_text(json.dumps(report, indent=1))
+                continue
             report["rows"].append(row)
+            Path(args.out).write_text(json.dumps(report, indent=1))
             reliable = [s["normalised"] for k, s in row["scores"].items() if k in RELIABLE]
             print(
                 f"jaxiaf {name} fold {fold}: {row['wall_s']:.1f} s, reliable held-out ratio {reliable}",
@@ -271,7 +280,9 @@ def main() -> None:
         )
     report["load_after"] = os.getloadavg()
     for name in args.models.split(","):
-        rows = [r for r in report["rows"] if r["model"] == name and r["tool"] == "jaxiaf"]
+        rows = [
+            r for r in report["rows"] if r["model"] == name and r["tool"] == "jaxiaf" and "error" not in r
+        ]
         ratios = [s["normalised"] for r in rows for k, s in r["scores"].items() if k in RELIABLE]
         print(
             f"{name}: mean held-out gamma / reliability on the reliable sets {np.mean(ratios):.3f} "

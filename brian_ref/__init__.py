@@ -5,6 +5,9 @@ Plain floats and arrays in (SI units), spike steps and voltage traces out; Brian
 `jaxiaf` never imports this package and this package never imports `jaxiaf`.
 """
 
+from ._cuba import CUBA_EQUATIONS as CUBA_EQUATIONS
+from ._cuba import CUBA_VALUES as CUBA_VALUES
+from ._cuba import cuba_network as cuba_network
 from ._equations import EquationLayer as EquationLayer
 from ._equations import EquationResult as EquationResult
 from ._layer import BrianResult as BrianResult

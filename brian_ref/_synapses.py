@@ -1,10 +1,11 @@
 """`SynapticLayer`: a layer of any Brian2 neuron model driven by spikes through `Synapses(on_pre=...)`.
 
 Input spikes come from a `SpikeGeneratorGroup` of `N_in` neurons (a (T, N_in) bool raster: a spike in row k
-is emitted at `k * dt`); recurrent spikes from the layer itself. Both are connected all to all, synapse
-index `i * N + j`, with `w` and `delay` (whole steps) per synapse. Brian2 runs the pathways in the order of
-their names: the input groups (`synapses_input_000_pre`, ...) before the recurrent ones
-(`synapses_recurrent_000_pre`, ...), each in the order given.
+is emitted at `k * dt`); recurrent spikes from the layer itself. A synapse connects each pair of non-zero
+weight (a zero weight would add nothing), in the order of `i`, then `j`, with `w` and `delay` (whole
+steps) per synapse. Brian2 runs the pathways in the order of their names: the input groups
+(`synapses_input_000_pre`, ...) before the recurrent ones (`synapses_recurrent_000_pre`, ...), each in the
+order given.
 """
 
 import time
@@ -35,10 +36,10 @@ def _connect(source, group, weights, delays, on_pre, name, dt):
     unit = dims.pop()
     unit = "1" if unit is b2.units.fundamentalunits.DIMENSIONLESS else repr(b2.get_unit(unit))
     synapses = b2.Synapses(source, group, f"w : {unit}", on_pre=on_pre, name=name, dt=dt)
-    n_src, n = weights.shape
-    synapses.connect(i=np.repeat(np.arange(n_src), n), j=np.tile(np.arange(n), n_src))
-    synapses.w_ = weights.ravel()
-    synapses.delay = np.broadcast_to(np.asarray(delays, np.float64), weights.shape).ravel() * dt
+    sources, targets = np.nonzero(weights)  # row-major: synapse order i, then j
+    synapses.connect(i=sources, j=targets)
+    synapses.w_ = weights[sources, targets]
+    synapses.delay = np.broadcast_to(np.asarray(delays, np.float64), weights.shape)[sources, targets] * dt
     return synapses
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import jaxiaf
-from jaxiaf._core.scan import evolve
-from jaxiaf._core.synapses import Events, Synapses, empty_pending
+import jaxiaf.synapses
+from jaxiaf import evolve
 from jaxiaf._equations.default import DEFAULT_NEURON_EQ
+from jaxiaf.synapses import Events, Synapses, empty_pending
 
 CONDUCTANCE = """dv/dt = (v_rest - v + R*I_inp + ge*(E_e - v) - gi*(v - E_i))/tau_m : volt (unless refractory)
 dge/dt = -ge/tau_e : 1
@@ -355,20 +356,6 @@ def test_a_batched_state_gives_each_entry_what_it_gives_alone():
         np.testing.assert_array_equal(np.asarray(pending[1][0][:, b]), np.asarray(alone[3][1][0]))
 
 
-CUBA = """dv/dt = (ge + gi - (v - v_rest) + R*I_inp)/tau_m : volt (unless refractory)
-dge/dt = -ge/tau_e : volt
-dgi/dt = -gi/tau_i : volt
-v_rest : volt
-R : ohm
-tau_m : second
-tau_e : second
-tau_i : second
-v_thresh : volt
-v_reset : volt"""
-"""Brian2's CUBA example (Vogels & Abbott 2005), its constants as parameters."""
-CUBA_VALUES = dict(v_rest=-0.049, R=1.0, tau_m=0.02, tau_e=0.005, tau_i=0.01, v_thresh=-0.05, v_reset=-0.06)
-
-
 @pytest.mark.brian
 def test_an_excitatory_inhibitory_network_as_brian2_cuba():
     """Brian2's CUBA network at a small size (200 neurons, 160 excitatory, connection probability 0.1,
@@ -376,14 +363,16 @@ def test_an_excitatory_inhibitory_network_as_brian2_cuba():
     the inhibitory ones, as in Brian2: the same spikes and bit-identical `v`, `ge`, `gi` at every step."""
     import equinox as eqx
 
-    rng = np.random.default_rng(2005)
-    n, n_exc, num_steps = 200, 160, 1000
-    connected = rng.random((n, n)) < 0.1
-    exc = np.where(connected & (np.arange(n) < n_exc)[:, None], 60 * 0.27 / 10 * 1e-3, 0.0)
-    inh = np.where(connected & (np.arange(n) >= n_exc)[:, None], -20 * 4.5 / 10 * 1e-3, 0.0)
-    v0 = -0.06 + rng.random(n) * 0.01
+    brian_ref = pytest.importorskip("brian_ref")
+    n, num_steps = 200, 1000
+    exc, inh, v0 = brian_ref.cuba_network(n, 160, 0.1, seed=2005)
     layer = jaxiaf.FFIAF(
-        np.zeros((1, n)), dt=DT, neuron_eq=CUBA, integrator_name="exact", refractory=5e-3, **CUBA_VALUES
+        np.zeros((1, n)),
+        dt=DT,
+        neuron_eq=brian_ref.CUBA_EQUATIONS,
+        integrator_name="exact",
+        refractory=5e-3,
+        **brian_ref.CUBA_VALUES,
     )
     groups = (Synapses(exc, 0, "ge += w"), Synapses(inh, 0, "gi += w"))
     state = eqx.tree_at(lambda s: s.v, layer.neuron_state, jnp.asarray(v0))
@@ -391,12 +380,11 @@ def test_an_excitatory_inhibitory_network_as_brian2_cuba():
     out, _, record, _ = evolve(
         layer.params, layer.sim, state, jnp.zeros((num_steps, n)), events=events, record=True
     )
-    brian_ref = pytest.importorskip("brian_ref")
     reference = brian_ref.SynapticLayer(
-        CUBA,
+        brian_ref.CUBA_EQUATIONS,
         method="exact",
         refractory=5e-3,
-        parameters=CUBA_VALUES,
+        parameters=brian_ref.CUBA_VALUES,
         dt=DT,
         recurrent=[(exc, 0, "ge += w"), (inh, 0, "gi += w")],
     )
@@ -405,3 +393,32 @@ def test_an_excitatory_inhibitory_network_as_brian2_cuba():
     np.testing.assert_array_equal(np.asarray(out), result.raster())
     for name in ("v", "ge", "gi"):
         np.testing.assert_array_equal(np.asarray(record[name]), result.traces[name], err_msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.brian
+def test_brian2_cuba_benchmark_network_for_1000_steps():
+    """Brian2's CUBA benchmark at full size (4000 neurons, connection probability 0.02, as
+    `benchmarks/bench_cuba.py` runs it) for 1000 steps, visiting only the spiking sources (at most 64 a
+    step): Brian2's raster."""
+    brian_ref = pytest.importorskip("brian_ref")
+    exc, inh, v0 = brian_ref.cuba_network()
+    n, num_steps = len(v0), 1000
+    layer = jaxiaf.FFIAF(
+        np.zeros((1, n)), dt=DT, neuron_eq=brian_ref.CUBA_EQUATIONS, integrator_name="exact", refractory=5e-3,
+        **brian_ref.CUBA_VALUES,
+    )  # fmt: skip
+    layer = layer.set_attributes({"v": jnp.asarray(v0)})
+    groups = (Synapses(exc, 0, "ge += w", max_spikes=64), Synapses(inh, 0, "gi += w", max_spikes=64))
+    raster = np.asarray(jaxiaf.synapses.run(layer, recurrent=groups, x=np.zeros((num_steps, 1)))[0])
+    reference = brian_ref.SynapticLayer(
+        brian_ref.CUBA_EQUATIONS,
+        method="exact",
+        refractory=5e-3,
+        parameters=brian_ref.CUBA_VALUES,
+        dt=DT,
+        recurrent=[(exc, 0, "ge += w"), (inh, 0, "gi += w")],
+    )
+    expected = reference.evolve(None, n, currents=np.zeros((num_steps, n)), init={"v": v0}).raster()
+    assert raster.sum() > 1000
+    np.testing.assert_array_equal(raster, expected)

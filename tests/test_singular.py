@@ -92,3 +92,31 @@ def test_only_expressions_that_can_cancel_are_candidates():
     adaptive = singular.candidates(model(ADAPT, reset="v = v_reset; w += b"))
     assert {kind for kind, _, _ in adaptive} == {"divisor", "root"}
     assert set().union(*(names for _, _, names in adaptive)) == {"R", "a", "tau_m", "tau_w"}
+
+
+def test_the_rule_flags_the_values_where_the_closed_form_loses_digits():
+    """The coefficient of `w` in Brian2's closed-form `v` update (NumPy, float64, as Brian2 runs it),
+    against the matrix exponential of the linear system: exactly 0 at `a = 0` (the adaptation no longer
+    acts on `v`), and about `1.6e-13 / a` off for small `a` (17 % at 1e-12, 8.4e-5 at 1e-9, 1.6e-6 at 1e-7,
+    1.6e-7 at 1e-6). The rule (a divisor's error bound above 1e-8 of its value) flags exactly the values
+    here whose coefficient is off by more than 1e-6."""
+    adaptive = model(ADAPT, reset="v = v_reset; w += b")
+    R, tau_m, tau_w, dt = PA["R"], PA["tau_m"], PA["tau_w"], 1e-4
+    cases = ((0.0, 1.0), (1e-12, 0.17), (1e-9, 8.4e-5), (1e-7, 1.6e-6), (1e-6, 1.6e-7), (0.02, None))
+    for a, error in cases:
+        env = {**PA, "a": a, "dt": dt, "_numpy": np, "exp": np.exp, "sqrt": np.sqrt, "not_refractory": True}
+        for statement in (*adaptive.scalar, *adaptive.invariant):
+            exec(statement, env)
+
+        def step(w, env=env):
+            out = {}
+            exec(adaptive.update[0], {**env, "v": -0.065, "w": w, "I_inp": 0.0}, out)
+            return out["_v"]
+
+        rates, vectors = np.linalg.eig(np.array([[-1 / tau_m, -R / tau_m], [a / tau_w, -1 / tau_w]]))
+        exact = (vectors @ np.diag(np.exp(rates * dt)) @ np.linalg.inv(vectors))[0, 1]
+        relative = abs((step(1.0) - step(0.0)) / exact - 1)
+        assert relative < 1e-9 if error is None else error / 2 < relative < 2 * error, (a, relative)
+        values = {n: np.asarray(env[n]) for n in adaptive.parameter_names}
+        flagged = any(bad.any() for _, bad in singular.analyse(adaptive, values, dt, {"N": 1}))
+        assert flagged == (relative > 1e-6), (a, relative)

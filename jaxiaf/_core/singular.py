@@ -11,8 +11,8 @@ root is negative (the system oscillates), Brian2's result is NaN.
 [`mask`][] finds those parameter values per neuron: every divisor and every square root argument of the
 update that reads only parameters, constants and `dt` and can cancel (a sum or difference, or a hoisted
 value that holds one) is evaluated with NumPy in float64 together with a bound on its rounding error
-(propagated through `+ - * / **`, `sqrt`, `exp`). A divisor known to fewer than 6 significant digits
-(`error > 1e-6 * |value|`) or not finite, and a square root of a value below -1000 times its error
+(propagated through `+ - * / **`, `sqrt`, `exp`). A divisor known to fewer than 8 significant digits
+(`error > 1e-8 * |value|`) or not finite, and a square root of a value below -1000 times its error
 bound, make the neuron singular. The layer refuses such values by name, and sweeps and fits mark those
 sets as diverged (`jaxiaf._core.interpret.loop_env` makes their parameters NaN).
 """
@@ -25,8 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_RELATIVE = 1e-6
-"""A divisor whose rounding error bound exceeds this fraction of its value is singular."""
+_RELATIVE = 1e-8
+"""A divisor whose rounding error bound exceeds this fraction of its value is singular: it has lost half
+of float64's digits, and so has the numerator that cancels with it (the adaptive LIF's closed form is
+then wrong by more than about 1e-6: `tests/test_singular.py`)."""
 _UNIT = np.finfo(np.float64).eps / 2
 """float64's unit roundoff: the relative error of one rounded operation."""
 _OPS = {

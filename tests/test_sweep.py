@@ -375,12 +375,6 @@ def test_a_chunked_sweep_equals_one_call_in_every_output(common_noise):
     assert int(one.counts.sum()) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="float32 layers of own equations: the loop gives the shared `dt` the neuron axis ((N,), "
-    "scan._loop_shape) and interpret.per_row reads an (N,) `dt` as one per set; fix in the core",
-)
 def test_a_float32_sweep_of_own_equations_equals_each_set_alone():
     from helpers import ADAPTIVE_LIF
 
@@ -391,7 +385,7 @@ def test_a_float32_sweep_of_own_equations_equals_each_set_alone():
             tau_w=0.2, v_thresh=-0.05, v_reset=-0.065, v=-0.065, w=0.0, a=0.01, b=0.002,
         )  # fmt: skip
         x = jnp.asarray(X[:200], jnp.float32)
-        values = np.asarray([0.0, 0.02], np.float32)
+        values = np.asarray([0.005, 0.02], np.float32)
         res = sweep(mod, {"a": values}, x, outputs=("spikes",), shard=False)
         for b, a in enumerate(values):
             np.testing.assert_array_equal(res.spikes[b], mod.set_attributes({"a": a})(x)[0])

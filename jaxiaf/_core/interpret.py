@@ -411,9 +411,12 @@ def last_spike(since, n, dt):
 
 
 def per_row(dt, like):
-    """`dt` (a sweep's `(B,)`, one per set) with trailing axes to broadcast against `like` (`(B, N)`)."""
+    """`dt` with trailing axes to broadcast against `like` (`(B, N)`): a sweep's `(B,)`, one per set, gains
+    a neuron axis; a `dt` already at the loop's shape (`(N,)` or `(B, N)`, see `scan._loop_shape`) is kept."""
     if jnp.ndim(dt) == 0:
         return dt
+    if jnp.shape(like)[jnp.ndim(like) - jnp.ndim(dt) :] == jnp.shape(dt):
+        return jnp.broadcast_to(dt, jnp.shape(like))
     return jnp.reshape(dt, jnp.shape(dt) + (1,) * (jnp.ndim(like) - jnp.ndim(dt)))
 
 

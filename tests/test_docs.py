@@ -98,8 +98,23 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("page", sorted(CHECKS))
-def test_guide_blocks_run_and_state_true_figures(page):
-    CHECKS[page](*_run_page(GUIDES / page))
+def test_guide_blocks_run_and_state_true_figures(page, monkeypatch, tmp_path):
+    if page != "compilation-cache.md":
+        CHECKS[page](*_run_page(GUIDES / page))
+        return
+    import jax
+
+    import jaxiaf
+
+    # the page switches the cache on, as a user's process would; the suite runs without it (tests/conftest.py)
+    monkeypatch.setenv("JAXIAF_CACHE_DIR", str(tmp_path / "xla"))
+    before = jax.config.jax_compilation_cache_dir, jax.config.jax_enable_compilation_cache
+    try:
+        CHECKS[page](*_run_page(GUIDES / page))
+    finally:
+        jaxiaf.set_compilation_cache(None)
+        jax.config.update("jax_compilation_cache_dir", before[0])
+        jax.config.update("jax_enable_compilation_cache", before[1])
 
 
 def test_every_guide_with_python_is_checked_and_every_guide_is_in_the_nav():

@@ -38,7 +38,8 @@ def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x
         currents = jnp.matmul(x, layer.params.weights, precision=jax.lax.Precision.HIGHEST)
     state = layer.neuron_state
     if pending is None:
-        pending = empty_pending(state.v.shape, feedforward, recurrent)
+        own = bool if layer.surrogate is None else state.v.dtype
+        pending = empty_pending(state.v.shape, feedforward, recurrent, own)
     spikes = None if spikes is None else jnp.asarray(spikes, bool)
     events = Events(spikes, feedforward, recurrent, tuple(pending))
     return evolve(

@@ -422,3 +422,28 @@ def test_brian2_cuba_benchmark_network_for_1000_steps():
     expected = reference.evolve(None, n, currents=np.zeros((num_steps, n)), init={"v": v0}).raster()
     assert raster.sum() > 1000
     np.testing.assert_array_equal(raster, expected)
+
+
+def test_a_surrogate_carries_gradients_through_the_recurrent_spikes():
+    """With a surrogate, the layer's spikes reach the events they cause with the surrogate's derivative:
+    neuron 1 hears neuron 0 only through a recurrent synapse (delay 2), so the derivative of neuron 1's
+    voltage with respect to neuron 0's bias is zero without a surrogate and not with one; the forward
+    pass is the same spikes and voltages either way."""
+    import equinox as eqx
+    import jax
+
+    weights = np.array([[0.0, 2e-3], [0.0, 0.0]])
+
+    def run(bias0, surrogate):
+        layer = jaxiaf.FFIAF(np.zeros((1, 2)), dt=DT, bias=np.array([0.03, 0.0]), surrogate=surrogate)
+        layer = eqx.tree_at(lambda m: m.params.bias, layer, layer.params.bias.at[0].set(bias0))
+        rec = Synapses(weights, 2, "v += w")
+        return jaxiaf.synapses.run(layer, recurrent=rec, x=np.zeros((400, 1)), record=True)
+
+    plain, smooth = run(0.03, None), run(0.03, jaxiaf.surrogate.SuperSpike())
+    np.testing.assert_array_equal(np.asarray(smooth[0]), np.asarray(plain[0]))
+    np.testing.assert_array_equal(np.asarray(smooth[2]["v"]), np.asarray(plain[2]["v"]))
+    assert np.asarray(plain[0])[:, 0].sum() >= 3
+    listen = lambda surrogate: jax.grad(lambda b: jnp.sum(run(b, surrogate)[2]["v"][:, 1]))(0.03)
+    assert listen(None) == 0.0
+    assert np.isfinite(listen(jaxiaf.surrogate.SuperSpike())) and listen(jaxiaf.surrogate.SuperSpike()) != 0.0

@@ -249,7 +249,7 @@ def evolve(
         advance, settle = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
     if events is not None:
         steps = jnp.broadcast_to(constants.refractory_steps, shape)
-        settle = _with_events(settle, events, sim.model, state, steps, num_steps)
+        settle = _with_events(settle, events, sim.model, state, steps, num_steps, surrogate is not None)
     source = _source(currents, next_row)
     carry0 = None if events is None else events.pending
     final, stacked = _loop(
@@ -269,12 +269,14 @@ def evolve(
     return out if events is None else (*out, final[3])
 
 
-def _with_events(settle, events, model, state, steps, num_steps: int):
+def _with_events(settle, events, model, state, steps, num_steps: int, surrogate: bool):
     """`settle` followed by the synaptic events of the step (`jaxiaf._core.synapses.deliver`), threading
-    the spikes in transit; `steps`: the refractory steps at the state's shape. `ValueError` naming the
-    field for events that do not fit the layer."""
+    the spikes in transit; `steps`: the refractory steps at the state's shape; with a `surrogate`, the
+    layer's own spikes reach the events they cause as 0/1 floats with the surrogate's derivative.
+    `ValueError` naming the field for events that do not fit the layer."""
     names = ("v",) if model is None else model.state_names
-    _synapses.check_events(events, names, steps.shape, num_steps)
+    own = state.v.dtype if surrogate else bool
+    _synapses.check_events(events, names, steps.shape, num_steps, own)
     lost = _synapses.lost_on_reset(("v = v_reset",) if model is None else model.on_spike, events)
     flagged = frozenset(("v",) if model is None else model.flags)
     first = state.step
@@ -290,7 +292,7 @@ def _with_events(settle, events, model, state, steps, num_steps: int):
             not_refractory = _generated.not_refractory_before(model, since_before, steps)
         acts = _synapses.acting(fired, not_refractory, lost, flagged)
         vals = {"v": v} if model is None else v
-        vals, pending = _synapses.deliver(events, vals, fired, n - first, pending, acts)
+        vals, pending = _synapses.deliver(events, vals, spike, n - first, pending, acts)
         return spike, vals["v"] if model is None else vals, since, pending
 
     return settle_events

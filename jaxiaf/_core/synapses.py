@@ -144,18 +144,19 @@ def groups(synapses) -> tuple:
     return tuple(synapses) if isinstance(synapses, (tuple, list)) else (synapses,)
 
 
-def empty_pending(shape, feedforward=None, recurrent=None) -> tuple:
+def empty_pending(shape, feedforward=None, recurrent=None, spikes_dtype=bool) -> tuple:
     """`Events.pending` of a layer with state shape (B..., N) that has not spiked yet and no input yet:
-    `(inputs, own)`, a tuple of (D, B..., N_src) bool histories per group, row d - 1 the spikes of d steps
-    ago."""
+    `(inputs, own)`, a tuple of (D, B..., N_src) histories per group, row d - 1 the spikes of d steps ago;
+    the input ones bool, the layer's own of `spikes_dtype` (bool, or with a surrogate the float dtype of
+    `v`: the spikes then carry the surrogate's derivative to the events they cause)."""
     inputs = tuple(
         jnp.zeros((g.max_delay, *shape[:-1], g.weights.shape[0]), bool) for g in groups(feedforward)
     )
-    own = tuple(jnp.zeros((g.max_delay, *shape), bool) for g in groups(recurrent))
+    own = tuple(jnp.zeros((g.max_delay, *shape), spikes_dtype) for g in groups(recurrent))
     return inputs, own
 
 
-def check_events(events: Events, state_names, shape, num_steps: int) -> None:
+def check_events(events: Events, state_names, shape, num_steps: int, spikes_dtype=bool) -> None:
     """`ValueError` naming the field: a raster that is not (T, B..., N_in) bool, weights that do not end
     in the layer's N, recurrent weights that are not (N, N), input groups of different N_in, an `on_pre`
     target that is not a state variable, or pending spikes of another structure than
@@ -187,7 +188,7 @@ def check_events(events: Events, state_names, shape, num_steps: int) -> None:
                 f"`events.spikes` must be a bool raster of shape {expected} (T, B..., N_in); got "
                 f"{events.spikes.dtype} {events.spikes.shape}."
             )
-    wanted = empty_pending(shape, ff, rec)
+    wanted = empty_pending(shape, ff, rec, spikes_dtype)
     like = lambda x: jax.tree.map(lambda a: (jnp.shape(a), jnp.asarray(a).dtype), x)
     try:
         same = jax.tree.structure(events.pending) == jax.tree.structure(wanted)
@@ -257,19 +258,25 @@ def _add(vals: dict, syn: Synapses, source, i, d: int, shape, keep) -> dict:
     """The events of source `i` (an index past the last one: none) through its synapses of delay `d`."""
     n_src = syn.weights.shape[0]
     index = jnp.minimum(i, n_src - 1)
-    fires = jax.lax.dynamic_index_in_dim(source, index, axis=-1, keepdims=True) & (i < n_src)
+    spike = jax.lax.dynamic_index_in_dim(source, index, axis=-1, keepdims=True)
+    fires = (spike if spike.dtype == bool else spike != 0) & (i < n_src)
     delay = (
         syn.delays
         if syn.delays.ndim == 0
         else jax.lax.dynamic_index_in_dim(syn.delays, index, keepdims=False)
     )
-    acts = jnp.broadcast_to(fires, shape) & jnp.broadcast_to(delay == d, shape)
+    due = jnp.broadcast_to(delay == d, shape) & (i < n_src)
+    acts = jnp.broadcast_to(fires, shape) & due
     row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, index, keepdims=False), shape)
     out = dict(vals)
     for target, sign in syn.on_pre:
         act = acts & keep[target] if target in keep else acts
         x = vals[target]
         out[target] = jnp.where(act, x + row if sign == "+" else x - row, x)
+        if spike.dtype != bool:  # + (s - stop_gradient(s)) * w: zero, with the surrogate's derivative
+            chain = jnp.broadcast_to(spike - jax.lax.stop_gradient(spike), shape) * row
+            where = due & keep[target] if target in keep else due
+            out[target] = jnp.where(where, out[target] + (chain if sign == "+" else -chain), out[target])
     return out
 
 
@@ -288,7 +295,8 @@ def acting(fired, not_refractory, lost: frozenset, flagged: frozenset) -> dict:
 def deliver(events: Events, vals: dict, fired, k, pending, acts: dict):
     """Step k's synaptic events (after its threshold and reset): `(vals, pending)` with the events of the
     input groups, then those of the recurrent groups, added to `vals` where `acts` (see `acting`) allows,
-    and `pending` advanced by one step. `fired` (B..., N) bool: the layer's spikes of step k."""
+    and `pending` advanced by one step. `fired` (B..., N): the layer's spikes of step k, bool, or 0/1
+    floats with a surrogate derivative (`_add`)."""
     inputs, own = pending
     if inputs:
         row = jax.lax.dynamic_index_in_dim(events.spikes, k, keepdims=False)

@@ -4,7 +4,11 @@ Brian2's default schedule runs, in each step, the state update (`groups`), the t
 the layer's own and a `SpikeGeneratorGroup`'s), the synaptic events due this step (`synapses`) and then
 the resets (`resets`). A spike emitted at step k through a synapse of delay d steps acts in step k + d,
 after that step's threshold and before its reset: an event on a variable that the reset assigns is lost
-for a neuron that spiked in that step, and acts on the next step's threshold otherwise.
+for a neuron that spiked in that step, and acts on the next step's threshold otherwise. Brian2 also
+writes a variable flagged `(unless refractory)` only where `not_refractory` (its conditional write), which
+the thresholder has just cleared for the neurons that spiked: such events are lost while refractory too.
+`evolve` adds the events after the reset, where they are not lost (`acting`); a reset that reads a
+variable the events write is refused (`lost_on_reset`).
 
 Brian2's numpy target applies each `on_pre` statement `x += w` as `numpy.add.at(x, post, w[events])`: one
 addition at a time, in the order of the spike queue's slot (events pushed at earlier steps first, then by
@@ -48,8 +52,8 @@ def parse_on_pre(on_pre: str) -> tuple:
 
 class Synapses(eqx.Module):
     """Dense connections from `N_src` sources to the layer's `N` neurons, as Brian2's
-    `Synapses(source, layer, "w : <unit>", on_pre=on_pre)` connected all to all (`S.connect()`, synapse
-    index `i * N + j`) with `S.w = weights` and `S.delay = delays * dt`.
+    `Synapses(source, layer, "w : <unit>", on_pre=on_pre)` connecting the pairs of non-zero weight in the
+    order of `i`, then `j` (a zero weight adds nothing), with `S.w = weights` and `S.delay = delays * dt`.
 
     **Arguments:**
 

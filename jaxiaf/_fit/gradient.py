@@ -154,8 +154,9 @@ def compiled_step(optimizer, loss_fn, dtype):
 class _Descents:
     """Gradient descents side by side (the solver interface of `jaxiaf._fit.solver`): `runs` runs from
     random points of the box, never restarted (each run is its own origin); stopping rules as the
-    evolution strategies', with `confirm` capped at `runs`. A subclass gives `init` and `_advance(state)
-    -> (values (runs, D), losses (runs,), evaluations)`."""
+    evolution strategies', with `confirm` capped at `runs`. A subclass gives `_first(key)`, its own state
+    before the first step, and `_advance(own) -> (own, values (runs, D), losses (runs,), evaluations)`;
+    the solver's state is `(own, each run's best loss (runs,), its values)`."""
 
     label = ("fit steps", "step")
 
@@ -164,21 +165,26 @@ class _Descents:
         self.budget = budget._replace(confirm=min(budget.confirm, runs))
         self.dtype = jnp.dtype(data[1].dtype)
         self.evaluate = evaluator(loss, self.dtype)
-        self.best, self.values = np.full(runs, np.inf), [None] * runs
+
+    def init(self, key):
+        return self._first(key), np.full(self.width, np.inf), [None] * self.width
 
     def step(self, state):
-        state, values, losses, spent = self._advance(state)
+        own, best, kept = state
+        own, values, losses, spent = self._advance(own)
         losses = np.where(np.isfinite(losses), losses, np.inf)
-        for r in np.flatnonzero(losses < self.best):
-            self.best[r], self.values[r] = float(losses[r]), values[r]
-        return state, Step(self.best.copy(), list(self.values), float(losses.min()), spent, 0)
+        best, kept = best.copy(), list(kept)
+        for r in np.flatnonzero(losses < best):
+            best[r], kept[r] = float(losses[r]), values[r]
+        return (own, best, kept), Step(best, kept, float(losses.min()), spent, 0)
 
     def terminate(self, state, record, evaluations: int):
-        confirmed = int(sum(self.budget.reached(loss) for loss in self.best))
+        confirmed = int(sum(self.budget.reached(loss) for loss in state[1]))
         return stop_reason(self.budget, confirmed, record, evaluations)
 
     def runs(self, state, generations: int) -> list:
-        return [Run(float(self.best[r]), self.values[r], generations, False, r) for r in range(self.width)]
+        _, best, kept = state
+        return [Run(float(best[r]), kept[r], generations, False, r) for r in range(self.width)]
 
     def profile(self, best_values, names, dt, near, key, spent):
         return np.zeros(len(best_values))
@@ -199,7 +205,7 @@ class Descent(_Descents):
         transformation = _named(optimizer) if isinstance(optimizer, str) else optimizer
         self._step, self._init = compiled_step(transformation, loss, self.dtype)
 
-    def init(self, key):
+    def _first(self, key):
         z = self._start(key, self.data[1].shape[0])
         return z, self._init(z)
 
@@ -222,7 +228,7 @@ class GaussNewton(_Descents):
         self.smooth = tuple(n for n in names if n in SMOOTH)
         self.index = np.array([names.index(n) for n in self.smooth])
 
-    def init(self, key):
+    def _first(self, key):
         (params, sim, state), currents, _, target_v, _ = self.data[0]
         self.forced, self.lower, self.hold = _forced_segments(params, sim, state, currents, target_v)
         self.step_dt = float(np.asarray(sim.dt).reshape(-1)[0])

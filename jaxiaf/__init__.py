@@ -1,6 +1,6 @@
 """jaxiaf: a pure, Brian2-exact, fast feedforward integrate-and-fire layer in JAX."""
 
-from . import graph, metrics, surrogate
+from . import graph, metrics, surrogate, synapses
 from ._compile.cache import enable_from_environment as _enable_from_environment
 from ._compile.cache import set_compilation_cache as set_compilation_cache
 from ._core.divergence import diverged as diverged
@@ -78,6 +78,7 @@ __all__ = [
     "summarize",
     "surrogate",
     "sweep",
+    "synapses",
     "to_nir",
     "traces_from_neo",
 ]

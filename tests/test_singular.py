@@ -120,3 +120,15 @@ def test_the_rule_flags_the_values_where_the_closed_form_loses_digits():
         values = {n: np.asarray(env[n]) for n in adaptive.parameter_names}
         flagged = any(bad.any() for _, bad in singular.analyse(adaptive, values, dt, {"N": 1}))
         assert flagged == (relative > 1e-6), (a, relative)
+
+
+def test_the_host_analysis_is_remembered_by_value():
+    """Each set of values is analysed once (the last 16 are kept); other values are analysed anew."""
+    adaptive = model(ADAPT, reset="v = v_reset; w += b")
+    fixed = {**dict(adaptive.constants), "N": 2}
+    given = {n: np.asarray(PA.get(n, 0.0)) for n in adaptive.parameter_names}
+    values = lambda a: {**given, "a": np.asarray(a)}
+    for a in [[0.0, 0.02], [0.02, 0.02], [0.0, 0.02], *([k * 1e-3, 0.02] for k in range(1, 20))]:
+        where = singular.mask(adaptive, values(a), 1e-4, fixed)
+        np.testing.assert_array_equal(where, np.asarray(a) == 0.0)
+    assert len(singular._MEMORY) == 16

@@ -19,6 +19,8 @@ sets as diverged (`jaxiaf._core.interpret.loop_env` makes their parameters NaN).
 
 import ast
 import functools
+import hashlib
+import threading
 
 import equinox as eqx
 import jax
@@ -44,6 +46,7 @@ def _names(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - {"_numpy"}
 
 
+@functools.lru_cache(maxsize=256)
 def _hoisted(model) -> dict:
     """`{name: expression}` of the loop-invariant values (`_lio_k`, `_inv_k`) in the order they run."""
     return {s.targets[0].id: s.value for s in (ast.parse(t).body[0] for t in model.scalar + model.invariant)}
@@ -84,6 +87,12 @@ def candidates(model) -> tuple:
             if _names(expression) <= fixed and _cancels(expression, hoisted):
                 found[(kind, ast.unparse(expression))] = None
     return tuple((kind, text, _parameters(text, hoisted, model)) for kind, text in found)
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes(model) -> tuple:
+    """The candidates' expressions, parsed once."""
+    return tuple(ast.parse(text, mode="eval").body for _, text, _ in candidates(model))
 
 
 def _parameters(text: str, hoisted: dict, model) -> tuple:
@@ -140,8 +149,8 @@ def analyse(model, values: dict, dt, constants: dict) -> list:
         for name, expression in _hoisted(model).items():
             env[name] = _evaluate(expression, env)
         out = []
-        for candidate in candidates(model):
-            value, error = _evaluate(ast.parse(candidate[1], mode="eval").body, env)
+        for candidate, node in zip(candidates(model), _nodes(model), strict=True):
+            value, error = _evaluate(node, env)
             if candidate[0] == "divisor":
                 bad = ~np.isfinite(value) | (error > _RELATIVE * np.abs(value))
             else:
@@ -156,12 +165,32 @@ def _shape(model, values: dict, dt):
 
 
 def _host_mask(model, constants: dict, names: tuple, dt, *arrays):
-    values = dict(zip(names, arrays, strict=True))
-    found = analyse(model, values, dt, constants)
+    """The mask for concrete values, remembered for the last 16 sets of values seen (by a digest of their
+    bytes: a layer called again and again pays for the analysis once)."""
+    arrays = [np.ascontiguousarray(a, np.float64) for a in (dt, *arrays)]
+    digests = tuple((a.shape, hashlib.blake2b(a, digest_size=16).digest()) for a in arrays)
+    key = (model, tuple(sorted(constants.items())), names, digests)
+    with _LOCK:
+        known = _MEMORY.get(key)
+    if known is None:
+        known = _compute_mask(model, constants, names, *arrays)
+        with _LOCK:
+            if len(_MEMORY) >= 16:
+                _MEMORY.pop(next(iter(_MEMORY)))
+            _MEMORY[key] = known
+    return known
+
+
+def _compute_mask(model, constants: dict, names: tuple, dt, *arrays):
+    found = analyse(model, dict(zip(names, arrays, strict=True)), dt, constants)
     shape = np.broadcast_shapes(np.shape(dt), *(np.shape(a) for a in arrays))
     return np.broadcast_to(
         functools.reduce(np.logical_or, [bad for _, bad in found], np.zeros(shape, bool)), shape
     )
+
+
+_MEMORY: dict = {}
+_LOCK = threading.Lock()
 
 
 def mask(model, values: dict, dt, constants: dict):

@@ -1,5 +1,0 @@
-"""Moved to `jaxiaf._core.interpret` (the core runs the generated statements; `_equations`, the front
-end, imports the core, not the other way round). Kept only until `jaxiaf/_core/scan.py`, `constants.py` and
-`steps.py` import `from . import interpret`; then delete this file."""
-
-from .._core.interpret import *  # noqa: F403

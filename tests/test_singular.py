@@ -132,3 +132,15 @@ def test_the_host_analysis_is_remembered_by_value():
         where = singular.mask(adaptive, values(a), 1e-4, fixed)
         np.testing.assert_array_equal(where, np.asarray(a) == 0.0)
     assert len(singular._MEMORY) == 16
+
+
+def test_hoisted_values_the_candidates_do_not_read_are_not_evaluated():
+    """The GIF-like model of `jaxiaf.neuron_models`: its closed form divides by `tau_w - tau_m` and hoists
+    `exp(-dt / tau_theta)`, which no candidate reads (and the analysis is not given `tau_theta`)."""
+    gif = jaxiaf.neuron_models["gif"]
+    layer = gif.layer(1e-4)
+    assert [c[:2] for c in singular.candidates(layer.sim.model)] == [("divisor", "-tau_m + tau_w")]
+    assert np.asarray(layer(np.full((200, layer.size_in), 1e-10))[0]).shape == (200, layer.size_out)
+    equal = r"singular for 1 of 1 neurons: \[neuron 0: tau_w=0\.02, tau_m=0\.02 \(its closed form divides"
+    with pytest.raises(ValueError, match=equal):
+        gif.layer(1e-4, tau_w=0.02, tau_m=0.02)(np.full((10, layer.size_in), 1e-10))

@@ -12,9 +12,9 @@ root is negative (the system oscillates), Brian2's result is NaN.
 update that reads only parameters, constants and `dt` and can cancel (a sum or difference, or a hoisted
 value that holds one) is evaluated with NumPy in float64 together with a bound on its rounding error
 (propagated through `+ - * / **`, `sqrt`, `exp`). A divisor known to fewer than 8 significant digits
-(`error > 1e-8 * |value|`) or not finite, and a square root of a value below -1000 times its error
-bound, make the neuron singular. The layer refuses such values by name, and sweeps and fits mark those
-sets as diverged (`jaxiaf._core.interpret.loop_env` makes their parameters NaN).
+(`error >= 1e-8 * |value|`, so an exact 0 too) or not finite, and a square root of a value below -1000
+times its error bound, make the neuron singular. The layer refuses such values by name, and sweeps and
+fits mark those sets as diverged (`jaxiaf._core.interpret.loop_env` makes their parameters NaN).
 """
 
 import ast
@@ -90,6 +90,19 @@ def candidates(model) -> tuple:
 
 
 @functools.lru_cache(maxsize=256)
+def _needed(model) -> tuple:
+    """`(name, expression)` of the hoisted values the candidates read (through each other), in order: the
+    others may read parameters the analysis is not given."""
+    hoisted, read = _hoisted(model), set()
+    todo = [node for node in _nodes(model)]
+    while todo:
+        for name in _names(todo.pop()) & set(hoisted) - read:
+            read.add(name)
+            todo.append(hoisted[name])
+    return tuple((name, expression) for name, expression in hoisted.items() if name in read)
+
+
+@functools.lru_cache(maxsize=256)
 def _nodes(model) -> tuple:
     """The candidates' expressions, parsed once."""
     return tuple(ast.parse(text, mode="eval").body for _, text, _ in candidates(model))
@@ -146,13 +159,13 @@ def analyse(model, values: dict, dt, constants: dict) -> list:
     env = {n: (np.asarray(v, np.float64), np.float64(0.0)) for n, v in {**constants, **values}.items()}
     env["dt"] = (np.asarray(dt, np.float64), np.float64(0.0))
     with np.errstate(all="ignore"):
-        for name, expression in _hoisted(model).items():
+        for name, expression in _needed(model):
             env[name] = _evaluate(expression, env)
         out = []
         for candidate, node in zip(candidates(model), _nodes(model), strict=True):
             value, error = _evaluate(node, env)
             if candidate[0] == "divisor":
-                bad = ~np.isfinite(value) | (error > _RELATIVE * np.abs(value))
+                bad = ~np.isfinite(value) | (_RELATIVE * np.abs(value) <= error)  # 0 divisor: 0 <= 0
             else:
                 bad = value < -1e3 * error
             out.append((candidate, np.asarray(bad)))

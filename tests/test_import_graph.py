@@ -4,20 +4,9 @@
 import ast
 import pathlib
 
-import pytest
-
 import jaxiaf
 
 ROOT = pathlib.Path(jaxiaf.__file__).parent
-
-KNOWN_CYCLES = [
-    # the generated statements' runtime is in the core now (jaxiaf/_core/interpret.py, affine.py); the
-    # core's scan.py, constants.py and steps.py still import it through jaxiaf/_equations/interpret.py
-    # and affine.py, which re-export it until they import `from . import interpret, affine`
-    {"_core", "_equations"},
-]
-"""Cycles that remain, each between two subpackages (see the reasons); no other may appear."""
-
 
 def _unit(module: str) -> str:
     """The subpackage (or top-level module) of `jaxiaf.<unit>.<...>`."""
@@ -82,15 +71,10 @@ def test_the_finder_finds_cycles():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-def test_no_import_cycle_but_the_known_ones():
+def test_the_subpackages_are_acyclic():
     graph = import_graph()
-    assert {"_rockpool", "_interop", "_layer", "_core"} <= set(graph)
+    assert {"_rockpool", "_interop", "_layer", "_equations"} <= set(graph)
+    assert "_core" not in graph  # the core imports no other subpackage: the front end imports the core
     assert "_interop" not in graph["_rockpool"]  # the time series build their Neo objects themselves
     assert "_fit" not in graph["_interop"]  # save/load keep FitResult by registration; rasters: _rockpool
-    unexpected = [c for c in cycles(graph) if c not in KNOWN_CYCLES]
-    assert not unexpected, f"import cycles between subpackages: {unexpected}"
-
-
-@pytest.mark.xfail(strict=True, reason="the KNOWN_CYCLES above remain (owner: core's scan, constants, steps)")
-def test_the_subpackages_are_acyclic():
-    assert cycles(import_graph()) == []
+    assert cycles(graph) == [], f"import cycles between subpackages: {cycles(graph)}"

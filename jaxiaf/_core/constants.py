@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._equations import affine as _affine
-from .._equations import interpret as _generated
+from . import affine as _affine
 from . import checks as _checks
+from . import interpret as _generated
 from .integrators import STABILITY_LIMITS, coefficient, resolve_integrator
 from .pytrees import NEVER, Parameters, SimulationParameters, StepConstants
 

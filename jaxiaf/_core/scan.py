@@ -10,9 +10,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._equations import interpret as _generated
 from . import checks as _checks
 from . import constants as _constants
+from . import interpret as _generated
 from . import noise as _noise
 from . import surrogate as _surrogate
 from . import synapses as _synapses

@@ -4,8 +4,8 @@
 import jax
 import jax.numpy as jnp
 
-from .._equations import affine as _affine
-from .._equations import interpret as _generated
+from . import affine as _affine
+from . import interpret as _generated
 from . import noise as _noise
 from . import surrogate as _surrogate
 from .integrators import READS_NEXT_ROW, TIMED_ORDER, affine, resolve_integrator

@@ -16,29 +16,10 @@ from .._core.integrators import STABILITY_LIMITS
 from .._core.scan import step_constants
 from .._equations import names as _named
 from .._layer import FFIAF
-from .._rockpool import timebase as _timebase
+from .._rockpool.timebase import spikes_to_raster
 from . import gradient as _gradient
 from . import metrics as _metrics
 from .search import OPTIMIZERS
-
-
-def spikes_to_raster(spike_times, num_steps: int, dt: float, t_start: float = 0.0) -> np.ndarray:
-    """(K, T, 1) bool raster from K arrays of spike times (s): a spike at `t` falls in step
-    `floor((t - t_start) / dt + 1e-6)` (`jaxiaf._rockpool.timebase.bin_index`), so Brian2's `k*dt` stamps and
-    mid-bin `(k + 0.5)*dt` times agree.
-
-    **Raises:** `ValueError` naming the argument for `dt` not finite and > 0, `t_start` not finite,
-    `num_steps` not an integer >= 1, or a spike outside the `num_steps` steps."""
-    dt = _timebase.seconds("dt", dt, positive=True)
-    t_start = _timebase.seconds("t_start", t_start)
-    positive_int("num_steps", num_steps, 1)
-    raster = np.zeros((len(spike_times), num_steps, 1), bool)
-    for trial, times in enumerate(spike_times):
-        steps = _timebase.bin_index(_timebase.time_array(f"spikes[{trial}]", times), t_start, dt)
-        if np.any((steps < 0) | (steps >= num_steps)):
-            raise ValueError(f"`spikes` of trial {trial} fall outside the {num_steps} steps of `x`.")
-        raster[trial, steps, 0] = True
-    return raster
 
 
 def as_trials(name, value, shape_tail, dtype):

@@ -23,7 +23,6 @@ from . import loss as _loss
 from . import neurons as _fit_neurons
 from . import recordings as _recordings
 from . import search as _search
-from .arguments import spikes_to_raster as spikes_to_raster
 from .result import NEAR_BEST, FitResult, result
 from .solver import Budget, run
 

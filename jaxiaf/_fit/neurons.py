@@ -37,9 +37,10 @@ def one_neuron(module, n: int):
     )
 
 
-def fit_each(fit, module, x, targets: dict, key, progress, options: dict) -> FitResult:
-    """Fit every neuron of `module` on its own (`targets`: `spikes` and/or `v`, (K, T, N) arrays) and
-    gather the results; one warning per flag names the neurons that raised it."""
+def fit_each(solve, module, x, targets: dict, key, progress, options: dict) -> FitResult:
+    """Fit every neuron of `module` on its own with `solve` (the driver's one-neuron solve, called as
+    `solve(module, x, key=, progress=, **targets, **options)`; `targets`: `spikes` and/or `v`, (K, T, N)
+    arrays) and gather the results; one warning per flag names the neurons that raised it."""
     from tqdm.auto import tqdm
 
     results = []
@@ -50,7 +51,7 @@ def fit_each(fit, module, x, targets: dict, key, progress, options: dict) -> Fit
             warnings.simplefilter("ignore", FitWarning)
             own_targets = {k: None if t is None else t[..., n : n + 1] for k, t in targets.items()}
             results.append(
-                fit(
+                solve(
                     one_neuron(module, n),
                     x,
                     key=jax.random.fold_in(key, n),

@@ -229,3 +229,11 @@ FIT_BOUNDS = {
     "refractory": (0.0, 6e-3),
 }
 """The search box of that problem (SI)."""
+
+LIF = """dv/dt = (v_rest - v + R*I_inp)/tau : volt
+v_rest : volt
+R : ohm
+tau : second
+v_thresh : volt
+v_reset : volt"""
+"""A leaky integrate-and-fire neuron as a Brian2 user writes it."""

@@ -6,15 +6,10 @@ import jax
 import numpy as np
 import pytest
 from helpers import ADAPTIVE_LIF as ADAPT
+from helpers import LIF
 
 import jaxiaf
 
-LIF = """dv/dt = (v_rest - v + R*I_inp)/tau : volt
-v_rest : volt
-R : ohm
-tau : second
-v_thresh : volt
-v_reset : volt"""
 P = dict(v_rest=-0.065, R=1.0, v_thresh=-0.05, v_reset=-0.065)
 PA = dict(v_rest=-0.065, R=1.0, tau_m=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065, a=0.02)
 

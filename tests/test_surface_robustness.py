@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 from helpers import ADAPTIVE_LIF as ADAPT
 from helpers import ADAPTIVE_LIF_VALUES as PA
-from helpers import require
+from helpers import LIF, require
 
 import jaxiaf
 
-LIF = """dv/dt = (v_rest - v + R*I_inp)/tau : volt
-v_rest : volt
-R : ohm
-tau : second
-v_thresh : volt
-v_reset : volt"""
 P = dict(v_rest=-0.065, R=1.0, tau=0.02, v_thresh=-0.05, v_reset=-0.065)
 X = np.full((500, 1), 0.03)
 

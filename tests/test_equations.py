@@ -16,9 +16,17 @@ from jaxiaf._core.pytrees import SimulationParameters
 
 pytestmark = pytest.mark.brian
 CASES = [(name, method) for name, zoo in ZOO.items() for method in zoo.methods]
+DEFAULT_RUN = {"euler", "rk4"}
+"""The default run checks each model under its first method (Brian2's own choice), euler and rk4; the
+other methods are marked slow (`pytest -m slow`; `benchmarks/zoo_parity.py` runs all, 100 scenarios each)."""
 
 
-@pytest.mark.parametrize(("name", "method"), CASES)
+def _case(name, method):
+    first = method == ZOO[name].methods[0]
+    return pytest.param(name, method, marks=() if first or method in DEFAULT_RUN else pytest.mark.slow)
+
+
+@pytest.mark.parametrize(("name", "method"), [_case(*case) for case in CASES])
 def test_zoo_matches_brian(name, method):
     """100 random scenarios (parameters, initial state, refractory 0-30 steps, input per neuron): spike
     sets and every state variable bit-identical where the update is arithmetic only; with `exp` of a
@@ -145,7 +153,7 @@ def test_jit_vmap_sweep_over_an_equation_parameter():
         jaxiaf.sweep(mod, {"a": [1.0, 2.0] * brian2.ohm}, x)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_fit_adaptive_lif_from_brian_spikes(seed):
     """`jaxiaf.fit` of `a`, `b`, `tau_w` and `tau_m` from Brian2 spike trains (4 trials of 0.8 s of
     current steps), with the fit's defaults: every parameter within 10 %."""

@@ -8,6 +8,7 @@ import jaxiaf
 
 ROOT = pathlib.Path(jaxiaf.__file__).parent
 
+
 def _unit(module: str) -> str:
     """The subpackage (or top-level module) of `jaxiaf.<unit>.<...>`."""
     parts = module.split(".")

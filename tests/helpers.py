@@ -237,3 +237,15 @@ tau : second
 v_thresh : volt
 v_reset : volt"""
 """A leaky integrate-and-fire neuron as a Brian2 user writes it."""
+
+
+def sweep_workload():
+    """A noisy float64 sweep of 15 sets with swept weights: 2 chunks of 8 over 4 devices, the last padded."""
+    rng = np.random.default_rng(3)
+    mod = jaxiaf.FFIAF(rng.normal(0, 0.01, (3, 5)), noise_std=0.002, refractory=1e-3)
+    batch = {
+        "bias": np.linspace(0.005, 0.03, 15),
+        "tau_mem": np.tile([0.01, 0.02, 0.04], 5),
+        "weights": rng.normal(0, 0.01, (15, 3, 5)),
+    }
+    return mod, batch, rng.normal(0.5, 1.0, (300, 3))

@@ -10,6 +10,7 @@ import textwrap
 
 import jax
 import numpy as np
+from helpers import sweep_workload
 
 import jaxiaf
 
@@ -24,27 +25,15 @@ WORKER = textwrap.dedent(
     jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process_id)
     import numpy as np
     sys.path.insert(0, sys.argv[4])
-    from test_multiprocess import workload
+    from helpers import sweep_workload
     import jaxiaf
     assert len(jax.devices()) == 4 and len(jax.local_devices()) == 2, jax.devices()
-    mod, batch, x = workload()
+    mod, batch, x = sweep_workload()
     res = jaxiaf.sweep(mod, batch, x, outputs=("counts", "first_spike_times", "v"), chunk_size=8)
     key = jax.random.key_data(res.final_state.key)
     np.savez(out, counts=res.counts, first=res.first_spike_times, v=res.v, key=key)
     """
 )
-
-
-def workload():
-    """A noisy float64 sweep of 15 sets with swept weights: 2 chunks of 8 over 4 devices, the last padded."""
-    rng = np.random.default_rng(3)
-    mod = jaxiaf.FFIAF(rng.normal(0, 0.01, (3, 5)), noise_std=0.002, refractory=1e-3)
-    batch = {
-        "bias": np.linspace(0.005, 0.03, 15),
-        "tau_mem": np.tile([0.01, 0.02, 0.04], 5),
-        "weights": rng.normal(0, 0.01, (15, 3, 5)),
-    }
-    return mod, batch, rng.normal(0.5, 1.0, (300, 3))
 
 
 def _free_port() -> int:
@@ -72,7 +61,7 @@ def test_two_processes_sweep_equals_one_process_bit_for_bit(tmp_path):
             p.kill()  # no-op for a process that has exited
     for p, log in zip(procs, logs, strict=True):
         assert p.returncode == 0, log[-3000:]
-    mod, batch, x = workload()
+    mod, batch, x = sweep_workload()
     ref = jaxiaf.sweep(mod, batch, x, outputs=("counts", "first_spike_times", "v"), chunk_size=8)
     assert ref.counts.sum() > 0 and len(np.unique(np.asarray(ref.counts).sum(1))) > 3
     for i in range(2):

@@ -328,10 +328,9 @@ SINGULAR = "_singular"
 
 def constants(params, sim, dtype):
     """`(dt, refractory_steps or None, loop-invariant values)` of a model layer, once per evolve: Brian2's
-    scalar code (`_lio_k`, functions of `dt`, the constants and `N`) and the hoisted calls (`_inv_k`, per
-    neuron), with NumPy on the host in float64, and, where the update can be singular, where it is
-    (`SINGULAR`; `loop_env` makes those neurons' parameters NaN). A refractory period of the parameters is
-    computed here; a refractory rule runs every step (0 steps here)."""
+    scalar code (`_lio_k`: of `dt`, the constants, `N`) and hoisted calls (`_inv_k`, per neuron), with NumPy
+    on the host in float64, and where the update is singular (`SINGULAR`; `loop_env` makes those neurons'
+    parameters NaN). A refractory period of the parameters is computed here; a rule runs every step."""
     model = sim.model
     dt = jnp.asarray(sim.dt, dtype)
     fixed = {**dict(model.constants), "N": params.weights.shape[-1]}
@@ -361,8 +360,7 @@ def constants(params, sim, dtype):
 
 
 def refuse_singular(params, sim, consts) -> None:
-    """`ValueError` naming the neurons whose update is singular for their parameters (see
-    `jaxiaf._core.singular`), read from the concrete `consts` of `constants`."""
+    """`ValueError` naming the neurons whose update is singular, from the concrete `consts` of `constants`."""
     where = consts.extra.get(SINGULAR)
     if where is not None and bool(np.any(np.asarray(where))):
         fixed = {**dict(sim.model.constants), "N": params.weights.shape[-1]}

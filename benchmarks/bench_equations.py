@@ -5,9 +5,9 @@ Part 1, workload (b) with the layer's own equations: 256 parameter sets x 100 ne
 counts only, input (T, 100) shared by all sets (100 input channels), `jaxiaf.sweep` over both cores (one
 JAX CPU device per core), float32 (and float64, in its own process):
 
-- the adaptive LIF of `tests/zoo.py` (`v`, `w`; reset `v = v_reset; w += b`), sets sweeping `a` and `b`,
+- the adaptive LIF of `brian_ref/zoo.py` (`v`, `w`; reset `v = v_reset; w += b`), sets sweeping `a` and `b`,
   with Brian2's automatic integrator (`exact`, i.e. `linear`, for these linear equations) and `rk4`;
-- AdEx of `tests/zoo.py` (`exp` term), sets sweeping `a` and `b`, `rk4`;
+- AdEx of `brian_ref/zoo.py` (`exp` term), sets sweeping `a` and `b`, `rk4`;
 - the default IAF set through `jaxiaf.sweep` (`bias`, `tau_mem` swept, rk4 and exact), as `bench_sweep.py`;
 - a diagnostic: the default equations forced through the generated path (`threshold="v>v_thresh"` is not
   recognised as the default rule), sweeping `I_bias` and `tau_m`: the same model, hand-tuned kernels vs
@@ -73,7 +73,7 @@ from _common import (
 B, N, N_IN = 256, 100, 100
 N_A = 1000  # workload (a)
 
-# The models of tests/zoo.py (the worker checks that the equation strings are still the same), with
+# The models of brian_ref/zoo.py (the worker checks that the equation strings are still the same), with
 # fixed values inside the zoo's ranges and the swept ranges of the zoo.
 ADAPTIVE_EQ = """
     dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
@@ -241,9 +241,7 @@ def worker_eq(precision, num_steps, outdir):
     import jax.numpy as jnp
 
     import jaxiaf
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    import zoo
+    from brian_ref import zoo
 
     dtype = jnp.float64 if precision == "f64" else jnp.float32
     res = {
@@ -268,7 +266,7 @@ def worker_eq(precision, num_steps, outdir):
 
     for name, integ in MODEL_CASES:
         spec = MODELS[name]
-        assert getattr(zoo, spec["zoo"]).equations == spec["equations"], f"tests/zoo.py's {name} changed"
+        assert getattr(zoo, spec["zoo"]).equations == spec["equations"], f"brian_ref/zoo.py's {name} changed"
         weights, x, swept = model_workload(name, num_steps)
         kw = {} if integ is None else {"integrator_name": integ}
         first_set = {p: float(v[0]) for p, v in swept.items()}

@@ -4,7 +4,8 @@
 
 Each neuron gets one input through its own weight (0.5-1.5), 3 trials of 0.5 s of white-noise current;
 truths are drawn uniformly (`tau_mem` 10-40 ms, `bias` 4-12 mA) and simulated by `brian_ref`. A value is
-recovered when it is within 5 % of its truth. The test version (8 neurons) is
+recovered when it is within 5 % of its truth (`brian_ref/scenarios.py`: `neurons_problem`;
+`brian_ref/parity.py`: `fit_neurons`). The test version (8 neurons) is
 `tests/test_fit_suite.py::test_per_neuron_parameters_are_recovered`.
 
     .venv/bin/python benchmarks/bench_fit_neurons.py [--neurons 100] [--json PATH]
@@ -21,10 +22,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _common import ROOT, cpu_busy, machine_header  # noqa: E402
-
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from _common import cpu_busy, machine_header  # noqa: E402
 
 
 def main():
@@ -33,16 +31,17 @@ def main():
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json", default="benchmarks/results/fit_neurons.json")
     args = parser.parse_args()
-    from test_fit_suite import _fit_neurons, _neurons_problem
+    from brian_ref.parity import fit_neurons
+    from brian_ref.scenarios import neurons_problem
 
     start = time.perf_counter()
-    truth, weights, x, spikes = _neurons_problem(args.neurons, args.seed)
+    truth, weights, x, spikes = neurons_problem(args.neurons, args.seed)
     brian_s = time.perf_counter() - start
     import jax
 
     busy = cpu_busy()
     start = time.perf_counter()
-    result = _fit_neurons(weights, x, spikes, key=jax.random.key(0))
+    result = fit_neurons(weights, x, spikes, key=jax.random.key(0))
     wall = time.perf_counter() - start
     errors = {k: np.abs(result.best_params[k] / truth[k] - 1) for k in truth}
     within = {k: float((e < 0.05).mean()) for k, e in errors.items()}

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """float32 vs float64 spike agreement: the share of neurons whose spike trains are identical in float32
-and float64, on the random scenarios of the tests (`tests/helpers.py`: `random_scenarios(default_rng(11),
-100, 2000, 1e-4)`, 100 scenarios x 4 neurons = 400 neurons, 2000 steps: taus 1-100 ms, step / sine /
-white-noise inputs, refractory periods 0-30 steps), evolved with `run_jax` (a vmapped module). Each
-precision runs in its own process (`JAX_ENABLE_X64=0` / `1`).
+and float64, on the random scenarios of the tests (`brian_ref/scenarios.py`:
+`random_scenarios(default_rng(11), 100, 2000, 1e-4)`, 100 scenarios x 4 neurons = 400 neurons, 2000
+steps: taus 1-100 ms, step / sine / white-noise inputs, refractory periods 0-30 steps), evolved with
+`run_jax` (`brian_ref/parity.py`, a vmapped module). Each precision runs in its own process
+(`JAX_ENABLE_X64=0` / `1`).
 
     .venv/bin/python benchmarks/bench_precision.py        # about 1 minute
 """
@@ -15,7 +16,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
-from _common import ROOT, emit, machine_header, record, run_worker, table
+from _common import emit, machine_header, record, run_worker, table
 
 INTEGRATORS = ("rk4", "exact", "rk2", "euler", "exponential_euler")
 
@@ -24,8 +25,8 @@ def worker(precision, outdir):
     os.environ["JAX_ENABLE_X64"] = "1" if precision == "f64" else "0"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     os.environ.setdefault("JAXIAF_CACHE_DIR", "0")
-    sys.path.insert(0, str(ROOT / "tests"))
-    from helpers import random_scenarios, run_jax
+    from brian_ref.parity import run_jax
+    from brian_ref.scenarios import random_scenarios
 
     sc = random_scenarios(np.random.default_rng(11), 100, 2000, 1e-4)
     dtypes = {}

@@ -9,15 +9,15 @@ import argparse
 import json
 import pathlib
 import subprocess
-import sys
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "tests"))
 
 import numpy as np  # noqa: E402
-from zoo import ZOO, run_both, same_trains, transcendental  # noqa: E402
+
+from brian_ref.parity import run_both  # noqa: E402
+from brian_ref.zoo import ZOO, same_trains, transcendental  # noqa: E402
 
 
 def main():

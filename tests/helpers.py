@@ -1,11 +1,11 @@
-"""Helpers shared by the tests: random parity scenarios and comparisons.
+"""Helpers shared by the tests: comparisons, small layers and equations. The random scenarios and the model
+zoo, which the benchmarks share, are in `brian_ref/scenarios.py`, `brian_ref/zoo.py` and
+`brian_ref/parity.py`.
 
 Tolerances: parity with Brian2 is asserted bit for bit, on spikes and on `v` (the README's claim).
 Invariants of the JAX core (chunking, jit, vmap) are
 asserted bit for bit: they run the same compiled arithmetic.
 """
-
-import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -14,104 +14,8 @@ import numpy as np
 import jaxiaf
 
 
-@dataclasses.dataclass
-class Scenarios:
-    """S scenarios of M neurons and N_in inputs, stacked: `x` (S, T, N_in), `weights` (S, N_in, M), per-neuron
-    parameters (S, M)."""
-
-    x: np.ndarray
-    weights: np.ndarray
-    bias: np.ndarray
-    tau_mem: np.ndarray
-    v_thresh: np.ndarray
-    v_reset: np.ndarray
-    v_rest: np.ndarray
-    refractory: np.ndarray
-    dt: float
-
-    @property
-    def shape(self):
-        return self.weights.shape[0], self.weights.shape[2]
-
-    def flat(self, name):
-        return getattr(self, name).reshape(-1)
-
-    def currents(self):
-        """(T, S*M) input currents, `x_s @ W_s` per scenario, computed by NumPy."""
-        return np.concatenate([self.x[s] @ self.weights[s] for s in range(self.x.shape[0])], axis=1)
-
-    def with_thresholds(self, v_thresh):
-        return dataclasses.replace(self, v_thresh=v_thresh)
-
-
-def random_scenarios(rng, num, num_steps, dt, num_in=3, num_neurons=4) -> Scenarios:
-    """Random scenarios: tau 1-100 ms (log-uniform), step / sine / white-noise inputs, mixed-sign weights,
-    v_reset above and below v_rest, refractory 0-30 steps including non-multiples of dt."""
-    t = np.arange(num_steps) * dt
-    xs = []
-    for s in range(num):
-        kind = s % 3
-        if kind == 0:
-            onset = rng.uniform(0, t[-1], num_in)
-            x = rng.uniform(0.5, 2.0, num_in) * (t[:, None] > onset)
-        elif kind == 1:
-            freq = rng.uniform(2, 50, num_in)
-            x = rng.uniform(0.5, 2.0, num_in) * np.sin(
-                2 * np.pi * freq * t[:, None] + rng.uniform(0, 6, num_in)
-            )
-        else:
-            x = rng.normal(0, 1.0, (num_steps, num_in))
-        xs.append(x)
-    size = (num, num_neurons)
-    refr_steps = rng.integers(0, 31, size)
-    fraction = np.where(rng.random(size) < 0.5, 0.0, rng.uniform(0.0, 0.99, size))
-    v_rest = rng.uniform(-0.07, -0.06, size)
-    return Scenarios(
-        x=np.stack(xs),
-        weights=rng.normal(0, 0.01, (num, num_in, num_neurons)),
-        bias=rng.uniform(0.0, 0.03, size),
-        tau_mem=np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size)),
-        v_thresh=rng.uniform(-0.058, -0.045, size),
-        v_reset=v_rest + rng.uniform(-0.01, 0.01, size),
-        v_rest=v_rest,
-        refractory=(refr_steps + fraction) * dt,
-        dt=dt,
-    )
-
-
-def batched_module(sc: Scenarios, integrator: str, **kwargs):
-    """A module whose leaves carry a leading scenario axis (built with `jax.vmap`)."""
-
-    def build(w, b, tau, vt, vreset, vrest, refr):
-        return jaxiaf.FFIAF(
-            w,
-            bias=b,
-            tau_mem=tau,
-            v_thresh=vt,
-            v_reset=vreset,
-            v_rest=vrest,
-            refractory=refr,
-            dt=sc.dt,
-            integrator_name=integrator,
-            **kwargs,
-        )
-
-    args = [
-        jnp.asarray(a)
-        for a in (sc.weights, sc.bias, sc.tau_mem, sc.v_thresh, sc.v_reset, sc.v_rest, sc.refractory)
-    ]
-    return jax.vmap(build)(*args)
-
-
-def run_jax(sc: Scenarios, integrator: str, **kwargs):
-    """Spikes (T, S*M) and v (T, S*M) of all scenarios, in one vmapped call."""
-    mods = batched_module(sc, integrator, **kwargs)
-    spikes, _, rec = jax.vmap(lambda m, x: m(x, record=True))(mods, jnp.asarray(sc.x))
-    flat = lambda a: np.moveaxis(np.asarray(a), 0, 1).reshape(a.shape[1], -1)
-    return flat(spikes), flat(rec["v"])
-
-
-def brian_layer(sc: Scenarios, integrator: str, **kwargs):
+def brian_layer(sc, integrator: str, **kwargs):
+    """The `brian_ref.scenarios.Scenarios` `sc` as one Brian2 layer of S*M neurons."""
     from brian_ref import FFIAFBrian2
 
     n = sc.weights.shape[0] * sc.weights.shape[2]
@@ -249,3 +153,31 @@ def sweep_workload():
         "weights": rng.normal(0, 0.01, (15, 3, 5)),
     }
     return mod, batch, rng.normal(0.5, 1.0, (300, 3))
+
+
+def initial_state(mod) -> dict:
+    """A model layer's state variables by the equations' names (`State.v` is the primary variable)."""
+    state, names = mod.neuron_state, mod.sim.model.state_names
+    return {names[0]: np.asarray(state.v), **{k: np.asarray(v) for k, v in state.extra.items()}}
+
+
+def run_script(eqs, currents, params, namespace=None, method=None, refractory=0.0, **rules):
+    """`(jax spikes, jax traces, brian result, model)` of equations written as a Brian2 script writes them
+    (`namespace`, `threshold`, `reset`, `refractory`, `input_sampling`), run by the layer and by Brian2
+    (numpy target, float64) on the same (T, N) `currents`."""
+    from brian_ref import EquationLayer
+
+    n = currents.shape[1]
+    namespace = dict(namespace or {})
+    mod = jaxiaf.FFIAF(
+        np.eye(n), neuron_eq=eqs, integrator_name=method, refractory=refractory, namespace=namespace,
+        **rules, **params,
+    )  # fmt: skip
+    spikes, _, record = mod(currents, record=True)
+    model = mod.sim.model
+    ref = EquationLayer(
+        eqs, threshold=model.threshold or None, reset=model.reset or None, refractory=refractory,
+        method=model.method, parameters=params, namespace=namespace, input_sampling=model.input_sampling,
+    ).evolve(currents, init=initial_state(mod))  # fmt: skip
+    traces = {k: np.asarray(v) for k, v in record.items() if k != "spikes"}
+    return np.asarray(spikes), traces, ref, model

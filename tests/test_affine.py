@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import zoo
 from helpers import as_float32
 
 import jaxiaf
+from brian_ref import zoo
 from jaxiaf._core import affine as _affine
 from jaxiaf._core import interpret as _generated
 

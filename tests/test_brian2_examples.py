@@ -37,10 +37,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from brian2 import Hz, cm, mS, ms, msiemens, mV, nA, nS, pA, pF, siemens, uA, uF, ufarad, umetre
-from zoo import transcendental
 
 import jaxiaf
 from brian_ref import EquationLayer
+from brian_ref.zoo import transcendental
 from jaxiaf._core.noise import standard_normal_raster
 
 pytestmark = pytest.mark.brian

@@ -12,9 +12,10 @@ import pytest
 from brian2 import ms, mV, ohm
 from helpers import ADAPTIVE_LIF as ADAPT
 from helpers import ADAPTIVE_LIF_VALUES as PA
-from zoo import run_script, transcendental
+from helpers import run_script
 
 import jaxiaf
+from brian_ref.zoo import transcendental
 
 pytestmark = pytest.mark.brian
 

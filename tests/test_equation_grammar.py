@@ -14,9 +14,11 @@ Examples are drawn deterministically (`derandomize`), so CI runs the same equati
 import numpy as np
 import pytest
 from brian2 import Hz, ms, mV
+from helpers import run_script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from zoo import run_script, transcendental
+
+from brian_ref.zoo import transcendental
 
 pytestmark = pytest.mark.brian
 

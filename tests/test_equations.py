@@ -8,10 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from zoo import ADAPTIVE, ZOO, run_both, same_trains, transcendental
 
 import brian_ref
 import jaxiaf
+from brian_ref.parity import run_both
+from brian_ref.zoo import ADAPTIVE, ZOO, same_trains, transcendental
 from jaxiaf._core.pytrees import SimulationParameters
 
 pytestmark = pytest.mark.brian

@@ -79,3 +79,55 @@ def test_the_subpackages_are_acyclic():
     assert "_interop" not in graph["_rockpool"]  # the time series build their Neo objects themselves
     assert "_fit" not in graph["_interop"]  # save/load keep FitResult by registration; rasters: _rockpool
     assert cycles(graph) == [], f"import cycles between subpackages: {cycles(graph)}"
+
+
+REPO = ROOT.parent
+
+
+def _imported(tree) -> set:
+    """The top-level names of the modules a file imports (imports inside functions too)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module)
+    return names
+
+
+TEST_MODULES = {p.stem for p in (REPO / "tests").glob("*.py")} | {"tests"}
+
+
+def reaches_into_tests(text: str) -> list:
+    """What a file's source does to import from `tests/`: a `sys.path` entry naming `tests`, or an import of
+    a module of `tests/` (`zoo`, `helpers`, `test_*`)."""
+    tree, found = ast.parse(text), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("sys.path.insert", "sys.path.append"):
+            if "tests" in ast.get_source_segment(text, node):
+                found.append("puts tests/ on sys.path")
+    found += [f"imports {name}" for name in sorted(_imported(tree)) if name.split(".")[0] in TEST_MODULES]
+    return found
+
+
+def test_the_finder_finds_imports_of_tests():
+    text = 'import sys\nsys.path.insert(0, str(ROOT / "tests"))\ndef f():\n    from test_fit import g\n'
+    assert reaches_into_tests(text) == ["puts tests/ on sys.path", "imports test_fit"]
+    assert reaches_into_tests("from brian_ref.zoo import ZOO\nimport helpers_of_mine\n") == []
+
+
+def test_no_benchmark_imports_a_test():
+    """The benchmarks share the tests' scenarios and zoo through `brian_ref` (`scenarios`, `zoo`, `parity`):
+    none puts `tests/` on `sys.path` or imports a module of it."""
+    for path in sorted((REPO / "benchmarks").rglob("*.py")):
+        assert reaches_into_tests(path.read_text()) == [], path.name
+
+
+def test_brian_ref_imports_jaxiaf_only_in_parity():
+    """`brian_ref` is the reference: only `brian_ref/parity.py`, which runs both sides of a check, imports
+    `jaxiaf`, and the package does not import that module."""
+    for path in sorted((REPO / "brian_ref").glob("*.py")):
+        imported = {name.split(".")[0] for name in _imported(ast.parse(path.read_text()))}
+        assert ("jaxiaf" in imported) == (path.name == "parity.py"), path.name
+    init = ast.parse((REPO / "brian_ref" / "__init__.py").read_text())
+    assert not any("parity" in (getattr(n, "module", None) or "") for n in ast.walk(init))

@@ -122,7 +122,8 @@ def test_float32_mode_runs_in_float32_and_agrees_with_float64(tmp_path):
         """
         import sys, numpy as np, jax
         sys.path.insert(0, sys.argv[2])
-        from helpers import random_scenarios, run_jax
+        from brian_ref.parity import run_jax
+        from brian_ref.scenarios import random_scenarios
         sc = random_scenarios(np.random.default_rng(11), 100, 2000, 1e-4)
         for integ in sys.argv[3:]:
             spikes, v = run_jax(sc, integ)
@@ -135,7 +136,8 @@ def test_float32_mode_runs_in_float32_and_agrees_with_float64(tmp_path):
         check=True,
         env={**os.environ, "JAX_ENABLE_X64": "0"},
     )
-    from helpers import random_scenarios, run_jax
+    from brian_ref.parity import run_jax
+    from brian_ref.scenarios import random_scenarios
 
     sc = random_scenarios(np.random.default_rng(11), 100, 2000, 1e-4)
     for integ, share in FLOAT32_AGREEMENT.items():

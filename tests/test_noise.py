@@ -4,9 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import as_float32, brian_layer, random_scenarios, run_jax, spike_sets_equal
+from helpers import as_float32, brian_layer, spike_sets_equal
 
 import jaxiaf
+from brian_ref.parity import run_jax
+from brian_ref.scenarios import random_scenarios
 from jaxiaf._core.noise import standard_normal_raster
 
 

@@ -5,7 +5,10 @@ Many scenarios are packed into one Brian2 NeuronGroup (neurons are independent) 
 
 import numpy as np
 import pytest
-from helpers import brian_layer, random_scenarios, run_jax, spike_sets_equal
+from helpers import brian_layer, spike_sets_equal
+
+from brian_ref.parity import run_jax
+from brian_ref.scenarios import random_scenarios
 
 INTEGRATORS = ["rk4", "rk2", "euler", "exponential_euler", "exact"]
 pytestmark = pytest.mark.brian

@@ -1,15 +1,11 @@
-"""The model zoo of the equation-driven layer: Brian2 models with random per-neuron parameters, run by
-`jaxiaf.FFIAF(neuron_eq=...)` and by `brian_ref.EquationLayer` from the same equations and draws."""
+"""The model zoo of the equation-driven layer: Brian2 models with random per-neuron parameters and inputs,
+run by `jaxiaf.FFIAF(neuron_eq=...)` and by `brian_ref.EquationLayer` from the same equations and draws
+(`brian_ref.parity.run_both`). Used by the tests and the benchmarks; never imports `jaxiaf`."""
 
 import re
 from dataclasses import dataclass
 
-import jax.numpy as jnp
 import numpy as np
-
-import jaxiaf
-from brian_ref import EquationLayer
-from jaxiaf._core.noise import standard_normal_raster
 
 
 @dataclass
@@ -246,40 +242,6 @@ def scenarios(zoo: Zoo, rng, n: int, num_steps: int, dt: float):
     return params, init, refractory, currents
 
 
-def run_both(zoo: Zoo, method: str, n: int = 100, num_steps: int = 1000, dt: float = 1e-4, seed: int = 0):
-    """`(jax spikes, jax traces, brian result, model)` for one random set of scenarios."""
-    rng = np.random.default_rng(seed)
-    params, init, refractory, currents = scenarios(zoo, rng, n, num_steps, dt)
-    mod = jaxiaf.FFIAF(
-        np.eye(n),
-        dt=dt,
-        refractory=refractory,
-        neuron_eq=zoo.equations,
-        threshold=zoo.threshold,
-        reset=zoo.reset,
-        integrator_name=method,
-        **params,
-        **init,
-    )
-    spikes, _, record = mod(currents, record=True)
-    model = mod.sim.model
-    xi = None
-    if model.draws:
-        raster = standard_normal_raster(mod.neuron_state.key, 0, num_steps, model.draws * n, jnp.float64)
-        xi = np.asarray(raster).reshape(num_steps, model.draws, n)
-    ref = EquationLayer(
-        zoo.equations,
-        threshold=zoo.threshold,
-        reset=zoo.reset,
-        refractory=refractory,
-        method=method,
-        parameters=params,
-        dt=dt,
-    ).evolve(currents, xi=xi, init=init)
-    traces = {k: np.asarray(v) for k, v in record.items() if k != "spikes"}
-    return np.asarray(spikes), traces, ref, model
-
-
 def transcendental(model) -> bool:
     """Whether a step calls `exp`, `log`, `sqrt`, ... (of the state or of `t`): XLA's implementations
     differ from NumPy's by one ulp on some arguments. Calls on parameters alone are computed once per
@@ -294,29 +256,3 @@ def transcendental(model) -> bool:
 def same_trains(a, b):
     """(N,) whether each neuron's spike train is identical."""
     return (a == b).all(axis=0)
-
-
-def initial_state(mod) -> dict:
-    """A model layer's state variables by the equations' names (`State.v` is the primary variable)."""
-    state, names = mod.neuron_state, mod.sim.model.state_names
-    return {names[0]: np.asarray(state.v), **{k: np.asarray(v) for k, v in state.extra.items()}}
-
-
-def run_script(eqs, currents, params, namespace=None, method=None, refractory=0.0, **rules):
-    """`(jax spikes, jax traces, brian result, model)` of equations written as a Brian2 script writes them
-    (`namespace`, `threshold`, `reset`, `refractory`, `input_sampling`), run by the layer and by Brian2
-    (numpy target, float64) on the same (T, N) `currents`."""
-    n = currents.shape[1]
-    namespace = dict(namespace or {})
-    mod = jaxiaf.FFIAF(
-        np.eye(n), neuron_eq=eqs, integrator_name=method, refractory=refractory, namespace=namespace,
-        **rules, **params,
-    )  # fmt: skip
-    spikes, _, record = mod(currents, record=True)
-    model = mod.sim.model
-    ref = EquationLayer(
-        eqs, threshold=model.threshold or None, reset=model.reset or None, refractory=refractory,
-        method=model.method, parameters=params, namespace=namespace, input_sampling=model.input_sampling,
-    ).evolve(currents, init=initial_state(mod))  # fmt: skip
-    traces = {k: np.asarray(v) for k, v in record.items() if k != "spikes"}
-    return np.asarray(spikes), traces, ref, model

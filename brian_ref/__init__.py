@@ -12,4 +12,5 @@ from ._equations import EquationLayer as EquationLayer
 from ._equations import EquationResult as EquationResult
 from ._layer import BrianResult as BrianResult
 from ._layer import FFIAFBrian2 as FFIAFBrian2
+from ._rockpool import RockpoolSynapticLayer as RockpoolSynapticLayer
 from ._synapses import SynapticLayer as SynapticLayer

@@ -28,6 +28,9 @@ from ._interop.neo import traces_from_neo as traces_from_neo
 from ._interop.nir import from_nir as from_nir
 from ._interop.nir import to_nir as to_nir
 from ._layer import FFIAF as FFIAF
+from ._rockpool.synaptic import FFIAFSpkInBrian as FFIAFSpkInBrian
+from ._rockpool.synaptic import RecIAFBrian as RecIAFBrian
+from ._rockpool.synaptic import RecIAFSpkInBrian as RecIAFSpkInBrian
 from ._rockpool.timebase import spikes_to_raster as spikes_to_raster
 from ._rockpool.timed import FFIAFBrian as FFIAFBrian
 from ._rockpool.timeseries import TSContinuous as TSContinuous
@@ -46,11 +49,14 @@ __all__ = [
     "DEFAULT_NEURON_EQ",
     "FFIAF",
     "FFIAFBrian",
+    "FFIAFSpkInBrian",
     "FitResult",
     "FitWarning",
     "Model",
     "NeuronModel",
     "Parameters",
+    "RecIAFBrian",
+    "RecIAFSpkInBrian",
     "Reducer",
     "SimulationParameters",
     "State",

@@ -232,7 +232,16 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
 
     # ------------------------------------------------------------------------------------------- attributes
     def _values(self) -> dict:
-        return _values_of(self._module)
+        return {k: v for kind in _GETTERS for k, v in self._own_attributes(kind).items()}
+
+    def _own_attributes(self, type_name: str, family: str | list | None = None) -> dict:
+        """This layer's own attributes of one type (and families), without its sub-modules': those of
+        the functional module."""
+        return getattr(self._module, _GETTERS[type_name])(family)
+
+    def _family(self, type_name: str, name: str) -> str:
+        """The family of this layer's attribute `name` of one type."""
+        return family(type_name, name)
 
     def _get_attribute_family(self, type_name: str, family: str | list | None = None) -> dict:
         """The attributes of one type, optionally of some families, of this layer and its sub-modules.
@@ -249,7 +258,7 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
         """
         if type_name not in _GETTERS:
             raise ValueError(f"`type_name` must be one of {list(_GETTERS)}; got {type_name!r}.")
-        found = getattr(self._module, _GETTERS[type_name])(family)
+        found = self._own_attributes(type_name, family)
         for name, submodule in self._submodules.items():
             values = getattr(submodule, _GETTERS[type_name])(family)
             if values or family is None:
@@ -307,10 +316,10 @@ class RockpoolSurface(TimeSeriesOutputs, abc.ABC):
         """
         initial = self._initial_values()
         attributes = {}
-        for type_name, getter in _GETTERS.items():
-            for name, value in getattr(self._module, getter)().items():
+        for type_name in _GETTERS:
+            for name, value in self._own_attributes(type_name).items():
                 attributes[name] = RegisteredAttribute(
-                    value, type_name, family(type_name, name), initial[name], np.shape(value)
+                    value, type_name, self._family(type_name, name), initial[name], np.shape(value)
                 )
         return attributes, dict(self._submodules)
 

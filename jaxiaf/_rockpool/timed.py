@@ -454,7 +454,7 @@ class FFIAFBrian(RockpoolSurface):
 
         **Returns:** this layer.
         """
-        self.set_attributes({name: self._initial[name] for name in self._module.parameters()})
+        self.set_attributes({name: self._initial[name] for name in self._own_attributes("Parameter")})
         self._reset_submodules("reset_parameters")
         return self
 

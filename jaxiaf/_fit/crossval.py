@@ -2,6 +2,8 @@
 
 from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import arguments as _arguments
@@ -87,8 +89,16 @@ def _score(model, x, spikes, trials, dt, delta) -> Score:
     predicted = np.stack([np.asarray(model(trial)[0])[:, 0] for trial in distinct])
     predicted = predicted if index is None else predicted[list(index)]
     recorded = spikes[trials][..., 0]
-    gamma = float(np.mean(np.asarray(_metrics.gamma_factor(predicted.T, recorded.T, dt, delta))))
-    reliability = np.nan
-    if recorded.shape[0] > 1:
-        reliability = float(_metrics.intrinsic_reliability(recorded.T, dt, delta))
+    gamma, reliability = map(float, _gamma_and_reliability(predicted.T, recorded.T, dt, delta))
     return Score(gamma, reliability, gamma / reliability)
+
+
+@jax.jit
+def _gamma_and_reliability(predicted, recorded, dt, delta):
+    """The mean gamma factor of `predicted` (T, R) against `recorded` (T, R), and the intrinsic
+    reliability of `recorded` (NaN for R = 1), in one compiled call (op by op, the metrics compile ~100
+    small programs: 9 s of a fold on 2 loaded cores)."""
+    gamma = jnp.mean(_metrics.gamma_factor(predicted, recorded, dt, delta))
+    if recorded.shape[1] < 2:
+        return gamma, jnp.full((), jnp.nan, gamma.dtype)
+    return gamma, _metrics.intrinsic_reliability(recorded, dt, delta)

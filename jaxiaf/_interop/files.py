@@ -2,11 +2,12 @@
 
 **The layer file format** (version 1) is a NumPy `.npz` archive (no pickled objects) holding:
 
-- `header`: a 0-d string array, a JSON object `{"format": "jaxiaf-layer", "version": 1, "class": "FFIAF"
-  or "FFIAFBrian", "name", "integrator_name", "key_impl", "record", "model", "surrogate"}` (`key_impl`
-  names the PRNG implementation of the noise key, `""` for a raw `uint32` key; `record` only for
-  `FFIAFBrian`; `model` null for the default equations; `surrogate` null or the class name and fields of
-  one of `jaxiaf.surrogate`'s; `input_sampling` `"held"` or `"timed"`, `"held"` where a file lacks it);
+- `header`: a 0-d string array, a JSON object `{"format": "jaxiaf-layer", "version": 1, "class": "FFIAF",
+  "FFIAFBrian", "FFIAFSpkInBrian", "RecIAFBrian" or "RecIAFSpkInBrian", "name", "integrator_name",
+  "key_impl", "record", "model", "surrogate"}` (`key_impl` names the PRNG implementation of the noise key,
+  `""` for a raw `uint32` key; `record` only for the timed layers; `model` null for the default
+  equations; `surrogate` null or the class name and fields of one of `jaxiaf.surrogate`'s;
+  `input_sampling` `"held"` or `"timed"`, `"held"` where a file lacks it);
 - the parameters `weights`, `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest` and the simulation
   parameters `dt`, `noise_std`, `refractory` (those the layer has, by name), in the layer's dtype
   (`FFIAFBrian`'s `dt` in float64: its time base's exact step);
@@ -14,6 +15,11 @@
   `FFIAFBrian`'s initial ones (those its `reset_parameters` restores, with its initial simulation
   parameters, `initial_integrator_name` going into the header), an `FFIAF`'s current ones;
 - the state `v`, `since_spike`, `step` and `key_data` (the noise key's raw `uint32` data).
+
+A timed layer keeps its parameters by the names of its `parameters()`: the synaptic layers (Rockpool's
+`FFIAFSpkInBrian`, `RecIAFBrian`, `RecIAFSpkInBrian`) their weight matrices (`weights`, or `weights_in` and
+`weights_rec`) and Rockpool's names (`tau_syn`, ...), with `model` null (the class fixes its equations)
+and their synaptic currents as state (`state_I_syn`, ...).
 
 A layer with its own equations ([`jaxiaf.Model`][]) also has `model` in the header (`equations`,
 `threshold`, `reset`, the `refractory` expression or null, the `namespace` constants as `[name, SI value,
@@ -38,6 +44,7 @@ import numpy as np
 from .._core import surrogate as _surrogate
 from .._equations import names as _named
 from .._layer import FFIAF
+from .._rockpool.synaptic import FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian
 from .._rockpool.timed import FFIAFBrian
 
 FORMAT = "jaxiaf-layer"
@@ -45,6 +52,8 @@ VERSION = 1
 SIMULATION = ("dt", "noise_std", "refractory")
 STATE = "state_"
 """The prefix of the state variables of a layer's own equations other than `v` (e.g. `state_w`)."""
+TIMED = {cls.__name__: cls for cls in (FFIAFBrian, FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian)}
+"""The timed layers by class name; all but `FFIAFBrian` fix their equations."""
 _RESULTS: dict = {}
 """The result classes `save` and `load` keep besides layers (`register`), by class name."""
 
@@ -102,7 +111,7 @@ def state_from_record(arrays: dict, key_impl: str) -> dict:
 def _layer_record(layer) -> tuple[dict, dict]:
     """`(header, arrays)` of an `FFIAF` or `FFIAFBrian` (the header without format and version)."""
     module = functional(layer)
-    params, sim = module.parameters(), module.simulation_parameters()
+    params, sim = (_own(layer, kind) for kind in ("Parameter", "SimulationParameter"))
     integrator = sim.pop("integrator_name")
     if isinstance(layer, FFIAFBrian):
         initial = dict(layer._initial)
@@ -117,7 +126,7 @@ def _layer_record(layer) -> tuple[dict, dict]:
         "name": module.name,
         "integrator_name": integrator,
         "key_impl": key_impl,
-        "model": _named.source(module.sim.model),
+        "model": _named.source(module.sim.model) if type(layer) in (FFIAF, FFIAFBrian) else None,
         "input_sampling": module.sim.input_sampling,
         "surrogate": _surrogate_record(module.surrogate),
         **extra,
@@ -131,10 +140,12 @@ def _layer_from_record(header: dict, arrays: dict):
     """The inverse of [`_layer_record`][]; `KeyError`/`TypeError`/`ValueError` for missing or bad entries."""
     state = state_from_record(arrays, header["key_impl"])
     initial = {k[len("initial_") :]: v for k, v in arrays.items() if k.startswith("initial_")}
-    if header["class"] == "FFIAFBrian":
+    if header["class"] in TIMED:
         own = _named.source_arguments(header.get("model"), header["initial_integrator_name"])
-        own.setdefault("input_sampling", header.get("input_sampling", "held"))  # files before it: held
-        layer = FFIAFBrian(**initial, **own, name=header["name"], record=header["record"], key=state["key"])
+        if header["class"] == "FFIAFBrian":
+            own.setdefault("input_sampling", header.get("input_sampling", "held"))  # files before it: held
+        cls = TIMED[header["class"]]
+        layer = cls(**initial, **own, name=header["name"], record=header["record"], key=state["key"])
         module = layer.module
     elif header["class"] == "FFIAF":
         own = _named.source_arguments(header.get("model"), header["integrator_name"])
@@ -146,7 +157,7 @@ def _layer_from_record(header: dict, arrays: dict):
         )
     else:
         raise ValueError(f"unknown layer class {header['class']!r}")
-    names = [*module.parameters(), *module.simulation_parameters()]
+    names = [*_own(layer, "Parameter"), *_own(layer, "SimulationParameter")]
     current = {k: arrays[k] for k in names if k != "integrator_name"}
     primary = _named.primary(module.sim.model)  # the file keeps it as `v`, as the core carries it
     state = {primary if k == "v" else k: v for k, v in state.items()}
@@ -155,6 +166,15 @@ def _layer_from_record(header: dict, arrays: dict):
         raise ValueError(f"the state entries {missing} are missing")
     current["integrator_name"] = header["integrator_name"]
     return layer.set_attributes(current).set_attributes(state)
+
+
+def _own(layer, type_name: str) -> dict:
+    """A layer's parameters or simulation parameters (`type_name`) by its own names: a timed layer's (its
+    sub-modules left out), else the functional module's."""
+    if isinstance(layer, FFIAFBrian):
+        return layer._own_attributes(type_name)
+    module = functional(layer)
+    return module.parameters() if type_name == "Parameter" else module.simulation_parameters()
 
 
 def _surrogate_record(surrogate) -> "dict | None":
@@ -241,7 +261,8 @@ def _result_from_record(header: dict, arrays: dict):
 
 
 def save(obj, path: "str | os.PathLike") -> None:
-    """Save an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][] (parameters, initial parameters, simulation
+    """Save an [`jaxiaf.FFIAF`][] or a timed layer ([`jaxiaf.FFIAFBrian`][], [`jaxiaf.FFIAFSpkInBrian`][],
+    [`jaxiaf.RecIAFBrian`][], [`jaxiaf.RecIAFSpkInBrian`][]) (parameters, initial parameters, simulation
     parameters, state with the noise key and the step), or a [`jaxiaf.FitResult`][] (its fitted module and
     every other field), to `path`, in the format of this module's docstring.
 
@@ -292,7 +313,7 @@ def _read(path) -> tuple[dict, dict]:
 
 
 def load(path: "str | os.PathLike"):
-    """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or `FFIAFBrian` equal to the saved one (same
+    """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or a timed layer equal to the saved one (same
     parameters, initial parameters, simulation parameters and state), so it continues bit-identically, or a
     `FitResult` with equal fields. Values are read in the session's precision: a float32 file loads as
     float64 when `jax_enable_x64` is on.

@@ -122,8 +122,7 @@ def test_overrides_and_key():
                     v_threshold=np.ones(3),
                 )
             ),
-            r"CubaLIF node with tau_syn > 0 .* needs the equation-driven layer "
-            r"\(jaxiaf\.FFIAF\(neuron_eq=\.\.\.\)",
+            r"the Affine node 'affine' feeds a CubaLIF with tau_syn > 0 a constant through its synapse",
         ),
         (
             lambda: _graph(nir.IF(r=np.ones(3), v_threshold=np.ones(3))),
@@ -291,3 +290,70 @@ def test_import_of_a_norse_graph(tmp_path):
     identical = np.all(spikes == np.array(norse_spikes), axis=0)
     print(f"Norse-written graph: {identical.mean():.0%} of {n} neurons identical, {spikes.sum()} spikes")
     assert identical.mean() >= 0.95 and spikes.sum() > 100
+
+
+def _synaptic(kind):
+    from test_spiking_timed import build, scenario, series
+
+    sc = scenario(kind, 2)
+    if kind == "RecIAFSpkInBrian":
+        sc["params"]["tau_syn_rec"] = sc["params"]["tau_syn_inp"]
+    layer = build(sc)
+    layer.set_attributes(layer.evolve(series(sc, 0.0, 0.012), num_timesteps=120)[1])
+    return layer, series(sc, 0.012, 0.03)
+
+
+@pytest.mark.parametrize("kind", ["FFIAFSpkInBrian", "RecIAFSpkInBrian"])
+def test_synaptic_layers_round_trip_through_a_nir_file(tmp_path, kind):
+    """Rockpool's spiking-input layers as `Input -> Linear -> CubaLIF -> Output` (the recurrent one with
+    `CubaLIF -> Linear -> CubaLIF`): `w_in = tau_syn` (a spike jumps `I` by the weight), `r = 1`,
+    `v_leak = v_rest + bias`; through a NIR file and back the layer is the same and continues bit for bit."""
+    layer, rest = _synaptic(kind)
+    graph = jaxiaf.to_nir(layer)
+    cuba = graph.nodes["cubalif"]
+    p = layer.parameters()
+    tau_syn = p["tau_syn"] if kind == "FFIAFSpkInBrian" else p["tau_syn_inp"]
+    assert np.array_equal(cuba.w_in, tau_syn) and np.array_equal(cuba.tau_syn, tau_syn)
+    assert np.array_equal(cuba.v_leak, p["v_rest"] + p["bias"]) and np.array_equal(cuba.r, np.ones(6))
+    recurrent = kind == "RecIAFSpkInBrian"
+    assert np.array_equal(graph.nodes["linear"].weight, p["weights_in" if recurrent else "weights"].T)
+    assert {tuple(e) for e in graph.edges} >= {
+        ("input", "linear"),
+        ("linear", "cubalif"),
+        ("cubalif", "output"),
+    }
+    assert (("recurrent", "cubalif") in graph.edges) == recurrent
+    nir.write(tmp_path / "layer.nir", graph)
+    loaded = jaxiaf.from_nir(nir.read(tmp_path / "layer.nir"))
+    assert type(loaded) is type(layer) and loaded.t == layer.t and loaded.name == layer.name
+    assert_same_module(layer.module, loaded.module)
+    for name, value in layer.parameters().items():
+        assert np.array_equal(value, loaded.parameters()[name]), name
+    out, out2 = layer.evolve(rest, num_timesteps=180)[0], loaded.evolve(rest, num_timesteps=180)[0]
+    assert len(out.times) > 0 and np.array_equal(out.times, out2.times)
+
+
+def test_foreign_cuba_graph_and_what_nir_cannot_express():
+    """A CubaLIF graph without jaxiaf metadata: weights `weight.T * w_in * r / tau_syn`, `v_rest = v_leak`,
+    no bias; `RecIAFBrian` and different input and recurrent synaptic time constants are refused."""
+    cuba = nir.CubaLIF(
+        tau_syn=np.full(3, 5e-3), tau_mem=np.full(3, 0.02), r=np.full(3, 2.0), v_leak=np.full(3, -0.06),
+        v_threshold=np.full(3, -0.05), v_reset=np.full(3, -0.07), w_in=np.full(3, 0.5),
+    )  # fmt: skip
+    weight = np.arange(6.0).reshape(3, 2) * 1e-3
+    graph = nir.NIRGraph.from_list(nir.Linear(weight=weight), cuba)
+    layer = jaxiaf.from_nir(graph, dt=1e-4)
+    assert isinstance(layer, jaxiaf.FFIAFSpkInBrian) and layer.integrator_name == "linear"
+    assert np.allclose(layer.weights, weight.T * 0.5 * 2.0 / 5e-3, rtol=1e-15, atol=0)
+    assert layer.bias.tolist() == [0.0] * 3 and layer.v_rest.tolist() == [-0.06] * 3
+    assert layer.tau_syn.tolist() == [5e-3] * 3
+    with pytest.raises(ValueError, match="RecIAFBrian's input current acts on v directly"):
+        jaxiaf.to_nir(jaxiaf.RecIAFBrian(np.zeros((3, 3))))
+    with pytest.raises(ValueError, match="`tau_syn_inp` and `tau_syn_rec` differ"):
+        jaxiaf.to_nir(jaxiaf.RecIAFSpkInBrian(np.zeros((2, 3)), np.zeros((3, 3)), tau_syn_rec=0.01))
+    twice = nir.NIRGraph(
+        nodes={**graph.nodes, "extra": nir.Linear(weight=np.ones((3, 3)))},
+        edges=[*graph.edges, ("extra", "output")],
+    )
+    with pytest.raises(ValueError, match="from_nir supports Input -> Linear -> CubaLIF -> Output"):
+        jaxiaf.from_nir(twice, dt=1e-4)

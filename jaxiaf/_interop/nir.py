@@ -7,6 +7,7 @@ cannot hold (the time step, the integrator, the refractory period, the noise, th
 its noise key) goes into the LIF node's `metadata["jaxiaf"]`, which [`jaxiaf.from_nir`][] reads back.
 """
 
+import json
 import warnings
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,8 @@ import numpy as np
 
 from .._equations import names as _named
 from .._layer import FFIAF
-from .files import functional, state_from_record, state_record
+from .._rockpool.synaptic import FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian
+from .files import _layer_from_record, _layer_record, functional, state_from_record, state_record
 
 if TYPE_CHECKING:
     import nir
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 METADATA_VERSION = 1
 SUPPORTED = (
     "Input -> Affine or Linear -> LIF -> Output (a CubaLIF only with tau_syn = 0, a pass-through synapse)"
+)
+LINEAR = {"Linear", "Affine"}
+SYNAPTIC = (
+    "Input -> Linear -> CubaLIF -> Output, and optionally CubaLIF -> Linear -> CubaLIF (recurrent), for a "
+    "CubaLIF with tau_syn > 0"
 )
 
 
@@ -49,11 +56,13 @@ def _step_fraction(module: FFIAF) -> np.ndarray:
 
 
 def to_nir(layer: "FFIAF | FFIAFBrian", *, for_norse: bool = False) -> "nir.NIRGraph":
-    """The NIR graph of a layer: `Input -> Affine -> LIF -> Output`.
+    """The NIR graph of a layer: `Input -> Affine -> LIF -> Output` (for Rockpool's synaptic layers, a
+    `CubaLIF` graph: see `_synaptic_to_nir`).
 
     **Arguments:**
 
-    - `layer`: an [`jaxiaf.FFIAF`][] or [`jaxiaf.FFIAFBrian`][].
+    - `layer`: an [`jaxiaf.FFIAF`][], [`jaxiaf.FFIAFBrian`][], [`jaxiaf.FFIAFSpkInBrian`][] or
+      [`jaxiaf.RecIAFSpkInBrian`][].
     - `for_norse`: if True, a graph that Norse's `from_nir(graph, dt=layer.dt)` simulates step for step as
       this layer does (up to float32 rounding): Norse integrates `v += dt/tau * (I + v_leak - v)` (forward
       Euler) and resets to 0 whatever `v_reset` says, so every voltage is shifted by `-v_reset` and `tau`
@@ -66,12 +75,15 @@ def to_nir(layer: "FFIAF | FFIAFBrian", *, for_norse: bool = False) -> "nir.NIRG
     `integrator_name`, `refractory`, `noise_std`, `name`, the state `v`, `since_spike`, `step`,
     `key_data` and `key_impl`.
 
-    **Raises:** `ValueError` for a layer with its own equations (`neuron_eq`).
+    **Raises:** `ValueError` for a layer with its own equations (`neuron_eq`), a [`jaxiaf.RecIAFBrian`][]
+    or a [`jaxiaf.RecIAFSpkInBrian`][] whose `tau_syn_inp` and `tau_syn_rec` differ.
 
     **Warns:** `UserWarning` when the layer has a non-zero refractory period or noise: other NIR readers
     ignore both (only [`jaxiaf.from_nir`][] restores them, from the metadata).
     """
     nir = _nir()
+    if isinstance(layer, (FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian)):
+        return _synaptic_to_nir(layer, nir)
     module = functional(layer)
     if _named.declared(module.sim.model) is not _named.PAGE:
         raise ValueError(
@@ -169,8 +181,9 @@ def _neuron(node, nir) -> tuple[dict, np.ndarray]:
     return {k: np.asarray(v) for k, v in values.items()}, gain
 
 
-def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides) -> FFIAF:
-    """An [`jaxiaf.FFIAF`][] from a NIR graph `Input -> Affine or Linear -> LIF -> Output`.
+def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides):
+    """An [`jaxiaf.FFIAF`][] from a NIR graph `Input -> Affine or Linear -> LIF -> Output`, or one of
+    Rockpool's synaptic layers from a graph with a `CubaLIF` of `tau_syn > 0` (see `_synaptic_from_nir`).
 
     The weights are `weight.T`; a LIF's `r` is folded into them and into the bias (`weights = weight.T * r`,
     `bias = b * r`, exact for `r = 1`). A `CubaLIF` with `tau_syn = 0` (the synapse passes its input
@@ -195,6 +208,8 @@ def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides) -> FFI
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"`graph` must be a nir.NIRGraph; got {type(graph).__name__}.")
+    if any(isinstance(n, nir.CubaLIF) and np.any(np.asarray(n.tau_syn) != 0) for n in graph.nodes.values()):
+        return _synaptic_from_nir(graph, nir, dt, overrides)
     chain = _chain(graph, nir)
     if len(chain) != 2 or not isinstance(chain[0], (nir.Affine, nir.Linear)):
         found = " -> ".join(type(node).__name__ for node in chain)
@@ -262,3 +277,126 @@ def _metadata(meta):
             "jaxiaf.to_nir has all of them; remove `metadata['jaxiaf']` to import it as a foreign graph)."
         )
     return meta
+
+
+def _synaptic_to_nir(layer, nir) -> "nir.NIRGraph":
+    """The NIR graph of [`jaxiaf.FFIAFSpkInBrian`][] (`Input -> Linear -> CubaLIF -> Output`) or
+    [`jaxiaf.RecIAFSpkInBrian`][] (the same with `CubaLIF -> Linear -> CubaLIF`, the recurrent weights).
+
+    NIR's CubaLIF, `tau_syn dI/dt = -I + w_in S`, `tau_mem dv/dt = (v_leak - v) + r I`, with input spikes
+    `S` (Dirac deltas through the Linear weights), jumps `I` by `w_in * weight / tau_syn` per spike: with
+    `weight = weights.T`, `w_in = tau_syn` and `r = 1` the jump is the layer's weight and `I` its `I_syn`;
+    the bias current is folded into `v_leak = v_rest + bias` (1 ohm). The CubaLIF's
+    `metadata["jaxiaf"]` holds the layer's file record (`format_version`, `layer`: the JSON header of
+    [`jaxiaf.save`][], and its arrays), so that [`jaxiaf.from_nir`][] rebuilds the layer exactly.
+    `RecIAFBrian` (its input current reaches `v` past the synaptic current) and a `RecIAFSpkInBrian` with
+    `tau_syn_inp != tau_syn_rec` (one CubaLIF has one synaptic current) have no such graph: `ValueError`.
+    """
+    if isinstance(layer, RecIAFBrian):
+        raise ValueError(
+            "`to_nir`: RecIAFBrian's input current acts on v directly while its recurrent spikes act through "
+            "the synaptic current; NIR's CubaLIF passes all its input through its synapse, so it cannot "
+            "express this layer (save it with `jaxiaf.save`)."
+        )
+    p = {k: np.array(v) for k, v in layer.parameters().items()}
+    recurrent = isinstance(layer, RecIAFSpkInBrian)
+    tau_syn = p["tau_syn_inp"] if recurrent else p["tau_syn"]
+    if recurrent and not np.array_equal(p["tau_syn_inp"], p["tau_syn_rec"]):
+        raise ValueError(
+            "`to_nir`: a NIR CubaLIF has one synaptic current per neuron; this layer's `tau_syn_inp` and "
+            "`tau_syn_rec` differ, so its two currents are not one (save it with `jaxiaf.save`)."
+        )
+    if np.any(np.asarray(layer.refractory) > 0):
+        warnings.warn(
+            "The layer's `refractory` is not zero: NIR has no field for it, so other NIR readers ignore it; "
+            "only jaxiaf.from_nir restores it (from the metadata).",
+            UserWarning,
+            stacklevel=3,
+        )
+    header, arrays = _layer_record(layer)
+    metadata = {
+        "format_version": METADATA_VERSION,
+        "layer": json.dumps(header),
+        **{k: v.item() if np.ndim(v) == 0 else v for k, v in arrays.items()},
+    }
+    n_in, n = layer.shape
+    nodes = {
+        "input": nir.Input(input_type=np.array([n_in])),
+        "linear": nir.Linear(weight=np.ascontiguousarray(p["weights_in" if recurrent else "weights"].T)),
+        "cubalif": nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=p["tau_mem"],
+            r=np.ones_like(tau_syn),
+            v_leak=p["v_rest"] + p["bias"],
+            v_threshold=p["v_thresh"],
+            v_reset=p["v_reset"],
+            w_in=tau_syn,
+            metadata={"jaxiaf": metadata},
+        ),  # fmt: skip
+        "output": nir.Output(output_type=np.array([n])),
+    }
+    edges = [("input", "linear"), ("linear", "cubalif"), ("cubalif", "output")]
+    if recurrent:
+        nodes["recurrent"] = nir.Linear(weight=np.ascontiguousarray(p["weights_rec"].T))
+        edges += [("cubalif", "recurrent"), ("recurrent", "cubalif")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def _synaptic_from_nir(graph, nir, dt, overrides):
+    """A [`jaxiaf.FFIAFSpkInBrian`][] (or, with a recurrent Linear, a [`jaxiaf.RecIAFSpkInBrian`][] with
+    `tau_syn_inp = tau_syn_rec = tau_syn`) from `Input -> Linear -> CubaLIF -> Output` (and `CubaLIF ->
+    Linear -> CubaLIF`). The weights are `weight.T * w_in * r / tau_syn` (the jump of `r I` per spike; exact
+    for a graph of [`jaxiaf.to_nir`][]); an Affine node is read as a Linear if its bias is 0.
+
+    A graph written by [`jaxiaf.to_nir`][] brings back, from its metadata, the layer's class, parameters,
+    initial parameters, time step, integrator, refractory period, name and state (the weights from the
+    graph): it continues bit-identically; `dt` and `overrides` then go to `set_attributes`. Any other graph
+    gives `v_rest = v_leak`, `bias = 0` and the `exact` integrator (Brian2's `linear`), and needs `dt`;
+    `overrides` are constructor arguments.
+    """
+    kinds = {k: type(node).__name__ for k, node in graph.nodes.items()}
+    find = lambda kind: [k for k, name in kinds.items() if name == kind]
+    inputs, outputs, cubas = find("Input"), find("Output"), find("CubaLIF")
+    edges = {tuple(e) for e in graph.edges}
+    ff = [d for s, d in edges if inputs and s == inputs[0]]
+    rec = [s for s, d in edges if cubas and d == cubas[0] and s not in ff]
+    one = len(inputs) == len(outputs) == len(cubas) == len(ff) == 1 and len(rec) <= 1
+    (i, o, c), chain = (inputs[0], outputs[0], cubas[0]) if one else (None, None, None), [*ff, *rec]
+    expected = (
+        {(i, ff[0]), (ff[0], c), (c, o)} | {(c, r) for r in rec} | {(r, c) for r in rec} if one else None
+    )
+    if expected != edges or set(graph.nodes) != {i, o, c, *chain} or {kinds[k] for k in chain} - LINEAR:
+        found = ", ".join(f"{s} ({kinds[s]}) -> {d} ({kinds[d]})" for s, d in sorted(edges))
+        raise ValueError(f"from_nir supports {SYNAPTIC}; got the edges {found}.")
+    node = graph.nodes[c]
+    scale = np.asarray(node.w_in, float) * np.asarray(node.r, float) / np.asarray(node.tau_syn, float)
+    weights = []
+    for k in chain:
+        linear = graph.nodes[k]
+        if kinds[k] == "Affine" and np.any(np.asarray(linear.bias) != 0):
+            raise ValueError(
+                f"from_nir: the Affine node {k!r} feeds a CubaLIF with tau_syn > 0 a constant through its "
+                "synapse; Rockpool's synaptic layers have a bias current on v instead. Give a zero bias "
+                "or a Linear node."
+            )
+        weights.append(np.asarray(linear.weight).T * scale)
+    meta = node.metadata.get("jaxiaf")
+    if meta is not None and "layer" in meta:
+        header = json.loads(meta["layer"])
+        if meta.get("format_version") != METADATA_VERSION:
+            raise ValueError(f"from_nir: jaxiaf metadata of format version {meta.get('format_version')!r}.")
+        names = ("weights_in", "weights_rec") if rec else ("weights",)
+        arrays = {k: np.asarray(v) for k, v in meta.items() if k not in ("format_version", "layer")}
+        arrays.update(zip(names, weights, strict=True))
+        layer = _layer_from_record(header, arrays)
+        return layer.set_attributes({**({} if dt is None else {"dt": dt}), **overrides})
+    if dt is None:
+        raise ValueError("from_nir: `dt` is required: this graph has no jaxiaf metadata holding a time step.")
+    values = dict(
+        tau_mem=node.tau_mem, v_rest=node.v_leak, v_thresh=node.v_threshold, bias=0.0, dt=dt,
+        v_reset=node.v_leak if node.v_reset is None else node.v_reset, integrator_name="exact",
+    )  # fmt: skip
+    if rec:
+        values.update(tau_syn_inp=node.tau_syn, tau_syn_rec=node.tau_syn)
+        return RecIAFSpkInBrian(*weights, **{**values, **overrides})
+    return FFIAFSpkInBrian(weights[0], tau_syn=node.tau_syn, **{**values, **overrides})

@@ -199,3 +199,5 @@ def test_bad_arguments_and_inputs_are_refused_by_name():
         layer.evolve(twice, num_timesteps=10)
     with pytest.raises(TypeError, match="TSContinuous"):
         RecIAFBrian(np.ones((3, 3))).evolve(twice, num_timesteps=10)
+    with pytest.raises(NotImplementedError, match=r"use `jaxiaf.to_nir\(layer\)`"):
+        layer.as_graph()

@@ -24,7 +24,7 @@ from .surface import Registered
 from .timed import FFIAFBrian
 
 _FAMILIES = {"tau_syn": "taus", "tau_syn_r": "taus", "tau_syn_inp": "taus", "tau_syn_rec": "taus"}
-"""The families of the synaptic time constants and of the weight matrices (below) beside the page's."""
+"""The family of the synaptic time constants; the weight matrices are `"weights"` (`_Synaptic._family`)."""
 _HIDDEN = ("weights", "r_m")
 """The functional module's names these layers do not show: its current weights (none, or the identity of
 `RecIAFBrian`'s direct input) and `r_m`, 1 ohm as in Rockpool's layers."""
@@ -105,6 +105,17 @@ class _Synaptic(FFIAFBrian):
         for name, pathway, on_pre in self._SYNAPSES:
             groups[pathway] += (Synapses(self._synaptic[name], 0, on_pre),)
         return groups["feedforward"], groups["recurrent"]
+
+    def as_graph(self):
+        """Not for these layers: their synapses are not the weights-then-neurons graph of
+        [`jaxiaf.FFIAFBrian.as_graph`][]; [`jaxiaf.to_nir`][] gives their graph (NIR's `CubaLIF`).
+
+        **Raises:** `NotImplementedError`, naming [`jaxiaf.to_nir`][].
+        """
+        raise NotImplementedError(
+            f"{self.full_name}: `as_graph` describes a weights-then-neurons layer; use "
+            "`jaxiaf.to_nir(layer)` for this layer's graph (Input -> Linear -> CubaLIF -> Output)."
+        )
 
     # ---------------------------------------------------------------------------------------------- evolve
     def evolve(self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False):

@@ -457,8 +457,7 @@ def _run_eager(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     if step > jnp.iinfo(mod.neuron_state.step.dtype).max - x.shape[0]:
         raise ValueError(_step_message(mod.neuron_state.step, x.shape[0]))
     constants = step_constants(mod.params, mod.sim)  # ValueError for an unstable integrator
-    if mod.sim.model is not None:
-        _generated.refuse_singular(mod.params, mod.sim, constants)
+    _generated.refuse_singular(mod.params, mod.sim, constants)
     spikes, new_state, rec, finite = _run_unchecked(mod, x, record, unroll, checkpoint_every, constants)
     if not bool(finite):
         raise ValueError(_checks.input_message("x @ weights"))

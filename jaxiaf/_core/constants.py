@@ -1,6 +1,7 @@
 """The constants every step reads, computed once per evolve (`step_constants`), and the explicit
 integrators' stability limit: in float64 on the host with NumPy, bit for bit as Brian2's runtime."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -53,6 +54,19 @@ def stability_message(name: str) -> str:
         "neuron: beyond it the integrator is numerically unstable (`v` grows without bound to NaN). Use a "
         "smaller `dt`, a larger `tau_mem`, or `integrator_name='exact'`."
     )
+
+
+def tied_stability(v, constants: StepConstants, sim: SimulationParameters, check: bool):
+    """`(v, unstable)`: `unstable` (bool) where the default equations' explicit integrator exceeds its
+    stability limit, read from the affine coefficient, and with `check` `v` tied to the error naming it
+    (float64 does not read the coefficient, so the check is tied to `v`, which every path reads). A layer's
+    own equations have no closed-form limit: `(v, False)`."""
+    if sim.model is not None:
+        return v, False
+    unstable_ = jnp.any(unstable(jnp, constants.coefficient, sim.integrator_name))
+    if check:
+        v = eqx.error_if(v, unstable_, stability_message(sim.integrator_name))
+    return v, unstable_
 
 
 def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:

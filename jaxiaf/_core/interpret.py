@@ -360,7 +360,7 @@ def constants(params, sim, dtype):
 
 
 def refuse_singular(params, sim, consts) -> None:
-    """`ValueError` naming the neurons whose update is singular, from the concrete `consts` of `constants`."""
+    """`ValueError` naming the neurons whose update is singular, from concrete `consts` (none by default)."""
     if np.any(np.asarray(consts.extra.get(SINGULAR, False))):
         fixed = {**dict(sim.model.constants), "N": params.weights.shape[-1]}
         raise ValueError(_singular.message(sim.model, parameters(sim.model, params), sim.dt, fixed))

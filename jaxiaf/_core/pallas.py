@@ -15,7 +15,7 @@ from jax.experimental import pallas as pl
 
 from .constants import step_constants
 from .pytrees import Parameters, SimulationParameters, State, StepConstants
-from .steps import _default_step
+from .steps import _V, _default_step
 
 
 def counts(
@@ -110,19 +110,19 @@ def _kernel(cur, bias, v_rest, v_thresh, v_reset, coef, steps, v0, since0, count
     consts = StepConstants(zero, zero, zero, steps[...], zero, coef[...])
     sim = SimulationParameters(zero, zero, zero, integrator_name=integrator, noisy=False)
     state = State(v_out[...], since_out[...], zero, jnp.zeros((), jnp.int32))
-    advance, settle = _default_step(params, sim, state, consts, shape, None, None, timed=False)  # held input
+    advance, settle, _ = _default_step(params, sim, state, consts, shape, None, None, timed=False)  # held
 
     def step(k, carry):
-        v, since, count, first = carry
+        vals, since, count, first = carry
         n = t * block_steps + k
-        w = advance(v, since, cur[k], n, True)
-        spike, v, since = settle(w, since, n)
+        w = advance(vals, since, cur[k], n, True)
+        spike, vals, since = settle(w, since, n)
         first = jnp.where((first < 0) & spike, n, first)
-        return v, since, count + spike, first
+        return vals, since, count + spike, first
 
-    carry = (v_out[...], since_out[...], counts_out[...], first_out[...])
-    v, since, count, first = jax.lax.fori_loop(0, block_steps, step, carry)
-    v_out[...] = v
+    carry = ({_V: v_out[...]}, since_out[...], counts_out[...], first_out[...])
+    vals, since, count, first = jax.lax.fori_loop(0, block_steps, step, carry)
+    v_out[...] = vals[_V]
     since_out[...] = since
     counts_out[...] = count
     first_out[...] = first

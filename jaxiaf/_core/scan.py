@@ -17,7 +17,7 @@ from . import noise as _noise
 from . import surrogate as _surrogate
 from . import synapses as _synapses
 from .constants import step_constants
-from .integrators import READS_NEXT_ROW
+from .page import declared
 from .pytrees import Parameters, SimulationParameters, State, StepConstants
 from .reducer import Reducer, check_reducer
 from .steps import _default_step, _model_step
@@ -53,22 +53,20 @@ def _loop_shape(constant, shape):
     return jnp.broadcast_to(constant, jnp.broadcast_shapes(constant.shape, shape[-1:]))
 
 
-def _sampling(sim: SimulationParameters, input_sampling: str | None) -> tuple:
-    """`(timed, next_row)`: whether the input follows Brian2's `TimedArray` rule and whether each step
-    reads its next row; `ValueError` naming `input_sampling` if it is neither None, `"held"` nor
-    `"timed"`, or differs from a layer's own equations' sampling."""
+def _sampling(sim: SimulationParameters, input_sampling: str | None) -> bool:
+    """Whether the input follows Brian2's `TimedArray` rule: the equations' own sampling, or where they
+    leave it to the layer (the default equations), `input_sampling` or else `sim.input_sampling`.
+    `ValueError` naming `input_sampling` if it is neither None, `"held"` nor `"timed"`, or differs from
+    the equations' own."""
     if input_sampling not in (None, "held", "timed"):
         raise ValueError(f"`input_sampling` must be None, 'held' or 'timed'; got {input_sampling!r}.")
-    model = sim.model
-    if model is not None:
-        if input_sampling not in (None, model.input_sampling):
-            raise ValueError(
-                f"`input_sampling={input_sampling!r}`: the layer's own equations were built with "
-                f"`input_sampling={model.input_sampling!r}`; pass None or that value."
-            )
-        return model.input_sampling == "timed", model.next_row
-    timed = (sim.input_sampling if input_sampling is None else input_sampling) == "timed"
-    return timed, timed and sim.integrator_name in READS_NEXT_ROW
+    own = declared(sim.model).input_sampling
+    if own is not None and input_sampling not in (None, own):
+        raise ValueError(
+            f"`input_sampling={input_sampling!r}`: the layer's own equations were built with "
+            f"`input_sampling={own!r}`; pass None or that value."
+        )
+    return (own or (sim.input_sampling if input_sampling is None else input_sampling)) == "timed"
 
 
 def checked(params: Parameters, sim: SimulationParameters):
@@ -234,7 +232,7 @@ def evolve(
     an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if the final `v` is NaN
     or inf, or if `state.step + T` overflows its integer type (int32 with x64 off).
     """
-    timed, next_row = _check_arguments(
+    timed = _check_arguments(
         params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
     )
     params, sim, state, constants, unstable = _checked_values(params, sim, state, currents, constants, check)
@@ -243,57 +241,45 @@ def evolve(
     num_steps = currents.shape[0]
     rows = _noise.rows(sim.model, sim)
     pick = _noise.draw_source(state, shape, _noise.checked_draws(draws, num_steps, rows, shape), rows)
-    if sim.model is None:
-        advance, settle = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
+    names = declared(sim.model)
+    if sim.model is None:  # the default equations: the hand kernels (the fast path)
+        step = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
     else:
-        advance, settle = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
+        step = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
+    advance, settle, next_row = step
     if events is not None:
         steps = jnp.broadcast_to(constants.refractory_steps, shape)
-        settle = _with_events(settle, events, sim.model, state, steps, num_steps, surrogate is not None)
+        settle = _with_events(settle, events, names, state, steps, num_steps, surrogate is not None)
     source = _source(currents, next_row)
     carry0 = None if events is None else events.pending
+    primary = names.state_names[0]
     final, stacked = _loop(
-        advance,
-        settle,
-        state,
-        source,
-        num_steps,
-        sim.model,
-        record,
-        reducer,
-        unroll,
-        checkpoint_every,
-        carry0,
+        advance, settle, state, source, num_steps, primary, record, reducer, unroll, checkpoint_every, carry0
     )
-    out = _outputs(final, stacked, state, num_steps, sim.model, record, reducer, check, unstable)
+    out = _outputs(final, stacked, state, num_steps, primary, record, reducer, check, unstable)
     return out if events is None else (*out, final[3])
 
 
-def _with_events(settle, events, model, state, steps, num_steps: int, surrogate: bool):
+def _with_events(settle, events, names, state, steps, num_steps: int, surrogate: bool):
     """`settle` followed by the synaptic events of the step (`jaxiaf._core.synapses.deliver`), threading
-    the spikes in transit; `steps`: the refractory steps at the state's shape; with a `surrogate`, the
-    layer's own spikes reach the events they cause as 0/1 floats with the surrogate's derivative.
-    `ValueError` naming the field for events that do not fit the layer."""
-    names = ("v",) if model is None else model.state_names
+    the spikes in transit; `names`: the layer's declared names (`jaxiaf._core.page.declared`); `steps`:
+    the refractory steps at the state's shape; with a `surrogate`, the layer's own spikes reach the events
+    they cause as 0/1 floats with the surrogate's derivative. `ValueError` naming the field for events
+    that do not fit the layer."""
     own = state.v.dtype if surrogate else bool
-    _synapses.check_events(events, names, steps.shape, num_steps, own)
-    lost = _synapses.lost_on_reset(("v = v_reset",) if model is None else model.on_spike, events)
-    flagged = frozenset(("v",) if model is None else model.flags)
+    _synapses.check_events(events, names.state_names, steps.shape, num_steps, own)
+    lost = _synapses.lost_on_reset(names.on_spike, events)
+    flagged = frozenset(names.flags)
     first = state.step
 
     def settle_events(w, since_before, n, pending):
-        spike, v, since = settle(w, since_before, n)
+        spike, vals, since = settle(w, since_before, n)
         fired = spike if spike.dtype == bool else spike != 0
-        if model is None:
-            not_refractory = since_before >= steps
-        elif model.refractory_condition:
-            not_refractory = since != 0
-        else:
-            not_refractory = _generated.not_refractory_before(model, since_before, steps)
+        # Brian2's `not_refractory` of the step: under a refractory condition, the counter after it
+        not_refractory = since != 0 if names.refractory_condition else since_before >= steps
         acts = _synapses.acting(fired, not_refractory, lost, flagged)
-        vals = {"v": v} if model is None else v
         vals, pending = _synapses.deliver(events, vals, spike, n - first, pending, acts)
-        return spike, vals["v"] if model is None else vals, since, pending
+        return spike, vals, since, pending
 
     return settle_events
 
@@ -302,7 +288,7 @@ def _check_arguments(
     params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
 ):
     """The structural checks of [`jaxiaf.evolve`][]'s arguments (`ValueError` / `TypeError` naming the
-    argument); returns `(timed, next_row)` of the input's sampling (`_sampling`)."""
+    argument); returns whether the input follows Brian2's `TimedArray` rule (`_sampling`)."""
     shape = state.v.shape
     tail = currents.shape[1:]
     if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail) :] != tail:
@@ -316,12 +302,6 @@ def _check_arguments(
     sampling = _sampling(sim, input_sampling)
     _surrogate.check_options(surrogate, checkpoint_every)
     check_reducer(reducer)
-    if sim.model is not None and surrogate is not None:
-        _generated.crossing(sim.model)  # `ValueError` for a threshold without a level
-        if not surrogate.detach_reset:
-            raise ValueError(
-                "`surrogate`: with a layer's own equations the reset is detached (`detach_reset=True`)."
-            )
     return sampling
 
 
@@ -329,20 +309,15 @@ def _checked_values(params, sim, state, currents, constants, check: bool):
     """`(params, sim, state, constants, unstable)`: with `check`, the values tied to their runtime checks
     (`checked`, the input's finiteness and, for the default equations, the integrator's stability, tied to
     `v`, which every path reads); the constants computed if not given; `unstable` (bool) where the
-    integrator's stability limit is exceeded (False for a layer's own equations)."""
+    integrator's stability limit is exceeded (`jaxiaf._core.constants.tied_stability`)."""
     if check:
         params, sim = checked(params, sim)
         v = _checks.tie_input_check(state.v, currents, "currents")
         state = State(v, state.since_spike, state.key, state.step, state.extra)
     if constants is None:
         constants = step_constants(params, sim)
-    if sim.model is not None:
-        return params, sim, state, constants, False
-    unstable = jnp.any(_constants.unstable(jnp, constants.coefficient, sim.integrator_name))
-    if check:  # float64 does not read the coefficient, so the check is tied to `v`
-        message = _constants.stability_message(sim.integrator_name)
-        state = eqx.tree_at(lambda s: s.v, state, eqx.error_if(state.v, unstable, message))
-    return params, sim, state, constants, unstable
+    v, unstable = _constants.tied_stability(state.v, constants, sim, check)
+    return params, sim, eqx.tree_at(lambda s: s.v, state, v), constants, unstable
 
 
 def _source(currents, next_row: bool):
@@ -362,7 +337,7 @@ def _loop(
     state,
     source,
     num_steps: int,
-    model,
+    primary: str,
     record: bool,
     reducer,
     unroll,
@@ -370,13 +345,13 @@ def _loop(
     pending,
 ):
     """The `lax.scan` over the steps: `((values, since, acc, pending), (kept, ys, raster))`; `pending`: None,
-    or the spikes in transit (`settle` then takes and returns them).
+    or the spikes in transit (`settle` then takes and returns them). The values are `{name: array}` by the
+    declared state names, `primary` (`State.v`) first.
 
     The loop is pipelined: iteration k settles (threshold, reset) the update computed by the previous
     iteration, then updates step k + 1. The carry holds the un-reset values, so the counter, the reducer
     and the outputs read stored values: XLA:CPU's one loop per carried array recomputes the update only in
     the loop of the updated values."""
-    primary = "v" if model is None else model.state_names[0]
 
     def body(carry, k, u):
         w, since_before, acc, pending = carry
@@ -386,25 +361,26 @@ def _loop(
             spike, v, since, pending = settle(w, since_before, state.step + k, pending)
         y = None
         if reducer is not None:
-            acc, y = reducer.update(acc, k, spike, v if model is None else v[primary])
+            acc, y = reducer.update(acc, k, spike, v[primary])
         w = advance(v, since, u, state.step + k + 1, active=k + 1 < num_steps)
         kept = (spike, v) if record else None
         return (w, since, acc, pending), (kept, y, spike if reducer is None and not record else None)
 
     acc0 = None if reducer is None else reducer.init(state.v.shape, state.v.dtype)
-    v0 = state.v if model is None else {primary: state.v, **state.extra}
+    v0 = {primary: state.v, **state.extra}
     w0 = advance(v0, state.since_spike, source[0], state.step, active=num_steps > 0)
     carry0 = (w0, state.since_spike, acc0, pending)
     return _surrogate.scan(body, carry0, source, num_steps, unroll, checkpoint_every)
 
 
-def _outputs(final, stacked, state, num_steps: int, model, record: bool, reducer, check: bool, unstable):
+def _outputs(
+    final, stacked, state, num_steps: int, primary: str, record: bool, reducer, check: bool, unstable
+):
     """[`jaxiaf.evolve`][]'s `(output, new_state, record)` from the loop's final carry and stacked outputs;
     with `check`, the final state tied to the finiteness check and `step` to the overflow check."""
     (v, since, acc, _), (kept, ys, raster) = final, stacked
-    primary = "v" if model is None else model.state_names[0]
     step = state.step
-    values = {"v": v} if model is None else {k: x for k, x in v.items() if k[0] != _generated.CARRIED}
+    values = {k: x for k, x in v.items() if k[0] != _generated.CARRIED}
     if check:
         finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in values.values()]))
         values[primary] = eqx.error_if(values[primary], ~finite & ~unstable, _NONFINITE)
@@ -412,10 +388,7 @@ def _outputs(final, stacked, state, num_steps: int, model, record: bool, reducer
         step = eqx.error_if(step, step > last, _step_message(step, num_steps))
     extra = {k: x for k, x in values.items() if k != primary}
     new_state = State(v=values[primary], since_spike=since, key=state.key, step=step + num_steps, extra=extra)
-    if record:
-        rec = {"v": kept[1], "spikes": kept[0]} if model is None else {**kept[1], "spikes": kept[0]}
-    else:
-        rec = {}
+    rec = {**kept[1], "spikes": kept[0]} if record else {}
     if reducer is not None:
         return (acc, ys), new_state, rec
     return (kept[0] if record else raster), new_state, rec

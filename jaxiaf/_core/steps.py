@@ -1,5 +1,7 @@
 """One step of the layer, as two functions the loop calls: `advance` (the state update of a step) and
-`settle` (its threshold and reset), for the default equations' kernels and for a layer's own equations."""
+`settle` (its threshold and reset), for the default equations' kernels and for a layer's own equations.
+Both carry the state variables as one dict `{name: array}` by their declared names
+(`jaxiaf._core.page.declared`)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +11,10 @@ from . import interpret as _generated
 from . import noise as _noise
 from . import surrogate as _surrogate
 from .integrators import READS_NEXT_ROW, TIMED_ORDER, affine, resolve_integrator
+from .page import PAGE
 from .pytrees import NEVER, Parameters, StepConstants
+
+(_V,) = PAGE.state_names  # the default equations' one state variable, `v`
 
 
 def _broadcast(params: Parameters, consts: StepConstants, shape):
@@ -21,18 +26,20 @@ def _broadcast(params: Parameters, consts: StepConstants, shape):
 
 
 def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool):
-    """`advance` and `settle` of the default equations (`jaxiaf._core.integrators`), see
+    """`(advance, settle, next_row)` of the default equations (`jaxiaf._core.integrators`), see
     [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
-    and the next (`u_next`; float32 then runs rk4's expressions, not the affine update, which assumes one
-    input over the step), with `exact` Brian2's order of its terms for that rule (`TIMED_ORDER`)."""
+    and the next (`u_next`, `next_row` True; float32 then runs rk4's expressions, not the affine update,
+    which assumes one input over the step), with `exact` Brian2's order of its terms for that rule
+    (`TIMED_ORDER`)."""
     name = sim.integrator_name
     next_row = timed and name in READS_NEXT_ROW
     update = resolve_integrator(name)
     update = TIMED_ORDER.get(name, update) if timed else update
     update = update if state.v.dtype == jnp.float64 or next_row else affine
 
-    def advance(v, since, u, n, active):
+    def advance(vals, since, u, n, active):
         """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
+        v = vals[_V]
         p, consts = _broadcast(params, constants, shape)
         nr = (since >= consts.refractory_steps) & active
         u, rows = (u[0], {"u_next": jnp.broadcast_to(u[1], shape)}) if next_row else (u, {})
@@ -40,26 +47,36 @@ def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: 
         if sim.noisy:  # the layer's noise is held over the step under either sampling
             noise = jnp.where(nr, consts.noise_scale * pick(n, v.dtype)[0], 0.0)
             u, rows = u + noise, {k: x + noise for k, x in rows.items()}
-        return jnp.where(nr, update(v, u, p, consts, nr, **rows), v)
+        return {_V: jnp.where(nr, update(v, u, p, consts, nr, **rows), v)}
 
-    def settle(w, since, n):
-        """Threshold and reset of step `n`, which took `v` to `w`, `since` being the counter before it."""
+    def settle(vals, since, n):
+        """Threshold and reset of step `n`, which took `v` to `vals["v"]`, `since` being the counter
+        before it."""
+        w = vals[_V]
         p, consts = _broadcast(params, constants, shape)
         nr = since >= consts.refractory_steps
         fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
         v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
-        return spike, v, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
+        return spike, {_V: v}, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
 
-    return advance, settle
+    return advance, settle, next_row
 
 
 def _model_step(model, params, state, constants, shape, surrogate, pick):
-    """`advance` and `settle` of a layer's own equations: Brian2's generated statements
-    (`jaxiaf._equations.interpret`) on a dict of the state variables (the primary one, `State.v`, first).
+    """`(advance, settle, next_row)` of a layer's own equations: Brian2's generated statements
+    (`jaxiaf._core.interpret`) on a dict of the state variables (the primary one, `State.v`, first);
+    `next_row`: whether a step reads the input's next row (`Model.next_row`). With a `surrogate`,
+    `ValueError` for a threshold without a level or a reset that is not detached.
 
     Noise: `pick(n, dtype)` gives step n's D rows of N draws (`jaxiaf._core.noise.draw_source`): the
     first `model.draws` rows are the update's `xi`/`randn()` terms in Brian2's order, the others the
     threshold's and then the reset's `randn()` calls."""
+    if surrogate is not None:
+        _generated.crossing(model)  # `ValueError` for a threshold without a level
+        if not surrogate.detach_reset:
+            raise ValueError(
+                "`surrogate`: with a layer's own equations the reset is detached (`detach_reset=True`)."
+            )
     env = _generated.loop_env(model, params, constants, shape)
     steps = jnp.broadcast_to(constants.refractory_steps, shape)
     linear = _affine.applies(model, state.v.dtype)
@@ -81,4 +98,4 @@ def _model_step(model, params, state, constants, shape, surrogate, pick):
         fired, spike, vals, since = _generated.settle(model, env, vals, since, nr, n, draws, surrogate)
         return spike, vals, since
 
-    return advance, settle
+    return advance, settle, model.next_row

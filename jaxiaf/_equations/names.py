@@ -2,20 +2,19 @@
 listed and changed by the names its equations declare (see [`jaxiaf.Model`][]).
 
 Every table of a layer (its parameters, families, registries, graph nodes and files) is built from
-[`declared`][]: the [`jaxiaf.Model`][] of a layer's own equations, or `PAGE` for the default equations
-(Rockpool's `eqNeuronIAFFF`, whose parameters the reference page names `bias`, `tau_mem`, `v_thresh`,
-`v_reset`, `v_rest`). The page's names keep their fields (and defaults) where a model declares them; every
-other declared parameter lives in `Parameters.extra` and must be given. State variables other than `v`
-live in `State.extra`.
+`declared` (`jaxiaf._core.page`, where the core reads them too): the [`jaxiaf.Model`][] of a layer's own
+equations, or `PAGE` for the default equations (Rockpool's `eqNeuronIAFFF`, whose parameters the
+reference page names `bias`, `tau_mem`, `v_thresh`, `v_reset`, `v_rest`). The page's names keep their
+fields (and defaults) where a model declares them; every other declared parameter lives in
+`Parameters.extra` and must be given. State variables other than `v` live in `State.extra`.
 """
-
-from dataclasses import dataclass
 
 import jax.numpy as jnp
 
 from .._core import convert as _convert
 from .._core.defaults import DEFAULTS, PAGE_NAMES
 from .._core.integrators import resolve_integrator
+from .._core.page import PAGE, declared
 from .._core.pytrees import NEVER, Parameters, State
 from . import default as _equations
 from . import model as _model
@@ -28,40 +27,6 @@ RESERVED = (
 """The layer's own names: equations may not declare a parameter or state variable called so."""
 
 
-@dataclass(frozen=True)
-class Names:
-    """The declared names of the default equations, as the reference page calls them (`PAGE`); a
-    [`jaxiaf.Model`][] offers the same fields for its own equations.
-
-    **Fields:** `parameters`, `states`: `(name, unit)` pairs (units `"A"`, `"s"`, `"V"` or Brian2's);
-    `refractory` (no period expression: the numeric `refractory` applies) and `method` (the integrator is
-    the layer's choice) are None; the input `x @ weights` is a current (`input_unit` `"A"`); no constant
-    is read from a namespace (`namespace` empty).
-    """
-
-    parameters: tuple
-    states: tuple
-    refractory: None = None
-    method: None = None
-    input_unit: str = "A"
-    namespace: tuple = ()
-
-    @property
-    def parameter_names(self) -> tuple:
-        return tuple(name for name, _ in self.parameters)
-
-    @property
-    def state_names(self) -> tuple:
-        return tuple(name for name, _ in self.states)
-
-    def unit(self, name: str) -> str:
-        return dict(self.parameters + self.states)[name]
-
-
-PAGE = Names(parameters=tuple((name, _convert.UNITS[name]) for name in PAGE_NAMES), states=(("v", "V"),))
-"""The default equations' declared names: the page's parameters and `v`."""
-
-
 def primary(model) -> str:
     """The state variable the core carries as `State.v`: `v`, else the equations' first declared one."""
     return declared(model).state_names[0]
@@ -71,12 +36,6 @@ def state_by_name(model, state: State) -> dict:
     """A [`jaxiaf.State`][]'s entries under the equations' names (`State.v` under [`primary`][]'s name)."""
     named, name = state.named(), primary(model)
     return named if name == "v" else {name if k == "v" else k: x for k, x in named.items()}
-
-
-def declared(model) -> "Names | _model.Model":
-    """The declared names of a layer whose `sim.model` is `model`: the model itself, or `PAGE` where the
-    core runs the default equations (`sim.model` None: the core's hand-kernel fast path)."""
-    return PAGE if model is None else model
 
 
 def simulation_names(model) -> tuple:

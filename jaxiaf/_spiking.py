@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 
+from ._core.poisson import Poisson
 from ._core.scan import evolve
 from ._core.synapses import Events, empty_pending
 
@@ -13,7 +14,8 @@ def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x
     **Arguments:**
 
     - `layer`: a [`jaxiaf.FFIAF`][] (its state, parameters and equations; its own `weights` carry `x`).
-    - `spikes`: (T, N_in) bool input raster, with `feedforward`; None without input synapses.
+    - `spikes`: (T, N_in) bool input raster, or a [`Poisson`][jaxiaf.synapses.Poisson] source of T
+      steps, with `feedforward`; None without input synapses.
     - `feedforward`: [`Synapses`][jaxiaf.synapses.Synapses] from the N_in inputs, a tuple of them (acting
       in that order), or None.
     - `recurrent`: [`Synapses`][jaxiaf.synapses.Synapses] (N, N) from the layer to itself, a tuple of
@@ -30,7 +32,10 @@ def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x
     if spikes is None and x is None:
         raise ValueError("`spikes` or `x` must be given (they set the number of steps).")
     n = layer.size_out
-    num_steps = len(spikes) if x is None else len(x)
+    if x is not None:
+        num_steps = len(x)
+    else:
+        num_steps = spikes.num_steps if isinstance(spikes, Poisson) else len(spikes)
     if x is None:
         currents = jnp.zeros((num_steps, n), layer.params.weights.dtype)
     else:
@@ -40,7 +45,8 @@ def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x
     if pending is None:
         own = bool if layer.surrogate is None else state.v.dtype
         pending = empty_pending(state.v.shape, feedforward, recurrent, own)
-    spikes = None if spikes is None else jnp.asarray(spikes, bool)
+    if spikes is not None and not isinstance(spikes, Poisson):
+        spikes = jnp.asarray(spikes, bool)
     events = Events(spikes, feedforward, recurrent, tuple(pending))
     return evolve(
         layer.params, layer.sim, state, currents, record=record, surrogate=layer.surrogate, events=events

@@ -6,13 +6,18 @@
 - [`Events`][jaxiaf.synapses.Events]: an input raster, the input and recurrent synapses and the spikes in
   transit, for [`jaxiaf.evolve`][]`(..., events=...)`; [`empty_pending`][jaxiaf.synapses.empty_pending]
   gives the spikes in transit of a fresh layer.
+- [`Poisson`][jaxiaf.synapses.Poisson]: input spikes drawn step by step as Brian2's `PoissonGroup`.
 - [`run`][jaxiaf.synapses.run]: a layer ([`jaxiaf.FFIAF`][], default or own equations) driven by them.
+- [`sweep`][jaxiaf.synapses.sweep]: B parameter sets of such a layer (neuron parameters, per-set
+  weights or a per-set scale of shared weights, per-set Poisson rates and keys) in one compiled call.
 
 The semantics, step by step, are Brian2's (state update, threshold, the events due this step, reset; see
 `docs/guides/synapses.md`).
 """
 
+from ._core.poisson import Poisson as Poisson
 from ._core.synapses import Events as Events
 from ._core.synapses import Synapses as Synapses
 from ._core.synapses import empty_pending as empty_pending
 from ._spiking import run as run
+from ._sweep.synaptic import sweep as sweep

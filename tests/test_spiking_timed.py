@@ -40,7 +40,7 @@ def scenario(kind: str, seed: int, timed_within_step: bool = False) -> dict:
     steps, channels = np.nonzero(raster)
     offsets = rng.uniform(0.05, 0.95, (len(steps) if timed_within_step else NUM_STEPS))
     times = (steps + (offsets if timed_within_step else offsets[steps])) * DT
-    currents = rng.uniform(0.002, 0.016, (NUM_STEPS, n))
+    currents = rng.uniform(0.004, 0.018, (NUM_STEPS, n))
     return dict(
         kind=kind, n=n, weights=weights, params=params, times=times, channels=channels, currents=currents,
         refractory=float(rng.choice([0.0, 1e-4, 3e-4])), method=METHODS[seed % len(METHODS)],

@@ -240,15 +240,16 @@ def test_weights_batch_under_vmap():
 
 def test_gradient_of_the_voltage_with_respect_to_the_weights():
     """`v` is differentiable in the weights (no surrogate needed: the spikes' timing is held): the
-    derivative of the summed trace of a layer that does not spike equals a central difference."""
+    derivative of the summed trace of a layer that does not spike equals a central difference, in
+    reverse and forward mode, with and without a bound `max_spikes`."""
     import jax
 
     spikes = np.zeros(50, bool)
     spikes[[5, 20, 21]] = True
 
-    def total(w):
+    def total(w, max_spikes=None):
         layer = jaxiaf.FFIAF(np.zeros((1, 1)), dt=DT, integrator_name="exact", bias=0.0)
-        ff = Synapses(jnp.reshape(w, (1, 1)), 0, "v += w")
+        ff = Synapses(jnp.reshape(w, (1, 1)), 0, "v += w", max_spikes=max_spikes)
         events = Events(jnp.asarray(spikes)[:, None], ff, None, empty_pending((1,), ff, None))
         currents = jnp.zeros((50, 1))
         _, _, record, _ = evolve(
@@ -260,6 +261,8 @@ def test_gradient_of_the_voltage_with_respect_to_the_weights():
     grad = jax.grad(total)(w)
     assert grad > 0
     np.testing.assert_allclose(grad, (total(w + h) - total(w - h)) / (2 * h), rtol=1e-6)
+    np.testing.assert_allclose(jax.jacfwd(total)(w), grad, rtol=1e-12)
+    np.testing.assert_allclose(jax.grad(lambda w: total(w, 1))(w), grad, rtol=1e-12)
 
 
 def test_refusals_name_the_argument():

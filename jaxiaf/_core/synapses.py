@@ -17,12 +17,15 @@ that the sums are Brian2's bit for bit.
 """
 
 import ast
+import functools
 import re
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .poisson import Poisson, input_row
 
 _STATEMENT = re.compile(r"^\s*([A-Za-z_]\w*?)(?:_post)?\s*([+-])=\s*w\s*$")
 
@@ -51,27 +54,35 @@ def parse_on_pre(on_pre: str) -> tuple:
 
 
 class Synapses(eqx.Module):
-    """Dense connections from `N_src` sources to the layer's `N` neurons, as Brian2's
+    """Connections from `N_src` sources to the layer's `N` neurons, as Brian2's
     `Synapses(source, layer, "w : <unit>", on_pre=on_pre)` connecting the pairs of non-zero weight in the
-    order of `i`, then `j` (a zero weight adds nothing), with `S.w = weights` and `S.delay = delays * dt`.
+    order of `i`, then `j`, with `S.w = scale * weights` and `S.delay = delays * dt`.
 
     **Arguments:**
 
-    - `weights`: (N_src, N) float, the `w` of each synapse in the unit of its target variables (SI).
+    - `weights`: (N_src, N) float, the `w` of each synapse in the unit of its target variables (SI); or
+      (B..., N_src, N), one matrix per batch entry of the layer's state (a sweep's sets).
     - `delays`: integer steps, () (one delay for all) or (N_src, N), >= 0 (default 0: the event acts in the
       step of its spike, after the threshold and before the reset).
     - `on_pre`: Brian2 statements `x += w` / `x -= w` on the layer's state variables, e.g. `"v += w"` or
       `"ge += w"`, several separated by `;` or newlines (default `"v += w"`).
     - `max_delay`: static int; the largest delay (default: read from a concrete `delays`; give it when
       `delays` is traced, e.g. swept).
-    - `max_spikes`: static; None (default): each step visits every source in turn, `(max_delay + 1) *
-      N_src` vector updates. An int K: each step visits only the sources that spiked (at most K per delay
-      and step, in any batch entry), `(max_delay + 1) * K` updates: the same results, at a cost that grows
-      with the spikes; more than K spiking sources in a step is an error (`EquinoxRuntimeError`).
+    - `max_spikes`: static; None (default) or a bound K on the sources that spike in one step and batch
+      entry (more is an error, `EquinoxRuntimeError`). Each step visits only the sources that spiked, in
+      index order, at a cost that grows with the spikes; with K, a loop of K visits that reverse-mode
+      `jax.grad` can differentiate (without K, the loop's length is the step's spike count, which only
+      forward mode can). With a surrogate, every source is visited (the surrogate's derivative reaches
+      the events of sources that did not spike too).
+    - `scale`: None (default), or () or (B..., 1) floats multiplying every weight (per batch entry of
+      the state): a sweep's per-set scale of shared weights without a copy of the matrix per set. An
+      event adds `scale * w`, the same float as a layer given the weights `scale * weights` (tested;
+      with a surrogate the compiler may fuse the product into the addition, a last-bit difference).
     """
 
     weights: jax.Array
     delays: jax.Array
+    scale: jax.Array | None
     on_pre: tuple = eqx.field(static=True)
     max_delay: int = eqx.field(static=True)
     max_spikes: int | None = eqx.field(static=True)
@@ -83,37 +94,49 @@ class Synapses(eqx.Module):
         on_pre: str = "v += w",
         max_delay: int | None = None,
         max_spikes: int | None = None,
+        scale=None,
     ):
         weights = jnp.asarray(weights)
-        if weights.ndim != 2 or not jnp.issubdtype(weights.dtype, jnp.floating):
+        if weights.ndim < 2 or not jnp.issubdtype(weights.dtype, jnp.floating):
             raise ValueError(
                 f"`weights` must be a (N_src, N) float array; got {weights.dtype} {weights.shape}."
             )
         delays = jnp.asarray(delays)
-        if not jnp.issubdtype(delays.dtype, jnp.integer) or delays.shape not in ((), weights.shape):
+        if not jnp.issubdtype(delays.dtype, jnp.integer) or delays.shape not in ((), weights.shape[-2:]):
             raise ValueError(
-                f"`delays` must be integer steps of shape () or {weights.shape}; got {delays.dtype} "
+                f"`delays` must be integer steps of shape () or {weights.shape[-2:]}; got {delays.dtype} "
                 f"{delays.shape}."
             )
         if max_delay is None:
-            try:
-                concrete = np.asarray(delays)
-            except jax.errors.TracerArrayConversionError:
-                raise ValueError("`max_delay` must be given when `delays` is traced.") from None
-            if np.any(concrete < 0):
-                raise ValueError(f"`delays` must be >= 0; got a minimum of {int(concrete.min())}.")
-            max_delay = int(concrete.max(initial=0))
+            max_delay = _concrete_max(delays)
         if not isinstance(max_delay, int) or isinstance(max_delay, bool) or max_delay < 0:
             raise ValueError(f"`max_delay` must be a non-negative int; got {max_delay!r}.")
-        self.weights = weights
-        self.delays = delays.astype(jnp.int32)
-        self.on_pre = parse_on_pre(on_pre)
         if max_spikes is not None and (
             not isinstance(max_spikes, int) or isinstance(max_spikes, bool) or max_spikes < 1
         ):
             raise ValueError(f"`max_spikes` must be None or a positive int; got {max_spikes!r}.")
+        if scale is not None:
+            scale = jnp.asarray(scale)
+            if not jnp.issubdtype(scale.dtype, jnp.floating) or (scale.ndim and scale.shape[-1] != 1):
+                raise ValueError(
+                    f"`scale` must be None, () or (B..., 1) floats; got {scale.dtype} {scale.shape}."
+                )
+        self.weights = weights
+        self.delays = delays.astype(jnp.int32)
+        self.scale = scale
+        self.on_pre = parse_on_pre(on_pre)
         self.max_delay = max_delay
         self.max_spikes = max_spikes
+
+
+def _concrete_max(delays) -> int:
+    try:
+        concrete = np.asarray(delays)
+    except jax.errors.TracerArrayConversionError:
+        raise ValueError("`max_delay` must be given when `delays` is traced.") from None
+    if np.any(concrete < 0):
+        raise ValueError(f"`delays` must be >= 0; got a minimum of {int(concrete.min())}.")
+    return int(concrete.max(initial=0))
 
 
 class Events(eqx.Module):
@@ -121,8 +144,9 @@ class Events(eqx.Module):
 
     **Fields:**
 
-    - `spikes`: (T, B..., N_in) bool input raster (a `SpikeGeneratorGroup`), or None without input
-      synapses.
+    - `spikes`: (T, B..., N_in) bool input raster (a `SpikeGeneratorGroup`), (T, N_in) shared by every
+      batch entry, a [`Poisson`][jaxiaf.synapses.Poisson] source drawn step by step (a `PoissonGroup`),
+      or None without input synapses.
     - `feedforward`: the [`Synapses`][jaxiaf.synapses.Synapses] from the `N_in` inputs, a tuple of them
       (e.g. excitatory and inhibitory inputs onto different variables), or None.
     - `recurrent`: the [`Synapses`][jaxiaf.synapses.Synapses] from the layer's own `N` neurons to
@@ -135,7 +159,7 @@ class Events(eqx.Module):
     first, in their order, then the recurrent ones (`brian_ref.SynapticLayer` names them so).
     """
 
-    spikes: jax.Array | None
+    spikes: jax.Array | Poisson | None
     feedforward: Synapses | tuple | None
     recurrent: Synapses | tuple | None
     pending: tuple
@@ -154,7 +178,7 @@ def empty_pending(shape, feedforward=None, recurrent=None, spikes_dtype=bool) ->
     the input ones bool, the layer's own of `spikes_dtype` (bool, or with a surrogate the float dtype of
     `v`: the spikes then carry the surrogate's derivative to the events they cause)."""
     inputs = tuple(
-        jnp.zeros((g.max_delay, *shape[:-1], g.weights.shape[0]), bool) for g in groups(feedforward)
+        jnp.zeros((g.max_delay, *shape[:-1], g.weights.shape[-2]), bool) for g in groups(feedforward)
     )
     own = tuple(jnp.zeros((g.max_delay, *shape), spikes_dtype) for g in groups(recurrent))
     return inputs, own
@@ -173,11 +197,16 @@ def check_events(events: Events, state_names, shape, num_steps: int, spikes_dtyp
     for name, syn in [("feedforward", g) for g in ff] + [("recurrent", g) for g in rec]:
         if not isinstance(syn, Synapses):
             raise TypeError(f"`events.{name}` must hold jaxiaf Synapses; got {type(syn).__name__}.")
-        rows = shape[-1] if name == "recurrent" else ff[0].weights.shape[0]
-        if syn.weights.shape != (rows, shape[-1]):
+        rows = shape[-1] if name == "recurrent" else ff[0].weights.shape[-2]
+        if syn.weights.shape not in ((rows, shape[-1]), (*shape[:-1], rows, shape[-1])):
             raise ValueError(
-                f"`events.{name}.weights` must have shape {(rows, shape[-1])} (sources, the layer's N); got "
-                f"{syn.weights.shape}."
+                f"`events.{name}.weights` must have shape {(rows, shape[-1])} (sources, the layer's N), or "
+                f"{(*shape[:-1], rows, shape[-1])} with the state's batch axes; got {syn.weights.shape}."
+            )
+        if syn.scale is not None and syn.scale.shape not in ((), (*shape[:-1], 1)):
+            raise ValueError(
+                f"`events.{name}.scale` must have shape () or {(*shape[:-1], 1)} (the state's batch axes, "
+                f"then 1); got {syn.scale.shape}."
             )
         for target, _ in syn.on_pre:
             if target not in state_names:
@@ -186,12 +215,7 @@ def check_events(events: Events, state_names, shape, num_steps: int, spikes_dtyp
                     f"(one of {sorted(state_names)})."
                 )
     if ff:
-        expected = (num_steps, *shape[:-1], ff[0].weights.shape[0])
-        if events.spikes.shape != expected or events.spikes.dtype != bool:
-            raise ValueError(
-                f"`events.spikes` must be a bool raster of shape {expected} (T, B..., N_in); got "
-                f"{events.spikes.dtype} {events.spikes.shape}."
-            )
+        _check_input(events.spikes, shape, num_steps, ff[0].weights.shape[-2])
     wanted = empty_pending(shape, ff, rec, spikes_dtype)
     like = lambda x: jax.tree.map(lambda a: (jnp.shape(a), jnp.asarray(a).dtype), x)
     try:
@@ -202,6 +226,32 @@ def check_events(events: Events, state_names, shape, num_steps: int, spikes_dtyp
     if not same:
         raise ValueError(
             f"`events.pending` must be {like(wanted)} ((shape, dtype) per group; see empty_pending)."
+        )
+
+
+def _check_input(spikes, shape, num_steps: int, n_in: int) -> None:
+    """`ValueError` naming `events.spikes` for a raster that is not (T, N_in) or (T, B..., N_in) bool, or
+    a `Poisson` source of other steps, sources or batch axes."""
+    batch = shape[:-1]
+    if isinstance(spikes, Poisson):
+        size = spikes.probability.shape
+        if (
+            spikes.num_steps != num_steps
+            or size not in ((n_in,), (*batch, n_in))
+            or spikes.key.shape not in ((), batch)
+        ):
+            raise ValueError(
+                f"`events.spikes`: a Poisson source must span T = {num_steps} steps with rates of shape "
+                f"{(n_in,)} or {(*batch, n_in)} and keys of shape () or {batch}; got {spikes.num_steps} "
+                f"steps, rates {size}, keys {spikes.key.shape}."
+            )
+        return
+    shapes = ((num_steps, n_in), (num_steps, *batch, n_in))
+    if jnp.shape(spikes) not in shapes or jnp.asarray(spikes).dtype != bool:
+        raise ValueError(
+            f"`events.spikes` must be a bool raster of shape {shapes[1]} (T, B..., N_in) or {shapes[0]} "
+            f"(shared by the batch), or a Poisson source; got {jnp.asarray(spikes).dtype} "
+            f"{jnp.shape(spikes)}."
         )
 
 
@@ -236,51 +286,124 @@ def _fold(vals: dict, syn: Synapses, current, history, keep):
     step's source spikes; `history` (D, B..., N_src): those of 1..D steps ago; `keep` {target: (B..., N)
     bool}: where the events on a target act (`acting`; everywhere for a target not in it)."""
     shape = next(iter(vals.values())).shape
-    n_src = syn.weights.shape[0]
     for d in range(syn.max_delay, -1, -1):
         source = current if d == 0 else history[d - 1]
-        if syn.max_spikes is None:
+        if source.dtype == bool:
+            vals = _visit_spiking(vals, syn, source, d, shape, keep)
+        else:
             vals = jax.lax.fori_loop(
-                0, n_src, lambda i, v, s=source, d=d: _add(v, syn, s, i, d, shape, keep), vals
+                0, syn.weights.shape[-2], lambda i, v, s=source, d=d: _add(v, syn, s, i, d, shape, keep), vals
             )
-            continue
-        spiking = jnp.any(jnp.reshape(source, (-1, n_src)), axis=0)
-        order = jnp.nonzero(spiking, size=syn.max_spikes, fill_value=n_src)[0]  # ascending, as Brian2's
-        first = next(iter(vals))
-        message = f"More than `max_spikes` = {syn.max_spikes} sources spiked in one step; raise `max_spikes`."
-        vals = {**vals, first: eqx.error_if(vals[first], jnp.sum(spiking) > syn.max_spikes, message)}
-        vals = jax.lax.fori_loop(
-            0,
-            syn.max_spikes,
-            lambda j, v, s=source, d=d, o=order: _add(v, syn, s, o[j], d, shape, keep),
-            vals,
-        )
     return vals
 
 
-def _add(vals: dict, syn: Synapses, source, i, d: int, shape, keep) -> dict:
-    """The events of source `i` (an index past the last one: none) through its synapses of delay `d`."""
-    n_src = syn.weights.shape[0]
-    index = jnp.minimum(i, n_src - 1)
-    spike = jax.lax.dynamic_index_in_dim(source, index, axis=-1, keepdims=True)
-    fires = (spike if spike.dtype == bool else spike != 0) & (i < n_src)
-    delay = (
-        syn.delays
-        if syn.delays.ndim == 0
-        else jax.lax.dynamic_index_in_dim(syn.delays, index, keepdims=False)
+def _visit_spiking(vals: dict, syn: Synapses, source, d: int, shape, keep) -> dict:
+    """The events through the synapses of delay `d` of the sources that spiked (`source` (B..., N_src)
+    bool), each batch entry's in index order (`_rounds`)."""
+    n_src, n = syn.weights.shape[-2:]
+    fires = jnp.reshape(source, (-1, n_src))
+    batch = fires.shape[0]
+    names = [t for t, _ in syn.on_pre]
+    if syn.max_spikes is not None:
+        count = jnp.max(jnp.sum(fires, axis=1))
+        message = f"More than `max_spikes` = {syn.max_spikes} sources spiked in one step; raise `max_spikes`."
+        vals = {**vals, names[0]: eqx.error_if(vals[names[0]], count > syn.max_spikes, message)}
+    xs = tuple(jnp.reshape(vals[t], (batch, n)) for t in names)
+    kept = tuple(
+        jnp.reshape(jnp.broadcast_to(keep[t], shape), (batch, n)) if t in keep else None for t in names
     )
-    due = jnp.broadcast_to(delay == d, shape) & (i < n_src)
-    acts = jnp.broadcast_to(fires, shape) & due
-    row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, index, keepdims=False), shape)
+    weights = syn.weights if syn.weights.ndim == 2 else jnp.reshape(syn.weights, (batch, n_src, n))
+    scale = syn.scale
+    if scale is not None:
+        scale = jnp.reshape(jnp.broadcast_to(scale, (*shape[:-1], 1)), (batch, 1)).astype(weights.dtype)
+    meta = (tuple(sign for _, sign in syn.on_pre), d, syn.max_spikes)
+    xs = _rounds(meta, xs, weights, scale, fires, kept, syn.delays)
+    return {**vals, **{t: jnp.reshape(x, shape) for t, x in zip(names, xs, strict=True)}}
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _rounds(meta, xs, weights, scale, fires, kept, delays):
+    """`xs` (one (B, N) array per `on_pre` target) after the events: round r adds the r-th spiking
+    source (in index order) of every batch entry (`fires` (B, N_src)) where `kept` (None: everywhere),
+    so that each entry adds its sources in Brian2's order; as many rounds as the most spikes of an entry
+    (`max_spikes` K: K rounds). Its derivative (`_rounds_jvp`) is a sum, which reverse mode can
+    transpose (the loop of a dynamic length cannot be)."""
+    signs, d, max_spikes = meta
+    batch, n_src = fires.shape
+    following = _next_source(fires)
+
+    def source_row(i):
+        """Source `i`'s (scaled) weights; computed a round before they are added, so that the compiler
+        cannot contract the product and the addition into a fused multiply-add (whose single rounding
+        would differ from weights `scale * weights`): a loop's iterations are not fused."""
+        at = jnp.minimum(i, n_src - 1)
+        row = weights[at] if weights.ndim == 2 else weights[jnp.arange(batch), at]
+        return row if scale is None else scale * row
+
+    def visit(_, carry):
+        i, row, xs = carry
+        at = jnp.minimum(i, n_src - 1)
+        act = (i < n_src)[:, None] & ((delays if delays.ndim == 0 else delays[at]) == d)
+        out = []
+        for x, sign, keep in zip(xs, signs, kept, strict=True):
+            acts = act if keep is None else act & keep
+            out.append(jnp.where(acts, x + row if sign == "+" else x - row, x))
+        following_i = following(i)
+        return following_i, source_row(following_i), tuple(out)
+
+    rounds = jnp.max(jnp.sum(fires, axis=1)) if max_spikes is None else min(max_spikes, n_src)
+    first = following(jnp.full((batch,), -1, jnp.int32))
+    return jax.lax.fori_loop(0, rounds, visit, (first, source_row(first), tuple(xs)))[2]
+
+
+@_rounds.defjvp
+def _rounds_jvp(meta, primals, tangents):
+    """d(x + w) = dx + dw where the event acts: the tangents of the weights (and of `scale`) summed over
+    the spiking sources, one (B, N_src) x (N_src, N) product."""
+    xs, weights, scale, fires, kept, delays = primals
+    dxs, dweights, dscale = tangents[:3]
+    signs, d = meta[:2]
+    due = (delays == d).astype(weights.dtype)
+    spiking = fires.astype(weights.dtype)
+    spread = lambda w: spiking @ (w * due) if w.ndim == 2 else jnp.einsum("bs,bsn->bn", spiking, w * due)
+    change = spread(dweights)
+    if scale is not None:
+        change = scale * change + dscale * spread(weights)
+    out = []
+    for dx, sign, keep in zip(dxs, signs, kept, strict=True):
+        step = change if keep is None else jnp.where(keep, change, 0.0)
+        out.append(dx + step if sign == "+" else dx - step)
+    return _rounds(meta, xs, weights, scale, fires, kept, delays), tuple(out)
+
+
+def _next_source(fires):
+    """`following(previous)`: for each batch entry (row of `fires` (B, N_src) bool) the first spiking
+    source after index `previous` (B,), or N_src."""
+    n_src = fires.shape[1]
+    ids = jnp.arange(n_src, dtype=jnp.int32)
+    return lambda previous: jnp.min(
+        jnp.where(fires & (ids[None] > previous[:, None]), ids[None], n_src), axis=1
+    )
+
+
+def _add(vals: dict, syn: Synapses, source, i, d: int, shape, keep) -> dict:
+    """The events of source `i` through its synapses of delay `d`, for spikes that are 0/1 floats with a
+    surrogate's derivative: `+ (s - stop_gradient(s)) * w` is zero, and carries the derivative."""
+    spike = jax.lax.dynamic_index_in_dim(source, i, axis=-1, keepdims=True)
+    delay = (
+        syn.delays if syn.delays.ndim == 0 else jax.lax.dynamic_index_in_dim(syn.delays, i, keepdims=False)
+    )
+    due = jnp.broadcast_to(delay == d, shape)
+    acts = jnp.broadcast_to(spike != 0, shape) & due
+    row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, i, axis=-2, keepdims=False), shape)
+    row = row if syn.scale is None else syn.scale * row
+    chain = jnp.broadcast_to(spike - jax.lax.stop_gradient(spike), shape) * row
     out = dict(vals)
     for target, sign in syn.on_pre:
-        act = acts & keep[target] if target in keep else acts
         x = vals[target]
-        out[target] = jnp.where(act, x + row if sign == "+" else x - row, x)
-        if spike.dtype != bool:  # + (s - stop_gradient(s)) * w: zero, with the surrogate's derivative
-            chain = jnp.broadcast_to(spike - jax.lax.stop_gradient(spike), shape) * row
-            where = due & keep[target] if target in keep else due
-            out[target] = jnp.where(where, out[target] + (chain if sign == "+" else -chain), out[target])
+        act, where = (acts & keep[target], due & keep[target]) if target in keep else (acts, due)
+        x = jnp.where(act, x + row if sign == "+" else x - row, x)
+        out[target] = jnp.where(where, x + chain if sign == "+" else x - chain, x)
     return out
 
 
@@ -303,7 +426,7 @@ def deliver(events: Events, vals: dict, fired, k, pending, acts: dict):
     floats with a surrogate derivative (`_add`)."""
     inputs, own = pending
     if inputs:
-        row = jax.lax.dynamic_index_in_dim(events.spikes, k, keepdims=False)
+        row = input_row(events.spikes, k, fired.shape[:-1])
         for syn, history in zip(groups(events.feedforward), inputs, strict=True):
             vals = _fold(vals, syn, row, history, acts)
         inputs = tuple(_push(history, row) for history in inputs)

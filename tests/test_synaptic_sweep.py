@@ -1,0 +1,170 @@
+"""`jaxiaf.synapses.sweep` and `Poisson`: many sets of a network driven by spikes in one call, each row
+equal to its set run alone (bit for bit, float64); Poisson input drawn step by step as its raster."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxiaf
+from jaxiaf.synapses import Poisson, Synapses, run, sweep
+
+CUBA = """dv/dt = (ge + gi - (v - v_rest) + R*I_inp)/tau_m : volt (unless refractory)
+dge/dt = -ge/tau_e : volt
+dgi/dt = -gi/tau_i : volt
+v_rest : volt
+R : ohm
+tau_m : second
+tau_e : second
+tau_i : second
+v_thresh : volt
+v_reset : volt"""
+"""Brian2's CUBA neurons (`brian_ref.CUBA_EQUATIONS`)."""
+
+VALUES = dict(v_rest=-0.049, R=1.0, tau_m=0.02, tau_e=0.005, tau_i=0.01, v_thresh=-0.05, v_reset=-0.06)
+DT, NUM_STEPS, N, N_EXC, N_IN = 1e-4, 400, 40, 32, 20
+
+
+def network(seed=0):
+    """A small CUBA network with Poisson input onto `ge`: `(layer, exc, inh, ext)`."""
+    rng = np.random.default_rng(seed)
+    connected = rng.random((N, N)) < 0.2
+    exc = np.where(connected & (np.arange(N) < N_EXC)[:, None], 1.62e-3, 0.0)
+    inh = np.where(connected & (np.arange(N) >= N_EXC)[:, None], -9e-3, 0.0)
+    ext = np.where(rng.random((N_IN, N)) < 0.3, 1.62e-3, 0.0)
+    layer = jaxiaf.FFIAF(
+        np.zeros((1, N)), dt=DT, neuron_eq=CUBA, integrator_name="exact", refractory=5e-3, **VALUES
+    )
+    return layer.set_attributes({"v": jnp.asarray(-0.06 + 0.01 * rng.random(N))}), exc, inh, ext
+
+
+@pytest.mark.parametrize("max_spikes", [None, 8])
+def test_each_row_equals_its_set_run_alone(max_spikes):
+    """Swept `v_thresh`, a per-set scale of the shared excitatory weights (recurrent and input, delays of
+    0-2 steps), per-set Poisson rates and keys: row b is the set run alone, spikes and every state
+    variable bit for bit."""
+    layer, exc, inh, ext = network()
+    batch = 4
+    thresholds = np.array([-0.05, -0.051, -0.05, -0.0505])
+    scales = np.array([[1.0], [1.5], [0.5], [2.0]])
+    rates = np.array([50.0, 200.0, 400.0, 100.0])[:, None] * np.ones(N_IN)
+    keys = jax.random.split(jax.random.key(3), batch)
+    delays = np.random.default_rng(1).integers(0, 3, (N, N))
+    poisson = Poisson(rates, DT, NUM_STEPS, keys)
+    groups = lambda s: (
+        Synapses(exc, delays, "ge += w", max_spikes=max_spikes, scale=s),
+        Synapses(inh, 0, "gi += w", max_spikes=max_spikes),
+    )
+    inputs = lambda s: Synapses(ext, 1, "ge += w", max_spikes=max_spikes, scale=s)
+    result = sweep(
+        layer, {"v_thresh": thresholds}, poisson, feedforward=inputs(scales), recurrent=groups(scales),
+        outputs=("spikes", "v", "counts"),
+    )  # fmt: skip
+    totals = set()
+    for b in range(batch):
+        alone = layer.set_attributes({"v_thresh": thresholds[b]})
+        source = Poisson(rates[b], DT, NUM_STEPS, keys[b])
+        raster, state, record, _ = run(
+            alone, source, feedforward=inputs(scales[b, 0]), recurrent=groups(scales[b, 0]), record=True
+        )
+        np.testing.assert_array_equal(result.spikes[b], raster)
+        np.testing.assert_array_equal(result.v[b], record["v"])
+        np.testing.assert_array_equal(result.final_state.v[b], state.v)
+        for name in ("ge", "gi"):
+            np.testing.assert_array_equal(result.final_state.extra[name][b], state.extra[name])
+        totals.add(int(raster.sum()))
+    assert len(totals) == batch
+
+
+def test_a_scale_adds_the_same_floats_as_the_scaled_weights():
+    """`Synapses(w, scale=s)` gives the same run as `Synapses(s * w)` (one product per event)."""
+    layer, exc, inh, ext = network(1)
+    spikes = np.random.default_rng(2).random((NUM_STEPS, N_IN)) < 0.03
+    scaled = run(
+        layer,
+        spikes,
+        feedforward=Synapses(ext, 0, "ge += w", scale=1.7),
+        recurrent=Synapses(exc, 0, "ge += w", scale=1.7),
+        record=True,
+    )
+    plain = run(
+        layer,
+        spikes,
+        feedforward=Synapses(1.7 * ext, 0, "ge += w"),
+        recurrent=Synapses(1.7 * exc, 0, "ge += w"),
+        record=True,
+    )
+    np.testing.assert_array_equal(scaled[0], plain[0])
+    np.testing.assert_array_equal(scaled[2]["ge"], plain[2]["ge"])
+    assert int(np.asarray(plain[0]).sum()) > 0
+
+
+def test_per_set_weights_and_a_shared_raster():
+    """Weights (B, N_src, N) per set and a (T, N_in) raster shared by every set."""
+    layer, exc, inh, ext = network(2)
+    rng = np.random.default_rng(4)
+    spikes = rng.random((NUM_STEPS, N_IN)) < 0.05
+    weights = np.stack([ext * f for f in (0.5, 1.0, 3.0)])
+    weights[2, 0, :] = 2e-3  # a synapse that the other sets lack
+    result = sweep(
+        layer, {}, spikes, feedforward=Synapses(weights, 0, "ge += w"),
+        recurrent=(Synapses(exc, 0, "ge += w"), Synapses(inh, 0, "gi += w")), outputs=("spikes",),
+    )  # fmt: skip
+    for b in range(3):
+        alone = run(
+            layer, spikes, feedforward=Synapses(weights[b], 0, "ge += w"),
+            recurrent=(Synapses(exc, 0, "ge += w"), Synapses(inh, 0, "gi += w")),
+        )  # fmt: skip
+        np.testing.assert_array_equal(result.spikes[b], alone[0])
+    assert result.params == {}
+
+
+def test_poisson_draws_are_its_raster_and_have_its_rates():
+    """A Poisson source acts as its own raster (bit for bit), draws `uniform(fold_in(key, k)) < rate * dt`,
+    and its mean rate is within 5 % of the rate (400 sources x 4000 steps at 100 Hz: 16000 spikes
+    expected, sd 1 %)."""
+    layer, exc, inh, ext = network(3)
+    source = Poisson(np.full(N_IN, 300.0), DT, NUM_STEPS, jax.random.key(5))
+    raster = source.raster()
+    assert raster.shape == (NUM_STEPS, N_IN)
+    k = 17
+    expected = jax.random.uniform(jax.random.fold_in(jax.random.key(5), k), (N_IN,)) < 300.0 * DT
+    np.testing.assert_array_equal(raster[k], expected)
+    drawn = run(layer, source, feedforward=Synapses(ext, 0, "ge += w"), record=True)
+    given = run(layer, raster, feedforward=Synapses(ext, 0, "ge += w"), record=True)
+    np.testing.assert_array_equal(drawn[0], given[0])
+    np.testing.assert_array_equal(drawn[2]["ge"], given[2]["ge"])
+    many = Poisson(np.full(400, 100.0), DT, 4000, jax.random.key(6)).raster()
+    assert abs(float(many.mean()) / (100.0 * DT) - 1) < 0.05
+
+
+def test_more_spiking_sources_than_max_spikes_in_one_entry_is_an_error():
+    layer, exc, inh, ext = network(4)
+    spikes = np.zeros((NUM_STEPS, 2, N_IN), bool)
+    spikes[10, 1, :3] = True  # entry 1 only: 3 sources in one step
+    with pytest.raises(Exception, match="More than `max_spikes` = 2 sources spiked"):
+        sweep(layer, {}, spikes, feedforward=Synapses(ext, 0, "ge += w", max_spikes=2))
+
+
+def test_refusals_name_the_argument():
+    layer, exc, inh, ext = network(5)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="`rates`"):
+        Poisson(np.full(N_IN, -1.0), DT, 10, key)
+    with pytest.raises(ValueError, match="`key`"):
+        Poisson(np.ones((3, N_IN)), DT, 10, jax.random.split(key, 2))
+    with pytest.raises(ValueError, match="`num_steps`"):
+        Poisson(np.ones(N_IN), DT, -1, key)
+    with pytest.raises(ValueError, match="`scale`"):
+        Synapses(ext, scale=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="`events.recurrent.scale`"):
+        sweep(
+            layer,
+            {"tau_m": np.full(3, 0.02)},
+            x=np.zeros((10, 1)),
+            recurrent=Synapses(exc, scale=np.ones((2, 1))),
+        )
+    with pytest.raises(ValueError, match="`events.spikes`: a Poisson source"):
+        run(layer, Poisson(np.ones(N_IN), DT, 10, key), feedforward=Synapses(ext), x=np.zeros((11, 1)))
+    with pytest.raises(ValueError, match="nothing to sweep"):
+        sweep(layer, {}, x=np.zeros((10, 1)), recurrent=Synapses(exc))

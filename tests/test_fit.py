@@ -141,6 +141,7 @@ def test_a_fit_compiles_its_generation_once(ground_truth, caplog):
             max_evaluations=64 * 60,
             run_patience=2,
             patience=1000,
+            confirm=1000,  # runs that reproduce the data restart too; the fit goes on for its budget
             population_size=8,
             parallel=8,
             dtype=np.float32,
@@ -214,6 +215,7 @@ def test_fitted_module_carries_the_best_parameters(ground_truth):
         population_size=4,
         parallel=2,
         generations=2,
+        confirm=1000,  # one parameter can be reproduced in 2 generations: the budget ends this fit
         progress=False,
     )
     assert float(result.module.bias[0]) == pytest.approx(result.best_params["bias"])

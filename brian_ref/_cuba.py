@@ -31,3 +31,11 @@ def cuba_network(n=4000, n_exc=3200, p=0.02, seed=0):
     exc = np.where(connected & (np.arange(n) < n_exc)[:, None], 60 * 0.27 / 10 * 1e-3, 0.0)
     inh = np.where(connected & (np.arange(n) >= n_exc)[:, None], -20 * 4.5 / 10 * 1e-3, 0.0)
     return exc, inh, -0.06 + rng.random(n) * 0.01
+
+
+def cuba_input(n=4000, n_in=200, p=0.1, seed=1):
+    """(n_in, n) weights (V) of an external Poisson input onto CUBA's `ge` (`ge += w`, 1.62 mV, CUBA's
+    excitatory weight), each pair connected with probability `p`: the input of the sweep over
+    (excitatory weight, input rate) in `benchmarks/bench_cuba_sweep.py` and `docs/notebooks/cuba.ipynb`."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random((n_in, n)) < p, 60 * 0.27 / 10 * 1e-3, 0.0)

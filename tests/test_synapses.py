@@ -310,7 +310,7 @@ def test_the_synapses_guide_runs():
 
     guide = pathlib.Path(__file__).parents[1] / "docs" / "guides" / "synapses.md"
     blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, str(guide), "exec"), namespace)

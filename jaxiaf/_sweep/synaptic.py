@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from .._core.poisson import Poisson
 from .._core.scan import evolve, step_constants
 from .._core.synapses import Events, Synapses, empty_pending, groups
-from .sweep import OUTPUTS, SweepResult, _batched_inputs, _checked, _functional, _reducer, _result
+from .sweep import SweepResult, _batched_inputs, _checked, _functional, _reducer, _result
 
 
 def sweep(
@@ -58,8 +58,6 @@ def sweep(
     module = _functional(module)
     if spikes is None and x is None:
         raise ValueError("`spikes` or `x` must be given (they set the number of steps).")
-    if isinstance(outputs, str) or not set(outputs) <= set(OUTPUTS):
-        raise ValueError(f"`outputs` must be a tuple of names from {list(OUTPUTS)}; got {outputs!r}.")
     batch = _batch(params, spikes, feedforward, recurrent)
     if x is None:
         num_steps = spikes.num_steps if isinstance(spikes, Poisson) else len(spikes)

@@ -20,7 +20,8 @@ evaluated parameter sets (rounded up); its best parameters are scored by jaxiaf'
     .venv/bin/python benchmarks/bench_real_cell.py --models gif --folds 0    # one fit
     .venv/bin/python benchmarks/bench_real_cell.py --anchor adaptive_threshold:0
 
-Writes benchmarks/results/real_cell.json (rows, git SHA, machine, load averages before and after).
+Writes benchmarks/results/real_cell.json (rows, git SHA, whether tracked files differed from it, load
+averages before, after each row and at the end).
 """
 
 import argparse
@@ -250,6 +251,10 @@ def main() -> None:
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE
     ).stdout.strip()
     report = {"sha": sha, "load_before": os.getloadavg(), "nproc": os.cpu_count(), "rows": []}
+    report["dirty"] = bool(
+        subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                       text=True, cwd=HERE).stdout.strip()
+    )  # fmt: skip
     for name in args.models.split(","):
         for fold in map(int, args.folds.split(",")):
             try:  # a fresh process per fit: compile included
@@ -261,6 +266,7 @@ def main() -> None:
                 print(f"jaxiaf {name} fold {fold}: failed", flush=True)
                 Path(args.out).write_text(json.dumps(report, indent=1))
                 continue
+            row["load_after"] = os.getloadavg()  # other processes share the cores: timings under load
             report["rows"].append(row)
             Path(args.out).write_text(json.dumps(report, indent=1))
             reliable = [s["normalised"] for k, s in row["scores"].items() if k in RELIABLE]
@@ -273,7 +279,9 @@ def main() -> None:
         ours = [r for r in report["rows"] if r["model"] == name and r["fold"] == int(fold)]
         evaluations = ours[0]["evaluations"] if ours else args.evaluations
         row = _run(["--tool", "b2mf", "--models", name, "--folds", fold, "--evaluations", str(evaluations)])
+        row["load_after"] = os.getloadavg()
         report["rows"].append(row)
+        Path(args.out).write_text(json.dumps(report, indent=1))
         print(
             f"brian2modelfitting {name} fold {fold}: {row['wall_s']:.1f} s, scores {row['scores']}",
             flush=True,

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""The default path's speed before/after the package's restructuring into subpackages (A/B).
+"""The default path's speed at two revisions (A/B): before/after the package's restructuring into
+subpackages (the default `--base-rev`), and before/after the one-representation loop
+(`benchmarks/README.md` gives the revisions of each table).
 
 Two git worktrees of this repository, the baseline (`--base-rev`, default 38300df, the last commit
 before the move into `_core/`, `_equations/`, ...) and the head (`--head-rev`, default `HEAD`), each
@@ -17,7 +19,9 @@ head/base ratio. Each worker runs one precision (float32 = x64 off, or float64),
   median of calls 2-5.
 
 The busy fraction of the CPUs used by other processes (from /proc/stat) and the load average are
-recorded before each worker.
+recorded before each worker. Every call is timed by the wall clock and by the process's CPU time (all
+threads): on a machine shared with other processes the wall time also measures the wait for a CPU, the
+CPU time much less so; the script prints a table of each.
 
     .venv/bin/python benchmarks/bench_house_ab.py             # 5 rounds: about 4 minutes on 2 loaded cores
     .venv/bin/python benchmarks/bench_house_ab.py --rounds 1 --steps 1000   # a smoke test
@@ -51,21 +55,28 @@ def layer_workload(num_steps: int):
     return rng.normal(0.0, 0.01, (N_IN, N_A)), rng.normal(0.5, 1.0, (num_steps, N_IN))
 
 
+def _clocks():
+    """(wall, CPU) seconds: the CPU time is the process's, all threads (XLA's included)."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
 def timed_calls(call):
-    """(first-call seconds, [seconds of calls 2..WARM_CALLS+1], last result)."""
+    """`(first, warm, out)`: the first call's `{"first", "first_cpu"}` seconds (wall and CPU), calls
+    2..WARM_CALLS+1's `{"warm", "warm_cpu"}` lists, and the last result."""
     faulthandler.dump_traceback_later(HANG_S, exit=True)
     try:
-        t0 = time.perf_counter()
+        t0 = _clocks()
         out = call()
-        first = time.perf_counter() - t0
+        first = _clocks() - t0
         warm = []
         for _ in range(WARM_CALLS):
-            t0 = time.perf_counter()
+            t0 = _clocks()
             out = call()
-            warm.append(time.perf_counter() - t0)
+            warm.append(_clocks() - t0)
     finally:
         faulthandler.cancel_dump_traceback_later()
-    return first, warm, out
+    times = {"first": first[0], "first_cpu": first[1]}
+    return times, {"warm": [w[0] for w in warm], "warm_cpu": [w[1] for w in warm]}, out
 
 
 def worker(precision: str, num_steps: int, expect_root: str) -> None:
@@ -83,7 +94,7 @@ def worker(precision: str, num_steps: int, expect_root: str) -> None:
         mod = jaxiaf.FFIAF(weights, integrator_name=integ)
         assert mod.neuron_state.v.dtype == dtype, (mod.neuron_state.v.dtype, dtype)
         first, warm, out = timed_calls(lambda mod=mod: jax.block_until_ready(mod(x)[0]))
-        res["cases"][f"a/{integ}"] = {"first": first, "warm": warm, "spikes": int(np.asarray(out).sum())}
+        res["cases"][f"a/{integ}"] = {**first, **warm, "spikes": int(np.asarray(out).sum())}
     weights, x, bias, tau = sweep_workload(B, N_B, N_IN, num_steps)
     for integ in INTEGRATORS:
         mod = jaxiaf.FFIAF(weights, integrator_name=integ)
@@ -93,7 +104,7 @@ def worker(precision: str, num_steps: int, expect_root: str) -> None:
             return jax.block_until_ready(r.counts)
 
         first, warm, out = timed_calls(call)
-        res["cases"][f"b/{integ}"] = {"first": first, "warm": warm, "spikes": int(np.asarray(out).sum())}
+        res["cases"][f"b/{integ}"] = {**first, **warm, "spikes": int(np.asarray(out).sum())}
     emit(res)
 
 
@@ -123,8 +134,9 @@ def run_worker(tree: str, precision: str, num_steps: int) -> dict:
     raise RuntimeError(f"worker {cmd} failed twice")
 
 
-def summarize(runs: list) -> list:
-    """Rows: (precision, case, metric, base median, head median, head/base, per-round ratios)."""
+def summarize(runs: list, clock: str = "") -> list:
+    """Rows: (precision, case, base median, head median, head/base, per-round ratios) of wall times, or
+    with `clock="_cpu"` of the processes' CPU times."""
     rows = []
     for precision in ("f32", "f64"):
         for case in ("c/rk4", "c/exact", "a/rk4", "a/exact", "b/rk4", "b/exact"):
@@ -133,8 +145,8 @@ def summarize(runs: list) -> list:
             per = {"base": [], "head": []}
             for r in runs:
                 if r["precision"] == precision:
-                    c = r["result"]["cases"][src]
-                    per[r["tree"]].append(c["first"] if metric == "first" else float(np.median(c["warm"])))
+                    times = r["result"]["cases"][src][metric + clock]
+                    per[r["tree"]].append(times if metric == "first" else float(np.median(times)))
             b, h = float(np.median(per["base"])), float(np.median(per["head"]))
             ratios = [hh / bb for hh, bb in zip(per["head"], per["base"], strict=True)]
             rows.append((precision, case, b, h, h / b, ratios))
@@ -178,17 +190,20 @@ def main() -> None:
                       f"[{time.perf_counter() - t_start:.0f} s]", flush=True)  # fmt: skip
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
-    rows = summarize(report["runs"])
     keys = ("precision", "case", "base", "head", "ratio", "ratios")
-    report["summary"] = [dict(zip(keys, r, strict=True)) for r in rows]
+    summaries = {"wall": summarize(report["runs"]), "cpu": summarize(report["runs"], "_cpu")}
+    report["summary"] = [dict(zip(keys, r, strict=True)) for r in summaries["wall"]]
+    report["summary_cpu"] = [dict(zip(keys, r, strict=True)) for r in summaries["cpu"]]
     with open(args.json, "w") as f:
         json.dump(report, f, indent=1)
     busy = [r["cpu_busy_before"] for r in report["runs"]]
     print(f"base {shas['base'][:7]}  head {shas['head'][:7]}  {args.rounds} rounds; other processes' CPU "
           f"before each worker: median {np.median(busy):.0%}, max {max(busy):.0%}")  # fmt: skip
-    print(table(["precision", "row", "base (median)", "head (median)", "head/base", "per-round head/base"],
-                [(pr, c, f"{b:.3f} s", f"{h:.3f} s", f"{q:.3f}", " ".join(f"{x:.2f}" for x in rs))
-                 for pr, c, b, h, q, rs in rows]))  # fmt: skip
+    header = ["precision", "row", "base (median)", "head (median)", "head/base", "per-round head/base"]
+    for clock, rows in summaries.items():
+        print(f"\n{clock} time")
+        print(table(header, [(pr, c, f"{b:.3f} s", f"{h:.3f} s", f"{q:.3f}", " ".join(f"{x:.2f}" for x in rs))
+                             for pr, c, b, h, q, rs in rows]))  # fmt: skip
 
 
 if __name__ == "__main__":

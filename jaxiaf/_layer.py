@@ -436,10 +436,9 @@ def _dt_change(old, new, step):
 @eqx.filter_jit
 def _run(mod: FFIAF, x, record: bool, unroll: int, checkpoint_every):
     """The module's evolve: `x` is checked here, by name; `evolve` checks the rest (values, stability,
-    and `currents` = `x @ weights`, which can overflow)."""
+    singular updates, and `currents` = `x @ weights`, which can overflow)."""
     state = mod.neuron_state
-    v = _generated.check_singular(mod.params, mod.sim, _checks.tie_input_check(state.v, x, "x"))
-    state = eqx.tree_at(lambda s: s.v, state, v)
+    state = eqx.tree_at(lambda s: s.v, state, _checks.tie_input_check(state.v, x, "x"))
     params = eqx.tree_at(lambda p: p.weights, mod.params, _checks.traced("weights", mod.params.weights))
     options = dict(record=record, unroll=unroll, surrogate=mod.surrogate, checkpoint_every=checkpoint_every)
     return layer_call(params, mod.sim, state, x, **options)

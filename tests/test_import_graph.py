@@ -131,3 +131,25 @@ def test_brian_ref_imports_jaxiaf_only_in_parity():
         assert ("jaxiaf" in imported) == (path.name == "parity.py"), path.name
     init = ast.parse((REPO / "brian_ref" / "__init__.py").read_text())
     assert not any("parity" in (getattr(n, "module", None) or "") for n in ast.walk(init))
+
+
+def code_lines(function: ast.FunctionDef, source: list) -> int:
+    """The lines of a function that hold code: not blank, not a comment, not its docstring."""
+    lines = set(range(function.lineno, function.end_lineno + 1))
+    first = function.body[0]
+    if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+        lines -= set(range(first.lineno, first.end_lineno + 1))
+    return sum(1 for n in lines if source[n - 1].strip() and not source[n - 1].strip().startswith("#"))
+
+
+def test_no_function_of_jaxiaf_is_over_80_lines_of_code():
+    source = 'def f(x):\n    """Two\n    lines."""\n    # a comment\n\n    return x\n'
+    assert code_lines(ast.parse(source).body[0], source.splitlines()) == 2
+    long = {}
+    for path in ROOT.rglob("*.py"):
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if code_lines(node, text.splitlines()) > 80:
+                    long[f"{path.relative_to(ROOT)}:{node.lineno}"] = node.name
+    assert long == {}, long

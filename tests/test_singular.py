@@ -76,6 +76,20 @@ def test_a_sweep_marks_the_singular_set_and_keeps_the_others(dtype):
     np.testing.assert_array_equal(np.asarray(res.v)[1:], np.asarray(alone.v))
 
 
+def test_evolve_checked_names_the_parameters():
+    """`jaxiaf.evolve` itself (`check=True`) names the parameters of a singular update, as the layer does,
+    instead of reporting the NaN that the update gives."""
+    mod = _layer([0.0, 0.02])
+    match = r"singular for some neurons' values of `R`, `a`, `tau_m`, `tau_w`"
+    with pytest.raises(Exception, match=match):
+        jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.full((20, 2), 0.03))
+    one = _layer(0.02)
+    run = lambda a: jaxiaf.evolve(_layer(a).params, one.sim, one.neuron_state, jnp.full((20, 1), 0.03))[1].v
+    with pytest.raises(Exception, match=match):
+        jax.vmap(run)(jnp.array([0.0, 0.02]))
+    assert np.isfinite(np.asarray(jax.vmap(run)(jnp.array([1e-6, 0.02])))).all()
+
+
 def test_evolve_unchecked_marks_the_neuron_and_gradients_pass():
     mod = _layer([0.0, 0.02])
     state = jaxiaf.evolve(mod.params, mod.sim, mod.neuron_state, jnp.full((20, 2), 0.03), check=False)[1]

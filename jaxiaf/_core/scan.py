@@ -229,8 +229,10 @@ def evolve(
     **Raises:** `ValueError` if `currents` does not match the state's shape; with `check`,
     `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range (`tau_mem <= 0`,
     `dt <= 0`, `noise_std < 0`, `refractory < 0`), if `currents` is not finite, if `dt / tau_mem` is beyond
-    an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if the final `v` is NaN
-    or inf, or if `state.step + T` overflows its integer type (int32 with x64 off).
+    an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if a layer's own
+    equations' update is singular for some neurons' parameters (Brian2's `exact` solution at a degenerate
+    value; the message names the parameters), if the final `v` is NaN or inf, or if `state.step + T`
+    overflows its integer type (int32 with x64 off).
     """
     timed = _check_arguments(
         params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
@@ -307,12 +309,14 @@ def _check_arguments(
 
 def _checked_values(params, sim, state, currents, constants, check: bool):
     """`(params, sim, state, constants, unstable)`: with `check`, the values tied to their runtime checks
-    (`checked`, the input's finiteness and, for the default equations, the integrator's stability, tied to
-    `v`, which every path reads); the constants computed if not given; `unstable` (bool) where the
-    integrator's stability limit is exceeded (`jaxiaf._core.constants.tied_stability`)."""
+    (`checked`, the input's finiteness, a layer's own equations' singular updates (by the parameters'
+    names, `jaxiaf._core.interpret.check_singular`) and, for the default equations, the integrator's
+    stability, tied to `v`, which every path reads); the constants computed if not given; `unstable`
+    (bool) where the integrator's stability limit is exceeded (`jaxiaf._core.constants.tied_stability`)."""
     if check:
         params, sim = checked(params, sim)
         v = _checks.tie_input_check(state.v, currents, "currents")
+        v = _generated.check_singular(params, sim, v)  # names the parameters of a singular update
         state = State(v, state.since_spike, state.key, state.step, state.extra)
     if constants is None:
         constants = step_constants(params, sim)

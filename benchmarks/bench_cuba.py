@@ -2,12 +2,16 @@
 
 4000 neurons (3200 excitatory), connection probability 0.02, `exact` integration, refractory 5 ms,
 dt 0.1 ms; the same connectivity and initial `v` on both sides. Prints the spike counts, whether the
-rasters are identical (or the first step where they differ) and the wall times (compile separately).
+rasters are identical (or the first step where they differ) and the wall times (compile separately),
+and writes them to `--out` (JSON) with the commit and the load average.
 
-    .venv/bin/python benchmarks/bench_cuba.py [--steps 10000] [--max-spikes 64] [--standalone]
+    .venv/bin/python benchmarks/bench_cuba.py [--steps 10000] [--max-spikes K] [--standalone] [--out F]
 """
 
 import argparse
+import json
+import os
+import subprocess
 import time
 
 import jax
@@ -104,18 +108,33 @@ def run_standalone(exc, inh, v0, steps, threads):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10000)
-    parser.add_argument("--max-spikes", type=int, default=64)
+    parser.add_argument(
+        "--max-spikes", type=int, default=None, help="bound the rounds per step (default none)"
+    )
+    parser.add_argument("--no-brian", action="store_true", help="jaxiaf alone (e.g. an older revision)")
+    parser.add_argument("--out", default=None, help="JSON file for the figures")
     parser.add_argument(
         "--standalone", action="store_true", help="also Brian2 cpp_standalone, 1 and 2 threads"
     )
     args = parser.parse_args()
     exc, inh, v0 = cuba_network()
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    out = dict(steps=args.steps, max_spikes=args.max_spikes, sha=sha, jaxiaf_file=jaxiaf.__file__)
+    out["load_before"] = os.getloadavg()
     raster, first, warm = run_jaxiaf(exc, inh, v0, args.steps, args.max_spikes)
     print(f"jaxiaf: {int(raster.sum())} spikes; first call {first:.1f} s, warm call {warm:.2f} s")
-    expected, total, net_run = run_brian(exc, inh, v0, args.steps)
-    print(f"Brian2 numpy: {int(expected.sum())} spikes; {total:.1f} s in all, Network.run {net_run:.1f} s")
-    differ = np.flatnonzero(np.any(raster != expected, axis=1))
-    print("identical rasters" if not len(differ) else f"first differing step: {differ[0]}")
+    out["jaxiaf"] = dict(spikes=int(raster.sum()), first_call_s=first, warm_call_s=warm)
+    if not args.no_brian:
+        expected, total, net_run = run_brian(exc, inh, v0, args.steps)
+        print(
+            f"Brian2 numpy: {int(expected.sum())} spikes; {total:.1f} s in all, Network.run {net_run:.1f} s"
+        )
+        differ = np.flatnonzero(np.any(raster != expected, axis=1))
+        print("identical rasters" if not len(differ) else f"first differing step: {differ[0]}")
+        out["brian2_numpy"] = dict(
+            spikes=int(expected.sum()), total_s=total, network_run_s=net_run,
+            first_differing_step=int(differ[0]) if len(differ) else None,
+        )  # fmt: skip
     for threads in (1, 2) if args.standalone else ():
         other, total, seconds = run_standalone(exc, inh, v0, args.steps, threads)
         differ = np.flatnonzero(np.any(raster != other, axis=1))
@@ -124,6 +143,14 @@ def main():
             f"Brian2 cpp_standalone, {threads} thread(s): {int(other.sum())} spikes; {total:.1f} s with the "
             f"build, run {seconds:.2f} s; {same}"
         )
+        out[f"brian2_standalone_{threads}"] = dict(
+            spikes=int(other.sum()), build_and_run_s=total, run_s=seconds,
+            first_step_differing_from_jaxiaf=int(differ[0]) if len(differ) else None,
+        )  # fmt: skip
+    out["load_after"] = os.getloadavg()
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

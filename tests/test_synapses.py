@@ -402,8 +402,8 @@ def test_an_excitatory_inhibitory_network_as_brian2_cuba():
 @pytest.mark.brian
 def test_brian2_cuba_benchmark_network_for_1000_steps():
     """Brian2's CUBA benchmark at full size (4000 neurons, connection probability 0.02, as
-    `benchmarks/bench_cuba.py` runs it) for 1000 steps, visiting only the spiking sources (at most 64 a
-    step): Brian2's raster."""
+    `benchmarks/bench_cuba.py` runs it) for 1000 steps, visiting only the spiking sources (the default):
+    Brian2's raster."""
     brian_ref = pytest.importorskip("brian_ref")
     exc, inh, v0 = brian_ref.cuba_network()
     n, num_steps = len(v0), 1000
@@ -412,7 +412,7 @@ def test_brian2_cuba_benchmark_network_for_1000_steps():
         **brian_ref.CUBA_VALUES,
     )  # fmt: skip
     layer = layer.set_attributes({"v": jnp.asarray(v0)})
-    groups = (Synapses(exc, 0, "ge += w", max_spikes=64), Synapses(inh, 0, "gi += w", max_spikes=64))
+    groups = (Synapses(exc, 0, "ge += w"), Synapses(inh, 0, "gi += w"))
     raster = np.asarray(jaxiaf.synapses.run(layer, recurrent=groups, x=np.zeros((num_steps, 1)))[0])
     reference = brian_ref.SynapticLayer(
         brian_ref.CUBA_EQUATIONS,

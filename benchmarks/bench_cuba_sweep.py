@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 
+import equinox as eqx
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -70,19 +71,22 @@ def run_jaxiaf_loop(exc, inh, ext, v0, steps):
     )  # fmt: skip
     layer = layer.set_attributes({"v": jnp.asarray(v0)})
     keys = jax.random.split(jax.random.key(0), 64)
+    built = (  # built once outside the compiled call (concrete weights: their synapses are known)
+        Synapses(ext, 0, "ge += w", scale=1.0),
+        Synapses(exc, 0, "ge += w", scale=1.0),
+        Synapses(inh, 0, "gi += w"),
+    )
 
     @jax.jit
-    def one(s, r, key):
+    def one(built, s, r, key):
+        ff, e = (eqx.tree_at(lambda g: g.scale, g, jnp.asarray(s)) for g in built[:2])
         source = Poisson(r * jnp.ones(len(ext)), DT, steps, key)
-        groups = (Synapses(exc, 0, "ge += w", max_delay=0, scale=s), Synapses(inh, 0, "gi += w", max_delay=0))
-        return run(
-            layer, source, feedforward=Synapses(ext, 0, "ge += w", max_delay=0, scale=s), recurrent=groups
-        )[0]
+        return run(layer, source, feedforward=ff, recurrent=(e, built[2]))[0]
 
     scales, rates = grid()
-    jax.block_until_ready(one(scales[0], rates[0], keys[0]))
+    jax.block_until_ready(one(built, scales[0], rates[0], keys[0]))
     start = time.perf_counter()
-    counts = [int(one(scales[b], rates[b], keys[b]).sum()) for b in range(64)]
+    counts = [int(one(built, scales[b], rates[b], keys[b]).sum()) for b in range(64)]
     return np.asarray(counts) / (N * steps * DT), time.perf_counter() - start
 
 

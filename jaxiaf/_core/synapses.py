@@ -78,10 +78,17 @@ class Synapses(eqx.Module):
       the state): a sweep's per-set scale of shared weights without a copy of the matrix per set. An
       event adds `scale * w`, the same float as a layer given the weights `scale * weights` (tested;
       with a surrogate the compiler may fuse the product into the addition, a last-bit difference).
+
+    The synapses are the pairs of non-zero weight (in any batch entry) of a concrete `weights` at
+    construction, as Brian2's `connect` fixes them: an event updates only its source's synapses. Weights
+    replaced later (`eqx.tree_at`) change the values of those synapses, not which pairs are connected;
+    weights traced at construction (built inside `jax.vmap` or `jax.jit`) connect every pair (a zero
+    weight then adds 0).
     """
 
     weights: jax.Array
     delays: jax.Array
+    targets: jax.Array | None
     scale: jax.Array | None
     on_pre: tuple = eqx.field(static=True)
     max_delay: int = eqx.field(static=True)
@@ -123,10 +130,27 @@ class Synapses(eqx.Module):
                 )
         self.weights = weights
         self.delays = delays.astype(jnp.int32)
+        self.targets = _targets(weights)
         self.scale = scale
         self.on_pre = parse_on_pre(on_pre)
         self.max_delay = max_delay
         self.max_spikes = max_spikes
+
+
+def _targets(weights):
+    """(N_src, M) int32: each source's targets of non-zero weight (in any batch entry), ascending, padded
+    with N (M the most of one source); None for weights traced at construction (every pair)."""
+    try:
+        connected = np.any(np.asarray(weights) != 0, axis=tuple(range(weights.ndim - 2)))
+    except jax.errors.TracerArrayConversionError:
+        return None
+    n_src, n = connected.shape
+    sources, targets = np.nonzero(connected)  # by source, targets ascending
+    per_source = connected.sum(axis=1)
+    slot = np.arange(len(sources)) - np.repeat(np.cumsum(per_source) - per_source, per_source)
+    table = np.full((n_src, max(int(per_source.max(initial=0)), 1)), n, np.int32)
+    table[sources, slot] = targets
+    return jnp.asarray(table)
 
 
 def _concrete_max(delays) -> int:
@@ -317,53 +341,65 @@ def _visit_spiking(vals: dict, syn: Synapses, source, d: int, shape, keep) -> di
     if scale is not None:
         scale = jnp.reshape(jnp.broadcast_to(scale, (*shape[:-1], 1)), (batch, 1)).astype(weights.dtype)
     meta = (tuple(sign for _, sign in syn.on_pre), d, syn.max_spikes)
-    xs = _rounds(meta, xs, weights, scale, fires, kept, syn.delays)
+    targets = (
+        jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), (n_src, n)) if syn.targets is None else syn.targets
+    )
+    xs = _rounds(meta, xs, weights, scale, fires, kept, syn.delays, targets)
     return {**vals, **{t: jnp.reshape(x, shape) for t, x in zip(names, xs, strict=True)}}
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _rounds(meta, xs, weights, scale, fires, kept, delays):
+def _rounds(meta, xs, weights, scale, fires, kept, delays, targets):
     """`xs` (one (B, N) array per `on_pre` target) after the events: round r adds the r-th spiking
-    source (in index order) of every batch entry (`fires` (B, N_src)) where `kept` (None: everywhere),
-    so that each entry adds its sources in Brian2's order; as many rounds as the most spikes of an entry
-    (`max_spikes` K: K rounds). Its derivative (`_rounds_jvp`) is a sum, which reverse mode can
-    transpose (the loop of a dynamic length cannot be)."""
+    source (in index order) of every batch entry (`fires` (B, N_src)) to its `targets` (N_src, M; N
+    pads) where `kept` (None: everywhere), so that each entry adds its sources in Brian2's order; as many
+    rounds as the most spikes of an entry (`max_spikes` K: K rounds). Its derivative (`_rounds_jvp`) is
+    a sum, which reverse mode can transpose (the loop of a dynamic length cannot be)."""
     signs, d, max_spikes = meta
     batch, n_src = fires.shape
+    n = xs[0].shape[1]
+    rows = jnp.arange(batch)[:, None]
     following = _next_source(fires)
 
     def source_row(i):
-        """Source `i`'s (scaled) weights; computed a round before they are added, so that the compiler
-        cannot contract the product and the addition into a fused multiply-add (whose single rounding
-        would differ from weights `scale * weights`): a loop's iterations are not fused."""
-        at = jnp.minimum(i, n_src - 1)
-        row = weights[at] if weights.ndim == 2 else weights[jnp.arange(batch), at]
-        return row if scale is None else scale * row
+        """Source `i`'s targets and (scaled) weights to them; computed a round before they are added, so
+        that the compiler cannot contract the product and the addition into a fused multiply-add (whose
+        single rounding would differ from weights `scale * weights`): a loop's iterations are not fused."""
+        at = jnp.minimum(i, n_src - 1)[:, None]
+        to = targets[at[:, 0]]
+        index = jnp.minimum(to, n - 1)
+        row = weights[at, index] if weights.ndim == 2 else weights[rows, at, index]
+        return to, row if scale is None else scale * row
 
     def visit(_, carry):
-        i, row, xs = carry
-        at = jnp.minimum(i, n_src - 1)
-        act = (i < n_src)[:, None] & ((delays if delays.ndim == 0 else delays[at]) == d)
+        i, to, row, xs = carry
+        index = jnp.minimum(to, n - 1)
+        due = delays if delays.ndim == 0 else delays[jnp.minimum(i, n_src - 1)[:, None], index]
+        act = (i < n_src)[:, None] & (to < n) & (due == d)
         out = []
         for x, sign, keep in zip(xs, signs, kept, strict=True):
-            acts = act if keep is None else act & keep
-            out.append(jnp.where(acts, x + row if sign == "+" else x - row, x))
+            acts = act if keep is None else act & jnp.take_along_axis(keep, index, axis=1)
+            now = jnp.take_along_axis(x, index, axis=1)
+            new = jnp.where(acts, now + row if sign == "+" else now - row, now)
+            out.append(x.at[rows, to].set(new, mode="drop", unique_indices=True))
         following_i = following(i)
-        return following_i, source_row(following_i), tuple(out)
+        return (following_i, *source_row(following_i), tuple(out))
 
     rounds = jnp.max(jnp.sum(fires, axis=1)) if max_spikes is None else min(max_spikes, n_src)
     first = following(jnp.full((batch,), -1, jnp.int32))
-    return jax.lax.fori_loop(0, rounds, visit, (first, source_row(first), tuple(xs)))[2]
+    return jax.lax.fori_loop(0, rounds, visit, (first, *source_row(first), tuple(xs)))[3]
 
 
 @_rounds.defjvp
 def _rounds_jvp(meta, primals, tangents):
-    """d(x + w) = dx + dw where the event acts: the tangents of the weights (and of `scale`) summed over
-    the spiking sources, one (B, N_src) x (N_src, N) product."""
-    xs, weights, scale, fires, kept, delays = primals
+    """d(x + w) = dx + dw where the event acts: the tangents of the weights (and of `scale`) of the
+    synapses summed over the spiking sources, one (B, N_src) x (N_src, N) product."""
+    xs, weights, scale, fires, kept, delays, targets = primals
     dxs, dweights, dscale = tangents[:3]
     signs, d = meta[:2]
-    due = (delays == d).astype(weights.dtype)
+    n_src, n = weights.shape[-2:]
+    synapse = jnp.zeros((n_src, n + 1), bool).at[jnp.arange(n_src)[:, None], targets].set(True)[:, :n]
+    due = ((delays == d) & synapse).astype(weights.dtype)
     spiking = fires.astype(weights.dtype)
     spread = lambda w: spiking @ (w * due) if w.ndim == 2 else jnp.einsum("bs,bsn->bn", spiking, w * due)
     change = spread(dweights)
@@ -373,7 +409,7 @@ def _rounds_jvp(meta, primals, tangents):
     for dx, sign, keep in zip(dxs, signs, kept, strict=True):
         step = change if keep is None else jnp.where(keep, change, 0.0)
         out.append(dx + step if sign == "+" else dx - step)
-    return _rounds(meta, xs, weights, scale, fires, kept, delays), tuple(out)
+    return _rounds(meta, xs, weights, scale, fires, kept, delays, targets), tuple(out)
 
 
 def _next_source(fires):

@@ -218,7 +218,7 @@ def test_powers_of_parameters_are_hoisted_and_equal_brian2():
 
 def test_randn_in_threshold_and_reset_draws_from_the_layers_key():
     """`randn()` in the threshold and the reset: the draws come after the update's in the step's draws
-    (see `jaxiaf._core.scan._model_step`), so a run is reproducible, evolving in two calls equals one
+    (see `jaxiaf._core.steps._model_step`), so a run is reproducible, evolving in two calls equals one
     call, and another key gives other spikes."""
     rules = dict(threshold="v > v_thresh + 2*randn()*mV", reset="v = v_reset + randn()*mV")
     x = _currents(4, 4, 600)

@@ -94,7 +94,8 @@ def run_brian(exc, inh, ext, v0, steps, threads):
     """One build, then one run per set: `(rates (64,) Hz, build s, [run s], [simulation s])`."""
     import brian2 as b2
 
-    b2.set_device("cpp_standalone", directory=tempfile.mkdtemp(prefix="cuba_sweep_"), build_on_run=False)
+    directory = tempfile.mkdtemp(prefix="cuba_sweep_")
+    b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = threads
     b2.start_scope()
     values = {k: v for k, v in CUBA_VALUES.items() if k != "R"}
@@ -122,7 +123,7 @@ def run_brian(exc, inh, ext, v0, steps, threads):
     net = b2.Network(group, poisson, *synapses, monitor)
     net.run(steps * DT * b2.second)
     start = time.perf_counter()
-    b2.device.build(run=False)
+    b2.device.build(directory=directory, run=False)  # (its default directory is ./output)
     build = time.perf_counter() - start
     rates, walls, sims = [], [], []
     for s, r in zip(*grid(), strict=True):

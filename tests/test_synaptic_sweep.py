@@ -168,3 +168,20 @@ def test_refusals_name_the_argument():
         run(layer, Poisson(np.ones(N_IN), DT, 10, key), feedforward=Synapses(ext), x=np.zeros((11, 1)))
     with pytest.raises(ValueError, match="nothing to sweep"):
         sweep(layer, {}, x=np.zeros((10, 1)), recurrent=Synapses(exc))
+
+
+def test_synapses_built_inside_jit_from_host_arrays_are_the_same():
+    """Host weights and delays are read at construction also under `jax.jit` (their synapses and the
+    largest delay are known): the same run as synapses built outside."""
+    layer, exc, inh, ext = network(6)
+    spikes = np.random.default_rng(7).random((NUM_STEPS, N_IN)) < 0.05
+    outside = run(
+        layer, spikes, feedforward=Synapses(ext, 0, "ge += w"), recurrent=Synapses(exc, 1, "ge += w")
+    )
+    inside = jax.jit(
+        lambda layer, spikes: run(
+            layer, spikes, feedforward=Synapses(ext, 0, "ge += w"), recurrent=Synapses(exc, 1, "ge += w")
+        )[0]
+    )(layer, spikes)
+    np.testing.assert_array_equal(inside, outside[0])
+    assert int(np.asarray(inside).sum()) > 0

@@ -82,8 +82,8 @@ class Synapses(eqx.Module):
     The synapses are the pairs of non-zero weight (in any batch entry) of a concrete `weights` at
     construction, as Brian2's `connect` fixes them: an event updates only its source's synapses. Weights
     replaced later (`eqx.tree_at`) change the values of those synapses, not which pairs are connected;
-    weights traced at construction (built inside `jax.vmap` or `jax.jit`) connect every pair (a zero
-    weight then adds 0).
+    weights traced at construction (computed inside `jax.vmap` or `jax.jit`, e.g. from their arguments;
+    host arrays are read as they are) connect every pair (a zero weight then adds 0).
     """
 
     weights: jax.Array
@@ -103,6 +103,7 @@ class Synapses(eqx.Module):
         max_spikes: int | None = None,
         scale=None,
     ):
+        given_weights, given_delays = weights, delays  # read on the host where concrete (also under jit)
         weights = jnp.asarray(weights)
         if weights.ndim < 2 or not jnp.issubdtype(weights.dtype, jnp.floating):
             raise ValueError(
@@ -115,7 +116,7 @@ class Synapses(eqx.Module):
                 f"{delays.shape}."
             )
         if max_delay is None:
-            max_delay = _concrete_max(delays)
+            max_delay = _concrete_max(given_delays)
         if not isinstance(max_delay, int) or isinstance(max_delay, bool) or max_delay < 0:
             raise ValueError(f"`max_delay` must be a non-negative int; got {max_delay!r}.")
         if max_spikes is not None and (
@@ -130,7 +131,7 @@ class Synapses(eqx.Module):
                 )
         self.weights = weights
         self.delays = delays.astype(jnp.int32)
-        self.targets = _targets(weights)
+        self.targets = _targets(given_weights)
         self.scale = scale
         self.on_pre = parse_on_pre(on_pre)
         self.max_delay = max_delay
@@ -141,9 +142,10 @@ def _targets(weights):
     """(N_src, M) int32: each source's targets of non-zero weight (in any batch entry), ascending, padded
     with N (M the most of one source); None for weights traced at construction (every pair)."""
     try:
-        connected = np.any(np.asarray(weights) != 0, axis=tuple(range(weights.ndim - 2)))
+        weights = np.asarray(weights)
     except jax.errors.TracerArrayConversionError:
         return None
+    connected = np.any(weights != 0, axis=tuple(range(weights.ndim - 2)))
     n_src, n = connected.shape
     sources, targets = np.nonzero(connected)  # by source, targets ascending
     per_source = connected.sum(axis=1)

@@ -7,6 +7,7 @@ Plain floats and arrays in (SI units), spike steps and voltage traces out; Brian
 
 from ._cuba import CUBA_EQUATIONS as CUBA_EQUATIONS
 from ._cuba import CUBA_VALUES as CUBA_VALUES
+from ._cuba import cuba_input as cuba_input
 from ._cuba import cuba_network as cuba_network
 from ._equations import EquationLayer as EquationLayer
 from ._equations import EquationResult as EquationResult

@@ -26,6 +26,9 @@ A layer with its own equations ([`jaxiaf.Model`][]) also has `model` in the head
 unit]` and `input_sampling`), its declared parameters by name instead
 of the page's (and `initial_` copies), and its other state variables prefixed `state_` (e.g. `state_w`).
 
+A functional layer saved with its synapses (`save(layer, path, feedforward=..., recurrent=...,
+pending=...)`) has the class `"Network"`; its layout is in `jaxiaf._interop.network`.
+
 A loaded layer equals the saved one leaf for leaf, so it continues bit-identically. A `FitResult` file has
 the class `"FitResult"`, its module's header under `module` and its module's arrays prefixed `module.`; its
 array fields (and dicts of arrays, listed in `array_dicts`) are entries prefixed `fit.`, and its other
@@ -46,6 +49,7 @@ from .._equations import names as _named
 from .._layer import FFIAF
 from .._rockpool.synaptic import FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian
 from .._rockpool.timed import FFIAFBrian
+from . import network as _network
 
 FORMAT = "jaxiaf-layer"
 VERSION = 1
@@ -260,24 +264,55 @@ def _result_from_record(header: dict, arrays: dict):
     return _RESULTS[header["class"]](**fields, module=_layer_from_record(header["module"], module))
 
 
-def save(obj, path: "str | os.PathLike") -> None:
+def _network_record(net) -> tuple[dict, dict]:
+    """`(header, arrays)` of a `Network`: its layer's record under `layer`
+    (arrays prefixed `layer.`), its synapses and spikes in transit as `jaxiaf._interop.network` lays them
+    out."""
+    layer_header, layer_arrays = _layer_record(net.layer)
+    entries, arrays = _network.record(net)
+    arrays.update({f"layer.{k}": v for k, v in layer_arrays.items()})
+    return {"class": "Network", "layer": layer_header, "synapses": entries}, arrays
+
+
+def _network_from_record(header: dict, arrays: dict):
+    layer = _layer_from_record(
+        header["layer"], {k[len("layer.") :]: v for k, v in arrays.items() if k.startswith("layer.")}
+    )
+    return _network.from_record(layer, header["synapses"], arrays)
+
+
+def save(obj, path: "str | os.PathLike", *, feedforward=None, recurrent=None, pending=None) -> None:
     """Save an [`jaxiaf.FFIAF`][] or a timed layer ([`jaxiaf.FFIAFBrian`][], [`jaxiaf.FFIAFSpkInBrian`][],
     [`jaxiaf.RecIAFBrian`][], [`jaxiaf.RecIAFSpkInBrian`][]) (parameters, initial parameters, simulation
-    parameters, state with the noise key and the step), or a [`jaxiaf.FitResult`][] (its fitted module and
-    every other field), to `path`, in the format of this module's docstring.
+    parameters, state with the noise key and the step), a [`jaxiaf.FitResult`][] (its fitted module and
+    every other field), or an `FFIAF` with the [`jaxiaf.synapses.Synapses`][] it runs with and the spikes
+    in transit, to `path`, in the format of this module's docstring.
 
-    **Arguments:** `obj`: the layer or fit result; `path`: a file path (written as given, no suffix added).
+    **Arguments:**
 
-    **Raises:** `TypeError` for another kind of object; `ValueError` for a batched module or a per-neuron
-    `FitResult`.
+    - `obj`: the layer or fit result (or a network that [`jaxiaf.load`][] returned, saved as it is).
+    - `path`: a file path (written as given, no suffix added).
+    - `feedforward`, `recurrent`, `pending`: as [`jaxiaf.synapses.run`][] takes them (its returned
+      `pending` after a run, None for a fresh layer): then `load` returns the network (a `Network`:
+      `layer`, `feedforward`, `recurrent`, `pending`), each group with its weights, delays, connected
+      pairs, `on_pre`, scale and bounds.
+
+    **Raises:** `TypeError` for another kind of object (or synapses with a timed layer); `ValueError` for
+    a batched module, a per-neuron `FitResult`, or synapses and spikes in transit that do not fit the
+    layer (naming the field, as `run` does).
     """
+    if feedforward is not None or recurrent is not None or pending is not None:
+        obj = _network.network(obj, feedforward, recurrent, pending)
     result = _RESULTS.get(type(obj).__name__) is type(obj)
     if result and getattr(obj, "neurons", None):
         raise ValueError(
             "`save`: a per-neuron FitResult is not saved whole; save its fitted layer (`result.module`) or "
             "each neuron's result (`result.neurons[n]`)."
         )
-    header, arrays = _result_record(obj) if result else _layer_record(obj)
+    if isinstance(obj, _network.Network):
+        header, arrays = _network_record(_network.network(*obj))
+    else:
+        header, arrays = _result_record(obj) if result else _layer_record(obj)
     header = {"format": FORMAT, "version": VERSION, **header}
     with open(path, "wb") as f:
         np.savez(f, header=np.array(json.dumps(header)), **arrays)
@@ -314,8 +349,9 @@ def _read(path) -> tuple[dict, dict]:
 
 def load(path: "str | os.PathLike"):
     """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or a timed layer equal to the saved one (same
-    parameters, initial parameters, simulation parameters and state), so it continues bit-identically, or a
-    `FitResult` with equal fields. Values are read in the session's precision: a float32 file loads as
+    parameters, initial parameters, simulation parameters and state), so it continues bit-identically, a
+    `FitResult` with equal fields, or a network (`Network(layer, feedforward, recurrent, pending)`, each
+    equal leaf for leaf to the saved one: [`jaxiaf.synapses.run`][] with them continues bit-identically). Values are read in the session's precision: a float32 file loads as
     float64 when `jax_enable_x64` is on.
 
     **Raises:** `FileNotFoundError`; `ValueError` naming the file for a truncated, corrupted or foreign file,
@@ -325,6 +361,8 @@ def load(path: "str | os.PathLike"):
     try:
         if header.get("class") in _RESULTS:
             return _result_from_record(header, arrays)
+        if header.get("class") == "Network":
+            return _network_from_record(header, arrays)
         return _layer_from_record(header, arrays)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{os.fspath(path)!r}: invalid jaxiaf layer file ({err}).") from err

@@ -4,11 +4,9 @@ recurrent=..., pending=...)`) and through NIR, continuing bit for bit (float64),
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
-import nir
 import numpy as np
 import pytest
-from helpers import assert_same_module
+from helpers import assert_same_module, require
 
 import jaxiaf
 from jaxiaf.synapses import Synapses, run
@@ -75,3 +73,63 @@ def test_network_file_continues_bit_for_bit(tmp_path, build):
     _tree_equal((rest[1], rest[3]), (whole[1], whole[3]))
     jaxiaf.save(net, tmp_path / "again.jaxiaf")  # a loaded network saves as it is
     _tree_equal(jaxiaf.load(tmp_path / "again.jaxiaf"), net)
+
+
+def _nir_network(rng, n_in=8, n=6):
+    layer = jaxiaf.FFIAF(rng.uniform(0, 1, (2, n)), bias=2e-3, integrator_name="exact", refractory=5e-4)
+    ff = Synapses(rng.uniform(0, 6e-3, (n_in, n)) * (rng.random((n_in, n)) < 0.7))
+    rec = (
+        Synapses(rng.uniform(0, 2e-3, (n, n)), scale=0.5),
+        Synapses(rng.uniform(0, 1e-3, (n, n)), on_pre="v -= w"),
+    )
+    return layer, ff, rec
+
+
+def test_network_through_a_nir_file_continues_bit_for_bit(tmp_path):
+    """`spikes -> feedforward_0 -> lif` and `lif -> recurrent_g -> lif` beside the layer's own
+    `input -> affine -> lif -> output`; each Linear's weight is the jump of `v` per spike (`±scale * weights.T
+    * tau_mem`), and through `nir.write` / `nir.read` and `from_nir` the network continues bit for bit."""
+    nir = require("nir")
+    rng = np.random.default_rng(5)
+    layer, ff, rec = _nir_network(rng)
+    spikes, x = rng.random((400, 8)) < 0.08, rng.normal(0, 5e-3, (400, 2))
+    first = run(layer, spikes[:250], feedforward=ff, recurrent=rec, x=x[:250])
+    layer = layer.set_attributes(first[1])
+    with pytest.warns(UserWarning, match="refractory"):
+        graph = jaxiaf.to_nir(layer, feedforward=ff, recurrent=rec)
+    tau = np.asarray(layer.params.tau_mem)[:, None]
+    assert set(graph.edges) == {
+        ("input", "affine"), ("affine", "lif"), ("lif", "output"), ("spikes", "feedforward_0"),
+        ("feedforward_0", "lif"), ("lif", "recurrent_0"), ("recurrent_0", "lif"), ("lif", "recurrent_1"),
+        ("recurrent_1", "lif"),
+    }  # fmt: skip
+    assert np.array_equal(graph.nodes["feedforward_0"].weight, np.asarray(ff.weights).T * tau)
+    assert np.array_equal(graph.nodes["recurrent_0"].weight, 0.5 * np.asarray(rec[0].weights).T * tau)
+    assert np.array_equal(graph.nodes["recurrent_1"].weight, -np.asarray(rec[1].weights).T * tau)
+    assert np.array_equal(graph.nodes["spikes"].input_type["input"], [8])
+    nir.write(tmp_path / "net.nir", graph)
+    net = jaxiaf.from_nir(nir.read(tmp_path / "net.nir"))
+    assert_same_module(net.layer, layer)
+    _tree_equal((net.feedforward, net.recurrent, net.pending), (ff, rec, first[3]))
+    whole = run(layer, spikes[250:], feedforward=ff, recurrent=rec, x=x[250:])
+    rest = run(net.layer, spikes[250:], feedforward=net.feedforward, recurrent=net.recurrent, x=x[250:])
+    assert np.asarray(whole[0]).sum() > 20 and np.array_equal(rest[0], whole[0])
+    _tree_equal(rest[1], whole[1])
+
+
+def test_what_nir_cannot_express_is_refused_by_name():
+    rng = np.random.default_rng(1)
+    layer, ff, rec = _default(rng)
+    with pytest.raises(ValueError, match="`feedforward` has synaptic delays; NIR edges have no delay"):
+        jaxiaf.to_nir(layer, feedforward=ff)
+    with pytest.raises(ValueError, match="`recurrent` has synaptic delays"):
+        jaxiaf.to_nir(layer, recurrent=rec)
+    cond, ff, rec = _cond(rng)
+    with pytest.raises(ValueError, match=r"`feedforward.on_pre` writes \['ge'\]; NIR's LIF node has a place"):
+        jaxiaf.to_nir(cond, feedforward=ff)
+    with pytest.raises(ValueError, match="its own `neuron_eq` has no NIR counterpart"):
+        jaxiaf.to_nir(cond, recurrent=Synapses(np.ones((6, 6)), on_pre="v += w"))
+    with pytest.raises(ValueError, match="`for_norse` maps a layer of current input only"):
+        jaxiaf.to_nir(layer, recurrent=Synapses(np.ones((6, 6))), for_norse=True)
+    with pytest.raises(ValueError, match="`events.recurrent.weights` must have shape"):
+        jaxiaf.to_nir(layer, recurrent=Synapses(np.ones((5, 6))))

@@ -351,8 +351,9 @@ def load(path: "str | os.PathLike"):
     """Load what [`jaxiaf.save`][] wrote: an `FFIAF` or a timed layer equal to the saved one (same
     parameters, initial parameters, simulation parameters and state), so it continues bit-identically, a
     `FitResult` with equal fields, or a network (`Network(layer, feedforward, recurrent, pending)`, each
-    equal leaf for leaf to the saved one: [`jaxiaf.synapses.run`][] with them continues bit-identically). Values are read in the session's precision: a float32 file loads as
-    float64 when `jax_enable_x64` is on.
+    equal leaf for leaf to the saved one: [`jaxiaf.synapses.run`][] with them continues bit-identically).
+    Values are read in the session's precision: a float32 file loads as float64 when `jax_enable_x64` is
+    on.
 
     **Raises:** `FileNotFoundError`; `ValueError` naming the file for a truncated, corrupted or foreign file,
     another format version, or missing / invalid entries. Nothing is returned half-loaded.

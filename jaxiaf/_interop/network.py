@@ -46,8 +46,9 @@ def network(layer, feedforward, recurrent, pending) -> Network:
     [`jaxiaf.synapses.empty_pending`][]'s structure."""
     if not isinstance(layer, FFIAF):
         raise TypeError(
-            f"`layer`: synapses are saved with a functional jaxiaf.FFIAF; got {type(layer).__name__} (Rockpool's "
-            "timed synaptic layers keep their own weights: save them without `feedforward`/`recurrent`)."
+            f"`layer`: synapses are saved with a functional jaxiaf.FFIAF; got {type(layer).__name__} "
+            "(Rockpool's timed synaptic layers keep their own weights: save them without `feedforward` and "
+            "`recurrent`)."
         )
     shape = layer.neuron_state.v.shape
     if len(shape) != 1:
@@ -55,7 +56,7 @@ def network(layer, feedforward, recurrent, pending) -> Network:
     own = bool if layer.surrogate is None else layer.neuron_state.v.dtype
     if pending is None:
         pending = empty_pending(shape, feedforward, recurrent, own)
-    ff, rec = groups(feedforward), groups(recurrent)
+    ff = groups(feedforward)
     spikes = jnp.zeros((0, ff[0].weights.shape[-2]), bool) if ff else None
     events = Events(spikes, feedforward, recurrent, tuple(pending))
     check_events(events, declared(layer.sim.model).state_names, shape, 0, own)
@@ -102,14 +103,8 @@ def from_record(layer: FFIAF, entries: list, arrays: dict) -> Network:
         if pathway not in PATHWAYS:
             raise ValueError(f"unknown synapse pathway {pathway!r}")
         prefix = f"synapses.{index}."
-        syn = synapses(
-            {
-                k: arrays[prefix + k]
-                for k in ("weights", "delays", "targets", "scale")
-                if prefix + k in arrays
-            },
-            entry,
-        )
+        values = {k: arrays[prefix + k] for k in ("weights", "delays", "scale") if prefix + k in arrays}
+        syn = synapses({**values, "targets": arrays.get(prefix + "targets")}, entry)
         pending[pathway].append(jnp.asarray(arrays[f"pending.{pathway}.{len(built[pathway])}"]))
         built[pathway].append(syn)
         single[pathway] = bool(entry["single"])
@@ -120,8 +115,9 @@ def from_record(layer: FFIAF, entries: list, arrays: dict) -> Network:
 
 
 def synapses(values: dict, entry: dict) -> Synapses:
-    """A `Synapses` of `values` (`weights`, `delays`, optional `targets` and `scale`) and `entry`
-    (`on_pre`, `max_delay`, `max_spikes`), with the saved `targets` (the connected pairs) kept as they are."""
+    """A `Synapses` of `values` (`weights`, `delays`, optional `scale` and `targets`) and `entry`
+    (`on_pre`, `max_delay`, `max_spikes`); with `targets` in `values` (saved connected pairs, None for
+    every pair), those pairs as they are, else the pairs of non-zero weight."""
     syn = Synapses(
         values["weights"],
         jnp.asarray(values["delays"]),
@@ -130,8 +126,9 @@ def synapses(values: dict, entry: dict) -> Synapses:
         max_spikes=None if entry.get("max_spikes") is None else int(entry["max_spikes"]),
         scale=values.get("scale"),
     )
-    targets = values.get("targets")
-    targets = None if targets is None else jnp.asarray(targets, jnp.int32)
+    if "targets" not in values:
+        return syn
+    targets = None if values["targets"] is None else jnp.asarray(values["targets"], jnp.int32)
     return eqx.tree_at(lambda s: s.targets, syn, targets, is_leaf=lambda x: x is None)
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from .._equations import names as _named
 from .._layer import FFIAF
 from .._rockpool.synaptic import FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian
+from . import network as _network
+from . import nir_network as _nir_network
 from .files import _layer_from_record, _layer_record, functional, state_from_record, state_record
 
 if TYPE_CHECKING:
@@ -55,14 +57,21 @@ def _step_fraction(module: FFIAF) -> np.ndarray:
     return 1.0 - np.asarray(record["v"][0], float)
 
 
-def to_nir(layer: "FFIAF | FFIAFBrian", *, for_norse: bool = False) -> "nir.NIRGraph":
+def to_nir(
+    layer: "FFIAF | FFIAFBrian", *, for_norse: bool = False, feedforward=None, recurrent=None
+) -> "nir.NIRGraph":
     """The NIR graph of a layer: `Input -> Affine -> LIF -> Output` (for Rockpool's synaptic layers, a
-    `CubaLIF` graph: see `_synaptic_to_nir`).
+    `CubaLIF` graph: see `_synaptic_to_nir`; with `feedforward` or `recurrent` synapses, the same graph with
+    `spikes -> Linear -> lif` and `lif -> Linear -> lif` edges: see `jaxiaf._interop.nir_network`).
 
     **Arguments:**
 
     - `layer`: an [`jaxiaf.FFIAF`][], [`jaxiaf.FFIAFBrian`][], [`jaxiaf.FFIAFSpkInBrian`][] or
       [`jaxiaf.RecIAFSpkInBrian`][].
+    - `feedforward`, `recurrent`: an `FFIAF`'s [`jaxiaf.synapses.Synapses`][] (one, a tuple, or None), as
+      [`jaxiaf.synapses.run`][] takes them: each group a `Linear` node (`feedforward_g`, `recurrent_g`)
+      whose weight is the jump of `v` per spike (`weights.T * tau_mem`), with its exact record in its
+      metadata. Without delays, the network has no spikes in transit between steps.
     - `for_norse`: if True, a graph that Norse's `from_nir(graph, dt=layer.dt)` simulates step for step as
       this layer does (up to float32 rounding): Norse integrates `v += dt/tau * (I + v_leak - v)` (forward
       Euler) and resets to 0 whatever `v_reset` says, so every voltage is shifted by `-v_reset` and `tau`
@@ -76,12 +85,19 @@ def to_nir(layer: "FFIAF | FFIAFBrian", *, for_norse: bool = False) -> "nir.NIRG
     `key_data` and `key_impl`.
 
     **Raises:** `ValueError` for a layer with its own equations (`neuron_eq`), a [`jaxiaf.RecIAFBrian`][]
-    or a [`jaxiaf.RecIAFSpkInBrian`][] whose `tau_syn_inp` and `tau_syn_rec` differ.
+    or a [`jaxiaf.RecIAFSpkInBrian`][] whose `tau_syn_inp` and `tau_syn_rec` differ; with synapses, for
+    what NIR cannot express (a delay, an `on_pre` onto a variable other than `v`, `for_norse`), naming it,
+    and as [`jaxiaf.synapses.run`][] for synapses that do not fit the layer.
 
     **Warns:** `UserWarning` when the layer has a non-zero refractory period or noise: other NIR readers
     ignore both (only [`jaxiaf.from_nir`][] restores them, from the metadata).
     """
     nir = _nir()
+    if feedforward is not None or recurrent is not None:
+        net = _network.network(layer, feedforward, recurrent, None)
+        _nir_network.check(feedforward, recurrent, for_norse)
+        graph = to_nir(layer)
+        return _nir_network.add_synapses(graph, nir, net, layer.params.tau_mem)
     if isinstance(layer, (FFIAFSpkInBrian, RecIAFBrian, RecIAFSpkInBrian)):
         return _synaptic_to_nir(layer, nir)
     module = functional(layer)
@@ -208,6 +224,9 @@ def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides):
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"`graph` must be a nir.NIRGraph; got {type(graph).__name__}.")
+    own, records = _nir_network.split(graph, nir)
+    if records:
+        return _nir_network.attach(from_nir(own, dt, **overrides), records)
     if any(isinstance(n, nir.CubaLIF) and np.any(np.asarray(n.tau_syn) != 0) for n in graph.nodes.values()):
         return _synaptic_from_nir(graph, nir, dt, overrides)
     chain = _chain(graph, nir)

@@ -72,43 +72,16 @@ def test_a_narrow_ridge_of_exact_fits_is_flagged():
     assert "not_pinned" in result.flags
 
 
-def _neurons_problem(num, seed):
-    """`num` neurons, each with its own `tau_mem` and `bias`, driven by one input through their own
-    weights; 3 trials of 0.5 s; Brian2's spikes."""
-    from brian_ref import FFIAFBrian2
-
-    rng = np.random.default_rng(seed)
-    truth = {"tau_mem": rng.uniform(0.01, 0.04, num), "bias": rng.uniform(0.004, 0.012, num)}
-    weights = rng.uniform(0.5, 1.5, (1, num))
-    x = 0.01 + 0.03 * rng.standard_normal((3, 5000, 1))
-    layer = FFIAFBrian2(weights, **truth)
-    spikes = np.stack([layer.evolve(trial).raster() for trial in x])
-    return truth, weights, x, spikes
-
-
-def _fit_neurons(weights, x, spikes, **kwargs):
-    """`fit(per_neuron=True)` of each neuron's `tau_mem` and `bias` with the defaults, FitWarnings
-    silenced (the test and `benchmarks/bench_fit_neurons.py`)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jaxiaf.FitWarning)
-        return jaxiaf.fit(
-            jaxiaf.FFIAF(weights),
-            x,
-            spikes=spikes,
-            bounds={"tau_mem": (5e-3, 50e-3), "bias": (0.0, 0.02)},
-            per_neuron=True,
-            progress=False,
-            **kwargs,
-        )
-
-
 @pytest.mark.brian
 def test_per_neuron_parameters_are_recovered():
     """`per_neuron=True`: 8 neurons with their own `tau_mem` and `bias`, fitted from Brian2 spikes with
     the defaults: at least 90 % of the 16 values within 5 % (benchmarks/bench_fit_neurons.py: 100
     neurons)."""
-    truth, weights, x, spikes = _neurons_problem(8, seed=3)
-    result = _fit_neurons(weights, x, spikes, dtype=np.float32)
+    from brian_ref.parity import fit_neurons
+    from brian_ref.scenarios import neurons_problem
+
+    truth, weights, x, spikes = neurons_problem(8, seed=3)
+    result = fit_neurons(weights, x, spikes, dtype=np.float32)
     errors = np.array([np.abs(result.best_params[k] / truth[k] - 1) for k in truth])
     assert (errors < 0.05).mean() >= 0.9, errors
     assert len(result.neurons) == 8 and result.best_params["bias"].shape == (8,)

@@ -172,3 +172,78 @@ def test_set_compilation_cache_changes_and_disables_it(tmp_path):
     assert lines[:2] == [f"{tmp_path / 'other'} True", "False"]
     assert lines[2] == "`path` must be a directory path or None; got int."
     assert (tmp_path / "other").is_dir()
+
+
+_AFFINE_C = {  # the affine update's coefficient c(h), h = dt / tau_mem (jaxiaf._core.integrators)
+    "rk4": lambda h: h - h**2 / 2 + h**3 / 6 - h**4 / 24,
+    "rk2": lambda h: h - h**2 / 2,
+    "euler": lambda h: h,
+    "exponential_euler": lambda h: -np.expm1(-h),
+    "exact": lambda h: -np.expm1(-h),
+}
+
+
+def _affine_reference(sc, integrator, v0):
+    """`(spikes, v)` (T, S*M) of the float32 path's formula, `v + ((v_rest + (u + bias)) - v) * c`, in
+    float64 NumPy, with the schedule of `jaxiaf.evolve`'s docstring (no noise)."""
+    p = {k: sc.flat(k) for k in ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest")}
+    c = _AFFINE_C[integrator](sc.dt / p["tau_mem"])
+    steps = np.floor((sc.flat("refractory") + 1e-3 * sc.dt) / sc.dt)
+    v, since, spikes, vs = np.asarray(v0, np.float64), np.full(v0.shape, NEVER), [], []
+    for u in sc.currents():
+        nr = since >= steps
+        v = np.where(nr, v + ((p["v_rest"] + (u + p["bias"])) - v) * c, v)
+        spike = (v > p["v_thresh"]) & nr
+        v = np.where(spike, p["v_reset"], v)
+        since = np.where(spike, 1, np.minimum(since + 1, NEVER))
+        spikes.append(spike)
+        vs.append(v)
+    return np.array(spikes), np.array(vs)
+
+
+@pytest.mark.parametrize("integrator", INTEGRATORS)
+def test_float64_without_bit_exact_runs_the_affine_update_and_keeps_the_spikes(integrator):
+    """`bit_exact=False` in float64: the float32 path's formula within 1e-12 relative, and the same
+    spikes as Brian2's expressions (`bit_exact=True`) on 60 random scenarios."""
+    from brian_ref.scenarios import random_scenarios
+
+    sc = random_scenarios(np.random.default_rng([5, INTEGRATORS.index(integrator)]), 60, 1000, 1e-4)
+    mod = jaxiaf.FFIAF(
+        np.zeros((1, sc.flat("bias").size)), dt=sc.dt, integrator_name=integrator,
+        **{k: sc.flat(k) for k in ("bias", "tau_mem", "v_thresh", "v_reset", "v_rest", "refractory")},
+    )  # fmt: skip
+    currents = jnp.asarray(sc.currents())
+    args = (mod.params, mod.sim, mod.neuron_state, currents)
+    fast, _, rec = jaxiaf.evolve(*args, record=True, bit_exact=False)
+    exact, _, rec_exact = jaxiaf.evolve(*args, record=True)
+    spikes, v = _affine_reference(sc, integrator, np.asarray(mod.neuron_state.v))
+    assert rec["v"].dtype == jnp.float64 and int(spikes.sum()) > 100
+    np.testing.assert_array_equal(fast, spikes)
+    np.testing.assert_allclose(rec["v"], v, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(fast, exact)
+    assert not np.array_equal(rec["v"], rec_exact["v"])  # other rounding: not Brian2's bits
+
+
+def test_bit_exact_false_changes_nothing_in_float32_nor_timed_rk4():
+    mod = _layer("rk4", noise_std=0.002, bias=np.linspace(0.015, 0.03, 6))
+    params, sim, state = _parts(mod, jnp.float32)
+    currents = _currents(mod, 300, jnp.float32)
+    for kwargs, parts in (
+        ({}, (params, sim, state)),
+        ({"input_sampling": "timed"}, _parts(mod, jnp.float64)),
+    ):
+        cur = currents.astype(parts[2].v.dtype)
+        a = jaxiaf.evolve(*parts, cur, record=True, bit_exact=False, **kwargs)
+        b = jaxiaf.evolve(*parts, cur, record=True, **kwargs)
+        np.testing.assert_array_equal(a[2]["v"], b[2]["v"])
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_bit_exact_is_refused_for_own_equations_and_must_be_a_bool():
+    eq = "dv/dt = (v_rest - v + I_inp * ohm) / tau_m : volt\nv_rest : volt\ntau_m : second"
+    mod = jaxiaf.FFIAF(np.ones((1, 2)), neuron_eq=eq, v_rest=-0.065, tau_m=0.02)
+    args = (mod.params, mod.sim, mod.neuron_state, jnp.zeros((5, 2)))
+    with pytest.raises(ValueError, match=re.escape("`bit_exact=False` applies to the default equations")):
+        jaxiaf.evolve(*args, bit_exact=False)
+    with pytest.raises(TypeError, match=re.escape("`bit_exact` must be True or False; got 0")):
+        jaxiaf.evolve(*args, bit_exact=0)

@@ -121,6 +121,7 @@ def _check_shapes(params: Parameters, sim: SimulationParameters, state: State) -
         "surrogate",
         "checkpoint_every",
         "input_sampling",
+        "bit_exact",
     ),
 )
 def evolve(
@@ -139,6 +140,7 @@ def evolve(
     draws=None,
     input_sampling: str | None = None,
     events: "_synapses.Events | None" = None,
+    bit_exact: bool = True,
 ):
     """Evolve the layer over the T steps of `currents`: the pure core every wrapper calls.
 
@@ -218,6 +220,13 @@ def evolve(
       where the neuron spiked in step n, and on an `(unless refractory)` variable where it is refractory
       or spiked; see `jaxiaf._core.synapses`. The record, the reducer and the raster see the state after
       the events.
+    - `bit_exact`: static; float64 only (float32 always runs the affine update). True (default): the
+      default equations' update is Brian2's expressions, bit for bit. False: the float32 path's one
+      affine update per step, `v + (v_inf - v) * c` in float64 (same update, other rounding: not
+      bit-equal to Brian2, and a spike may move where `v` lands within rounding of `v_thresh`); rk4
+      reading the next row (`input_sampling="timed"`) keeps its own update. A fit's loss uses it
+      (several times faster in float64); the module it returns still replays the exact step. A layer's
+      own equations refuse False (`ValueError`).
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) spike raster (bool; 0/1
     floats with a `surrogate`), or with a
@@ -226,7 +235,8 @@ def evolve(
     `{"v": (T, B..., N) V, "spikes": (T, B..., N) bool}` if `record` else `{}`. With `events`, a fourth
     item: the `pending` spikes at the end (give them to the next evolve's [`jaxiaf.synapses.Events`][]).
 
-    **Raises:** `ValueError` if `currents` does not match the state's shape; with `check`,
+    **Raises:** `ValueError` if `currents` does not match the state's shape, or for `bit_exact=False`
+    with a layer's own equations; with `check`,
     `EquinoxRuntimeError` naming the parameter if a value is non-finite or out of range (`tau_mem <= 0`,
     `dt <= 0`, `noise_std < 0`, `refractory < 0`), if `currents` is not finite, if `dt / tau_mem` is beyond
     an explicit integrator's stability limit (2 for euler and rk2, 2.785 for rk4), if a layer's own
@@ -235,7 +245,7 @@ def evolve(
     overflows its integer type (int32 with x64 off).
     """
     timed = _check_arguments(
-        params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
+        params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling, bit_exact
     )
     params, sim, state, constants, unstable = _checked_values(params, sim, state, currents, constants, check)
     shape = state.v.shape
@@ -245,7 +255,7 @@ def evolve(
     pick = _noise.draw_source(state, shape, _noise.checked_draws(draws, num_steps, rows, shape), rows)
     names = declared(sim.model)
     if sim.model is None:  # the default equations: the hand kernels (the fast path)
-        step = _default_step(params, sim, state, constants, shape, surrogate, pick, timed)
+        step = _default_step(params, sim, state, constants, shape, surrogate, pick, timed, bit_exact)
     else:
         step = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
     advance, settle, next_row = step
@@ -287,10 +297,17 @@ def _with_events(settle, events, names, state, steps, num_steps: int, surrogate:
 
 
 def _check_arguments(
-    params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling
+    params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling, bit_exact
 ):
     """The structural checks of [`jaxiaf.evolve`][]'s arguments (`ValueError` / `TypeError` naming the
     argument); returns whether the input follows Brian2's `TimedArray` rule (`_sampling`)."""
+    if not isinstance(bit_exact, bool):
+        raise TypeError(f"`bit_exact` must be True or False; got {bit_exact!r}.")
+    if not bit_exact and sim.model is not None:
+        raise ValueError(
+            "`bit_exact=False` applies to the default equations only; a layer's own equations always run "
+            "Brian2's generated statements (pass True)."
+        )
     shape = state.v.shape
     tail = currents.shape[1:]
     if currents.ndim < 2 or len(tail) > len(shape) or shape[len(shape) - len(tail) :] != tail:

@@ -38,7 +38,9 @@ class PopulationLoss:
     (which come with `sim_data`); `trials`: None, or a tuple of K indices: `currents` then holds only the
     distinct inputs and trial k's output is input `trials[k]`'s. The state's key is one per trial (common
     to all candidates: common random numbers). A candidate whose state ends non-finite (it diverged) has
-    loss inf."""
+    loss inf. The default equations run the affine update in float64 too (`evolve(bit_exact=False)`: the
+    same update as Brian2's, other rounding, several times faster); a layer's own equations run their
+    generated statements."""
 
     names: tuple
     dt: float
@@ -62,6 +64,7 @@ class PopulationLoss:
             check=False,
             unroll=self.unroll,
             surrogate=self.surrogate,
+            bit_exact=sim.model is not None,
         )
         total = jnp.zeros(num_pop, values.dtype)
         for weight, metric in eqx.combine(metric_arrays, self.metrics):

@@ -133,3 +133,21 @@ def test_what_nir_cannot_express_is_refused_by_name():
         jaxiaf.to_nir(layer, recurrent=Synapses(np.ones((6, 6))), for_norse=True)
     with pytest.raises(ValueError, match="`events.recurrent.weights` must have shape"):
         jaxiaf.to_nir(layer, recurrent=Synapses(np.ones((5, 6))))
+
+
+def test_bad_networks_and_files_are_refused_by_name(tmp_path):
+    rng = np.random.default_rng(2)
+    layer, ff, rec = _default(rng)
+    timed = jaxiaf.FFIAFBrian(np.ones((1, 6)))
+    with pytest.raises(TypeError, match="`layer`: synapses are saved with a functional jaxiaf.FFIAF"):
+        jaxiaf.save(timed, tmp_path / "x", recurrent=rec)
+    with pytest.raises(ValueError, match="`events.recurrent.weights` must have shape"):
+        jaxiaf.save(layer, tmp_path / "x", recurrent=Synapses(np.ones((5, 6))))
+    with pytest.raises(ValueError, match="`events.pending` must be"):
+        jaxiaf.save(layer, tmp_path / "x", feedforward=ff, pending=((), ()))
+    jaxiaf.save(layer, tmp_path / "net.jaxiaf", feedforward=ff, recurrent=rec)
+    with np.load(tmp_path / "net.jaxiaf") as archive:
+        entries = {k: archive[k] for k in archive.files if k != "synapses.1.weights"}
+    np.savez(tmp_path / "bad.npz", **entries)
+    with pytest.raises(ValueError, match="bad.npz'?: invalid jaxiaf layer file .*synapses.1.weights"):
+        jaxiaf.load(tmp_path / "bad.npz")

@@ -41,7 +41,8 @@ class Network(NamedTuple):
 
 
 def network(layer, feedforward, recurrent, pending) -> Network:
-    """The checked [`Network`][] of `save`'s arguments: `layer` one unbatched `FFIAF`, synapses that fit it
+    """The checked [`Network`][] of `save`'s arguments: `layer` an `FFIAF` (`TypeError` otherwise; a batched
+    one is refused where its record is made), synapses that fit it
     (`ValueError` naming the field, as `run` would), `pending` None (a fresh layer: none in transit) or of
     [`jaxiaf.synapses.empty_pending`][]'s structure."""
     if not isinstance(layer, FFIAF):
@@ -51,8 +52,6 @@ def network(layer, feedforward, recurrent, pending) -> Network:
             "`recurrent`)."
         )
     shape = layer.neuron_state.v.shape
-    if len(shape) != 1:
-        raise ValueError(f"`layer` must be one layer; got a batch of states of shape {shape}.")
     own = bool if layer.surrogate is None else layer.neuron_state.v.dtype
     if pending is None:
         pending = empty_pending(shape, feedforward, recurrent, own)
@@ -103,8 +102,9 @@ def from_record(layer: FFIAF, entries: list, arrays: dict) -> Network:
         if pathway not in PATHWAYS:
             raise ValueError(f"unknown synapse pathway {pathway!r}")
         prefix = f"synapses.{index}."
-        values = {k: arrays[prefix + k] for k in ("weights", "delays", "scale") if prefix + k in arrays}
-        syn = synapses({**values, "targets": arrays.get(prefix + "targets")}, entry)
+        values = {k: arrays[prefix + k] for k in ("weights", "delays")}  # KeyError naming a missing one
+        optional = {k: arrays.get(prefix + k) for k in ("scale", "targets")}
+        syn = synapses({**values, **optional}, entry)
         pending[pathway].append(jnp.asarray(arrays[f"pending.{pathway}.{len(built[pathway])}"]))
         built[pathway].append(syn)
         single[pathway] = bool(entry["single"])

@@ -139,8 +139,10 @@ def test_bad_networks_and_files_are_refused_by_name(tmp_path):
     rng = np.random.default_rng(2)
     layer, ff, rec = _default(rng)
     timed = jaxiaf.FFIAFBrian(np.ones((1, 6)))
-    with pytest.raises(TypeError, match="`layer`: synapses are saved with a functional jaxiaf.FFIAF"):
+    with pytest.raises(TypeError, match="`layer`: synapses go with a functional jaxiaf.FFIAF"):
         jaxiaf.save(timed, tmp_path / "x", recurrent=rec)
+    with pytest.raises(TypeError, match="`layer`: synapses go with a functional jaxiaf.FFIAF"):
+        jaxiaf.to_nir(timed, recurrent=rec)
     with pytest.raises(ValueError, match="`events.recurrent.weights` must have shape"):
         jaxiaf.save(layer, tmp_path / "x", recurrent=Synapses(np.ones((5, 6))))
     with pytest.raises(ValueError, match="`events.pending` must be"):

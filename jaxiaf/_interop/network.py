@@ -47,7 +47,8 @@ def network(layer, feedforward, recurrent, pending) -> Network:
     [`jaxiaf.synapses.empty_pending`][]'s structure."""
     if not isinstance(layer, FFIAF):
         raise TypeError(
-            f"`layer`: synapses are saved with a functional jaxiaf.FFIAF; got {type(layer).__name__} "
+            f"`layer`: synapses go with a functional jaxiaf.FFIAF, as jaxiaf.synapses.run takes them; got "
+            f"{type(layer).__name__} "
             "(Rockpool's timed synaptic layers keep their own weights: save them without `feedforward` and "
             "`recurrent`)."
         )

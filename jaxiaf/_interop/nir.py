@@ -4,7 +4,9 @@ A layer is the NIR graph `Input -> Affine(weight = weights.T, bias) -> LIF(tau =
 v_leak = v_rest, v_threshold = v_thresh, v_reset = v_reset) -> Output`, in SI units: NIR's LIF,
 `tau dv/dt = (v_leak - v) + r I` with `I = W x + b`, is the layer's equation with `r_m = 1` ohm. What NIR
 cannot hold (the time step, the integrator, the refractory period, the noise, the name and the state with
-its noise key) goes into the LIF node's `metadata["jaxiaf"]`, which [`jaxiaf.from_nir`][] reads back.
+its noise key) goes into the LIF node's `metadata["jaxiaf"]`, which [`jaxiaf.from_nir`][] reads back. A
+layer's [`jaxiaf.synapses.Synapses`][] add `Linear` edges into and back onto the LIF
+(`jaxiaf._interop.nir_network`).
 """
 
 import json
@@ -199,7 +201,10 @@ def _neuron(node, nir) -> tuple[dict, np.ndarray]:
 
 def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides):
     """An [`jaxiaf.FFIAF`][] from a NIR graph `Input -> Affine or Linear -> LIF -> Output`, or one of
-    Rockpool's synaptic layers from a graph with a `CubaLIF` of `tau_syn > 0` (see `_synaptic_from_nir`).
+    Rockpool's synaptic layers from a graph with a `CubaLIF` of `tau_syn > 0` (see `_synaptic_from_nir`), or,
+    from a graph that [`jaxiaf.to_nir`][] wrote with `feedforward` or `recurrent` synapses, the network
+    (`Network(layer, feedforward, recurrent, pending)`, no spikes in transit; each group from its `Linear`'s
+    metadata, the layer as above; see `jaxiaf._interop.nir_network`).
 
     The weights are `weight.T`; a LIF's `r` is folded into them and into the bias (`weights = weight.T * r`,
     `bias = b * r`, exact for `r = 1`). A `CubaLIF` with `tau_syn = 0` (the synapse passes its input

@@ -153,3 +153,25 @@ def test_bad_networks_and_files_are_refused_by_name(tmp_path):
     np.savez(tmp_path / "bad.npz", **entries)
     with pytest.raises(ValueError, match="bad.npz'?: invalid jaxiaf layer file .*synapses.1.weights"):
         jaxiaf.load(tmp_path / "bad.npz")
+
+
+def test_foreign_recurrent_lif_graph():
+    """A graph without jaxiaf metadata whose LIF feeds itself through a Linear: recurrent `Synapses` with
+    `on_pre="v += w"` and `weights = weight.T * r / tau` (the jump of `v` per spike); exported again (with
+    `r = 1`), the Linear's weight is `weight * r` to within rounding, the same jumps; a biased Affine on
+    that edge is refused by name."""
+    nir = require("nir")
+    rng = np.random.default_rng(4)
+    tau, r, loop = np.array([0.01, 0.02, 0.04]), np.array([1.0, 1.0, 2.0]), rng.normal(0, 1e-4, (3, 3))
+    lif = nir.LIF(tau=tau, r=r, v_leak=np.zeros(3), v_threshold=np.full(3, 0.01), v_reset=np.zeros(3))
+    nodes = {"in": nir.Input(input_type=np.array([2])), "w": nir.Linear(weight=np.ones((3, 2))), "lif": lif}
+    nodes.update({"out": nir.Output(output_type=np.array([3])), "loop": nir.Linear(weight=loop)})
+    edges = [("in", "w"), ("w", "lif"), ("lif", "out"), ("lif", "loop"), ("loop", "lif")]
+    net = jaxiaf.from_nir(nir.NIRGraph(nodes=nodes, edges=edges), dt=1e-4)
+    assert net.feedforward is None and net.recurrent.on_pre == (("v", "+"),)
+    np.testing.assert_allclose(net.recurrent.weights, loop.T * r / tau, rtol=1e-15)
+    back = jaxiaf.to_nir(net.layer, recurrent=net.recurrent).nodes["recurrent_0"].weight
+    np.testing.assert_allclose(back, loop * r[:, None], rtol=1e-15)  # the same jumps with r = 1
+    biased = {**nodes, "loop": nir.Affine(weight=loop, bias=np.ones(3))}
+    with pytest.raises(ValueError, match="the Affine node 'loop' on a recurrent edge of the LIF has a bias"):
+        jaxiaf.from_nir(nir.NIRGraph(nodes=biased, edges=edges), dt=1e-4)

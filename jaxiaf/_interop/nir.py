@@ -204,7 +204,8 @@ def from_nir(graph: "nir.NIRGraph", dt: float | None = None, **overrides):
     Rockpool's synaptic layers from a graph with a `CubaLIF` of `tau_syn > 0` (see `_synaptic_from_nir`), or,
     from a graph that [`jaxiaf.to_nir`][] wrote with `feedforward` or `recurrent` synapses, the network
     (`Network(layer, feedforward, recurrent, pending)`, no spikes in transit; each group from its `Linear`'s
-    metadata, the layer as above; see `jaxiaf._interop.nir_network`).
+    metadata, the layer as above; see `jaxiaf._interop.nir_network`); a foreign graph whose LIF feeds itself
+    through a `Linear` gives such a network too, with recurrent groups `on_pre="v += w"`.
 
     The weights are `weight.T`; a LIF's `r` is folded into them and into the bias (`weights = weight.T * r`,
     `bias = b * r`, exact for `r = 1`). A `CubaLIF` with `tau_syn = 0` (the synapse passes its input

@@ -86,23 +86,57 @@ def add_synapses(graph, nir, net: "_network.Network", tau_mem) -> "nir.NIRGraph"
 
 
 def split(graph, nir):
-    """`(layer_graph, records)` of a graph written by [`add_synapses`][]: the layer's own graph and the
-    groups' metadata in order (feedforward first); `records` empty for a graph without them."""
+    """`(layer_graph, records)`: the layer's own graph and its groups' records in order (feedforward
+    first), from the metadata of a graph written by [`add_synapses`][], or, for a foreign graph, one per
+    `Linear` (or `Affine` of zero bias) on an edge from its one LIF back to it (`foreign`); `records` empty
+    for a graph without either."""
     records = {
         k: node.metadata["jaxiaf"]
         for k, node in graph.nodes.items()
         if isinstance(node, nir.Linear) and "pathway" in node.metadata.get("jaxiaf", {})
     }
-    if not records:
-        return graph, []
     for meta in records.values():
         if meta.get("format_version") != METADATA_VERSION:
             raise ValueError(f"from_nir: jaxiaf metadata of format version {meta.get('format_version')!r}.")
+    order = sorted(records, key=lambda k: (_text(records[k]["pathway"]), int(k.rsplit("_", 1)[1])))
+    if not records:
+        records = foreign(graph, nir)
+        order = list(records)
+    if not records:
+        return graph, []
     spikes = {s for s, d in graph.edges if d in records and isinstance(graph.nodes[s], nir.Input)}
     keep = {k: v for k, v in graph.nodes.items() if k not in records and k not in spikes}
     edges = [(s, d) for s, d in graph.edges if s in keep and d in keep]
-    order = sorted(records, key=lambda k: (_text(records[k]["pathway"]), int(k.rsplit("_", 1)[1])))
     return nir.NIRGraph(nodes=keep, edges=edges), [records[k] for k in order]
+
+
+def foreign(graph, nir) -> dict:
+    """`{node name: record}` of the recurrent groups of a graph without jaxiaf metadata: each `Linear` or
+    `Affine` node on the edges `lif -> node -> lif` of the graph's one LIF, read as `on_pre="v += w"` with
+    `weights = weight.T * r / tau` (the jump of `v` per spike), no delay. `ValueError` for an `Affine` of
+    non-zero bias there (a constant current, not spikes)."""
+    lifs = [k for k, node in graph.nodes.items() if isinstance(node, nir.LIF)]
+    if len(lifs) != 1:
+        return {}
+    lif, edges = graph.nodes[lifs[0]], {tuple(e) for e in graph.edges}
+    loops = [
+        k
+        for k, node in graph.nodes.items()
+        if isinstance(node, (nir.Linear, nir.Affine)) and {(lifs[0], k), (k, lifs[0])} <= edges
+    ]
+    records = {}
+    for k in loops:
+        node = graph.nodes[k]
+        if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
+            raise ValueError(
+                f"from_nir: the Affine node {k!r} on a recurrent edge of the LIF has a bias, a constant "
+                "current that is not spikes; give a zero bias or a Linear node."
+            )
+        jump = np.asarray(lif.r, float) / np.asarray(lif.tau, float)
+        weights = np.asarray(node.weight, float).T * np.broadcast_to(jump, np.shape(node.weight)[:1])
+        records[k] = {"pathway": "recurrent", "on_pre": "v += w", "max_delay": 0, "weights": weights}
+        records[k].update({"delays": 0, "single": int(len(loops) == 1)})
+    return records
 
 
 def attach(layer, records: list) -> "_network.Network":

@@ -1,11 +1,32 @@
-"""`jaxiaf.synapses.run`: a layer driven by spikes through synapses, over the core's `evolve`."""
+"""`jaxiaf.synapses.run`: a layer driven by spikes through synapses, over the core's `evolve`; `Network`: its
+arguments, as a file or a NIR graph gives them back."""
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._core.poisson import Poisson
 from ._core.scan import evolve
-from ._core.synapses import Events, empty_pending
+from ._core.synapses import Events, Synapses, empty_pending
+from ._layer import FFIAF
+
+
+class Network(NamedTuple):
+    """What [`jaxiaf.load`][] returns for a file that [`jaxiaf.save`][] wrote with synapses (and
+    [`jaxiaf.from_nir`][] for such a graph): the fields are [`jaxiaf.synapses.run`][]'s arguments, so
+    `run(net.layer, spikes, feedforward=net.feedforward, recurrent=net.recurrent, pending=net.pending)`
+    continues where the saved network stopped.
+
+    **Fields:** `layer` ([`jaxiaf.FFIAF`][]); `feedforward`, `recurrent` (a
+    [`jaxiaf.synapses.Synapses`][], a tuple of them, or None, as given to `save`); `pending` (the spikes in
+    transit, as `run` returns them).
+    """
+
+    layer: FFIAF
+    feedforward: "Synapses | tuple | None"
+    recurrent: "Synapses | tuple | None"
+    pending: tuple
 
 
 def run(layer, spikes=None, *, feedforward=None, recurrent=None, pending=None, x=None, record: bool = False):

@@ -10,6 +10,9 @@
 - [`run`][jaxiaf.synapses.run]: a layer ([`jaxiaf.FFIAF`][], default or own equations) driven by them.
 - [`sweep`][jaxiaf.synapses.sweep]: B parameter sets of such a layer (neuron parameters, per-set
   weights or a per-set scale of shared weights, per-set Poisson rates and keys) in one compiled call.
+- [`Network`][jaxiaf.synapses.Network]: a layer with its synapses and spikes in transit, as
+  [`jaxiaf.load`][] and [`jaxiaf.from_nir`][] return what `jaxiaf.save(layer, path, feedforward=...,
+  recurrent=..., pending=...)` and `jaxiaf.to_nir(layer, feedforward=..., recurrent=...)` wrote.
 
 The semantics, step by step, are Brian2's (state update, threshold, the events due this step, reset; see
 `docs/guides/synapses.md`).
@@ -19,5 +22,6 @@ from ._core.poisson import Poisson as Poisson
 from ._core.synapses import Events as Events
 from ._core.synapses import Synapses as Synapses
 from ._core.synapses import empty_pending as empty_pending
+from ._spiking import Network as Network
 from ._spiking import run as run
 from ._sweep.synaptic import sweep as sweep

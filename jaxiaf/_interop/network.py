@@ -10,8 +10,6 @@ spikes in transit `pending.feedforward.g` and `pending.recurrent.g` (the histori
 [`jaxiaf.synapses.empty_pending`][]'s structure).
 """
 
-from typing import NamedTuple
-
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -19,25 +17,9 @@ import numpy as np
 from .._core.page import declared
 from .._core.synapses import Events, Synapses, check_events, empty_pending, groups
 from .._layer import FFIAF
+from .._spiking import Network
 
 PATHWAYS = ("feedforward", "recurrent")
-
-
-class Network(NamedTuple):
-    """What [`jaxiaf.load`][] returns for a file that [`jaxiaf.save`][] wrote with synapses (and
-    [`jaxiaf.from_nir`][] for such a graph): the fields are [`jaxiaf.synapses.run`][]'s arguments, so
-    `run(net.layer, spikes, feedforward=net.feedforward, recurrent=net.recurrent, pending=net.pending)`
-    continues where the saved network stopped.
-
-    **Fields:** `layer` ([`jaxiaf.FFIAF`][]); `feedforward`, `recurrent` (a
-    [`jaxiaf.synapses.Synapses`][], a tuple of them, or None, as given to `save`); `pending` (the spikes in
-    transit, as `run` returns them).
-    """
-
-    layer: FFIAF
-    feedforward: "Synapses | tuple | None"
-    recurrent: "Synapses | tuple | None"
-    pending: tuple
 
 
 def network(layer, feedforward, recurrent, pending) -> Network:

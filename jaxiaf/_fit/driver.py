@@ -194,9 +194,11 @@ def _solve(problem: _arguments.Problem, options: _arguments.Settings, key, progr
     null_loss = _loss.null_loss(metrics, target_spikes, target_v, dt)
     # at the best loss: within 5 % of the null loss above it for spike losses (one spike more or less
     # moves a van Rossum loss by ~0.5); within 5 % of the best loss itself with a trace term (a trace
-    # error is smooth and its best value is the data's noise level)
+    # error is smooth and its best value is the data's noise level); and within the dtype's resolution
+    # of the null loss (the loss's rounding: a fit of data made by the same layer ends there)
     scale = null_loss - floor if tol is not None else trace.best_loss
-    near = max(trace.best_loss + NEAR_BEST * scale, -1.0 if tol is None else tol)
+    rounding = float(np.finfo(problem.dtype).eps) * null_loss
+    near = max(trace.best_loss + max(NEAR_BEST * scale, rounding), -1.0 if tol is None else tol)
     extent = _extent(solver, data, trace, problem, near, key, population_size * options.parallel)
     name = options.optimizer if isinstance(options.optimizer, str) else type(options.optimizer).__name__
     config = (name, population_size, options.parallel)

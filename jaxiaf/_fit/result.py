@@ -9,8 +9,9 @@ from .._layer import FFIAF
 
 NEAR_BEST = 0.05
 """Runs whose loss is at most `NEAR_BEST` times the null loss (spike losses) or the best loss (with a
-trace term) above the best loss count as *at the best loss* when the result compares runs
-(`FitResult.spread`, `FitResult.extent`, the flags)."""
+trace term) above the best loss, or at most the dtype's machine epsilon times the null loss if that is more
+(the loss's rounding), count as *at the best loss* when the result compares runs (`FitResult.spread`,
+`FitResult.extent`, the flags)."""
 
 
 class FitWarning(UserWarning):

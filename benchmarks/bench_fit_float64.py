@@ -3,9 +3,9 @@ trials), and where the difference comes from.
 
 Each row runs in its own process: `fits` times the warm fit of seeds 0-4 (each fitted once to compile,
 then timed) in float32 and float64; the `loss:*` rows time the fit's loss of 64 parameter sets as one
-compiled program (median of 21 calls), in float32, in float64, and in float64 with a core function
-replaced for the measurement only (`nomask`: no rounding masks in the float64 integrators; `affine`: the
-float32 affine update run in float64).
+compiled program (median of 21 calls), in float32, in float64 (the fit's loss runs the affine update,
+`evolve(bit_exact=False)`), and in float64 with Brian2's expressions (`bit_exact`: the loss's evolve
+called with `bit_exact=True`, for the measurement only; the loss before issue 21).
 
     .venv/bin/python benchmarks/bench_fit_float64.py     # prints one JSON line per row and the load
 """
@@ -22,7 +22,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-ROWS = ("fits", "loss:float32", "loss:float64", "loss:float64_nomask", "loss:float64_affine")
+ROWS = ("fits", "loss:float32", "loss:float64", "loss:float64_bit_exact")
 
 
 def _problem(path: Path):
@@ -64,13 +64,11 @@ def _loss(data, bounds, variant: str) -> dict:
     import jax.numpy as jnp
 
     import jaxiaf
-    from jaxiaf._core import integrators, steps
+    from jaxiaf._core import scan
     from jaxiaf._fit import arguments, loss
 
-    if variant == "float64_nomask":
-        integrators._masks = lambda v, nr: (None, None)
-    if variant == "float64_affine":
-        steps.resolve_integrator = lambda name: integrators.affine
+    if variant == "float64_bit_exact":
+        loss.evolve = lambda *args, **kwargs: scan.evolve(*args, **{**kwargs, "bit_exact": True})
     dtype = jnp.float32 if variant == "float32" else jnp.float64
     options = arguments.settings("cma_es", 16, 4, 100_000, np.inf, None, None, 2, None, 25, 1.0, 1)
     module = jaxiaf.FFIAF(np.ones((1, 1)))

@@ -25,13 +25,13 @@ def _broadcast(params: Parameters, consts: StepConstants, shape):
     return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
 
 
-def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool, bit_exact: bool):
+def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool, bit_exact: bool = True):
     """`(advance, settle, next_row)` of the default equations (`jaxiaf._core.integrators`), see
     [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
     and the next (`u_next`, `next_row` True; float32 then runs rk4's expressions, not the affine update,
     which assumes one input over the step), with `exact` Brian2's order of its terms for that rule
-    (`TIMED_ORDER`). `bit_exact`: in float64, Brian2's expressions (True) or the float32 path's affine
-    update (False; rk4 reading the next row keeps its own update)."""
+    (`TIMED_ORDER`). `bit_exact`: in float64, Brian2's expressions (True, default) or the float32
+    path's affine update (False; rk4 reading the next row keeps its own update)."""
     name = sim.integrator_name
     next_row = timed and name in READS_NEXT_ROW
     update = resolve_integrator(name)

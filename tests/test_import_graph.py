@@ -123,6 +123,13 @@ def test_no_benchmark_imports_a_test():
         assert reaches_into_tests(path.read_text()) == [], path.name
 
 
+def test_no_test_imports_another_test_module():
+    """Tests share what they need through `tests/helpers.py` and `brian_ref`, not by importing each other."""
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        found = [f for f in reaches_into_tests(path.read_text()) if f.startswith("imports test_")]
+        assert found == [], path.name
+
+
 def test_brian_ref_imports_jaxiaf_only_in_parity():
     """`brian_ref` is the reference: only `brian_ref/parity.py`, which runs both sides of a check, imports
     `jaxiaf`, and the package does not import that module."""

@@ -256,7 +256,7 @@ def test_synaptic_timed_layers_round_trip(tmp_path, kind):
     """Rockpool's synaptic layers: saved mid-run with a changed parameter, loaded equal
     (parameters, initial parameters, state with the synaptic currents, `t`), and the next evolution gives
     the same spikes and state bit for bit."""
-    from test_spiking_timed import CLASSES, build, scenario, series
+    from helpers import CLASSES, build, scenario, series
 
     sc = scenario(kind, 1)
     layer = build(sc).set_attributes({"tau_mem": 0.025})

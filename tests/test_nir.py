@@ -293,7 +293,7 @@ def test_import_of_a_norse_graph(tmp_path):
 
 
 def _synaptic(kind):
-    from test_spiking_timed import build, scenario, series
+    from helpers import build, scenario, series
 
     sc = scenario(kind, 2)
     if kind == "RecIAFSpkInBrian":

@@ -7,21 +7,10 @@ import numpy as np
 import pytest
 
 import jaxiaf
+from brian_ref import CUBA_EQUATIONS, CUBA_VALUES
 from jaxiaf.synapses import Poisson, Synapses, run, sweep
 
-CUBA = """dv/dt = (ge + gi - (v - v_rest) + R*I_inp)/tau_m : volt (unless refractory)
-dge/dt = -ge/tau_e : volt
-dgi/dt = -gi/tau_i : volt
-v_rest : volt
-R : ohm
-tau_m : second
-tau_e : second
-tau_i : second
-v_thresh : volt
-v_reset : volt"""
-"""Brian2's CUBA neurons (`brian_ref.CUBA_EQUATIONS`)."""
-
-VALUES = dict(v_rest=-0.049, R=1.0, tau_m=0.02, tau_e=0.005, tau_i=0.01, v_thresh=-0.05, v_reset=-0.06)
+CUBA, VALUES = CUBA_EQUATIONS, CUBA_VALUES
 DT, NUM_STEPS, N, N_EXC, N_IN = 1e-4, 400, 40, 32, 20
 
 

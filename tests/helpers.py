@@ -7,11 +7,14 @@ Invariants of the JAX core (chunking, jit, vmap) are
 asserted bit for bit: they run the same compiled arithmetic.
 """
 
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxiaf
+from brian_ref import zoo
 
 
 def brian_layer(sc, integrator: str, **kwargs):
@@ -107,16 +110,7 @@ def as_float32(tree):
     return jax.tree.map(cast, tree)
 
 
-ADAPTIVE_LIF = """dv/dt = (v_rest - v + R*I_inp - R*w)/tau_m : volt (unless refractory)
-dw/dt = (a*(v - v_rest) - w)/tau_w : amp
-v_rest : volt
-R : ohm
-tau_m : second
-tau_w : second
-a : siemens
-b : amp
-v_thresh : volt
-v_reset : volt"""
+ADAPTIVE_LIF = textwrap.dedent(zoo.ADAPTIVE.equations).strip()
 """An adaptive LIF in Brian2's syntax, as users write it (reset `"v = v_reset; w += b"`)."""
 ADAPTIVE_LIF_VALUES = dict(
     v_rest=-0.065, R=1.0, tau_m=0.02, tau_w=0.15, a=0.02, b=2e-3, v_thresh=-0.05, v_reset=-0.065

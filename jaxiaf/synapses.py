@@ -10,6 +10,9 @@
 - [`run`][jaxiaf.synapses.run]: a layer ([`jaxiaf.FFIAF`][], default or own equations) driven by them.
 - [`sweep`][jaxiaf.synapses.sweep]: B parameter sets of such a layer (neuron parameters, per-set
   weights or a per-set scale of shared weights, per-set Poisson rates and keys) in one compiled call.
+- [`fit`][jaxiaf.synapses.fit]: the neuron parameters of such a layer and the scale of each group of its
+  synapses fitted to spike trains or traces, as [`jaxiaf.fit`][] fits a layer driven by currents (its
+  result's module a [`SynapticLayer`][jaxiaf.synapses.SynapticLayer]: the layer with its synapses).
 - [`Network`][jaxiaf.synapses.Network]: a layer with its synapses and spikes in transit, as
   [`jaxiaf.load`][] and [`jaxiaf.from_nir`][] return what `jaxiaf.save(layer, path, feedforward=...,
   recurrent=..., pending=...)` and `jaxiaf.to_nir(layer, feedforward=..., recurrent=...)` wrote.
@@ -22,6 +25,8 @@ from ._core.poisson import Poisson as Poisson
 from ._core.synapses import Events as Events
 from ._core.synapses import Synapses as Synapses
 from ._core.synapses import empty_pending as empty_pending
+from ._fit.synaptic import SynapticLayer as SynapticLayer
+from ._fit.synaptic import fit as fit
 from ._spiking import Network as Network
 from ._spiking import run as run
 from ._sweep.synaptic import sweep as sweep

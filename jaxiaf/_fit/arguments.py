@@ -194,11 +194,12 @@ def settings(
 
 
 class Problem(NamedTuple):
-    """What `fit` fits, checked and converted: the functional module, the fitted names and their (D,)
-    boxes, the inputs (K, T, N_in), the targets (T, K, N) (None where not given), the `(weight, Metric)`
-    pairs, the step (s) and the float dtype."""
+    """What `fit` fits, checked and converted: the functional module (or, for `jaxiaf.synapses.fit`, the
+    layer with its synapses: `jaxiaf._fit.synaptic.SynapticLayer`), the fitted names and their (D,)
+    boxes, the inputs (K, T, N_in) (with synapses: each trial's raster, then its currents), the targets
+    (T, K, N) (None where not given), the `(weight, Metric)` pairs, the step (s) and the float dtype."""
 
-    module: FFIAF
+    module: object
     names: tuple
     lo: np.ndarray
     hi: np.ndarray
@@ -221,8 +222,16 @@ def problem(module, x, bounds, spikes, v, metric, settings: Settings, dtype) -> 
     # host arrays go to the device with `device_put` (`jnp.asarray` runs a small program per shape, each
     # traced and loaded in a fresh process)
     x = jax.device_put(as_trials("x", x, (module.size_in,), dtype))
-    dt = host_dt(module)
-    target_spikes, target_v = targets(module, x.shape[:2], spikes, v, dtype, dt)
+    return completed(module, module, (names, lo, hi), x, (spikes, v), metric, settings, dtype)
+
+
+def completed(fitted, layer, box, x, target, metric, settings: Settings, dtype) -> Problem:
+    """The [`Problem`][] of `fitted` (`layer`, or `layer` with its synapses) with the fitted `box`
+    `(names, lo, hi)` and the inputs `x` (K, T, ...) checked: the `target` `(spikes, v)` and `metric`
+    checked against them."""
+    names, lo, hi = box
+    dt = host_dt(layer)
+    target_spikes, target_v = targets(layer, x.shape[:2], *target, dtype, dt)
     metrics = checked_metrics(metric, target_spikes, target_v, x.shape[1] * dt)
     trace_only = all(m.needs == "v" for _, m in metrics)
     if settings.family == "gradient" and "v_thresh" in names and trace_only:
@@ -232,8 +241,8 @@ def problem(module, x, bounds, spikes, v, metric, settings: Settings, dtype) -> 
             "(e.g. `optimizer='cma_es'`) or add a spike metric."
         )
     if settings.family == "gauss_newton":
-        _gradient.check(settings.optimizer, names, module, target_v, hi)
-    return Problem(module, names, lo, hi, x, target_spikes, target_v, metrics, dt, dtype)
+        _gradient.check(settings.optimizer, names, layer, target_v, hi)
+    return Problem(fitted, names, lo, hi, x, target_spikes, target_v, metrics, dt, dtype)
 
 
 def targets(module, trials_steps, spikes, v, dtype, dt):
@@ -284,18 +293,21 @@ def fittable(model) -> tuple:
     return (*_named.declared(model).parameter_names, *(n for n in ("refractory", "noise_std") if n in read))
 
 
-def fitted_bounds(module: FFIAF, bounds: dict):
-    """`(names, lo (D,), hi (D,))` of `bounds` `{name: (low, high)}` (SI or Brian2 quantities)."""
+def fitted_bounds(module: FFIAF, bounds: dict, scales: tuple = ()):
+    """`(names, lo (D,), hi (D,))` of `bounds` `{name: (low, high)}` (SI or Brian2 quantities); `scales`:
+    further dimensionless names that may be fitted (the `scale` of each group of synapses of a synaptic
+    fit, `jaxiaf._fit.synaptic`)."""
     if not isinstance(bounds, dict) or not bounds:
         raise ValueError("`bounds` must name at least one parameter, e.g. {'tau_mem': (5e-3, 50e-3)}.")
     model = module.sim.model
-    unknown = sorted(set(bounds) - set(fittable(model)))
+    allowed = (*fittable(model), *scales)
+    unknown = sorted(set(bounds) - set(allowed), key=str)
     if unknown:
-        raise ValueError(f"Cannot fit {unknown}; fittable names: {list(fittable(model))}.")
+        raise ValueError(f"Cannot fit {unknown}; fittable names: {list(allowed)}.")
     names = tuple(bounds)
     lo, hi = [], []
     for name in names:
-        unit = _named.unit(model, name)
+        unit = "1" if name in scales else _named.unit(model, name)
         pair = np.asarray(_convert.strip_unit(f"bounds['{name}']", bounds[name], unit), float)
         if pair.shape != (2,) or not np.all(np.isfinite(pair)) or not pair[0] < pair[1]:
             raise ValueError(

@@ -5,7 +5,10 @@ The loss is a frozen dataclass of its static configuration (hashable: a fit of t
 finds its compiled programs again); what varies from fit to fit is `data`: `(sim_data, lo, hi)` with
 `sim_data = ((params, sim, state), currents (T, U, N), target_spikes (T, K, N), target_v (T, K, N),
 metric_arrays)`, `metric_arrays` the array fields of the metrics (e.g. `TraceMSE`'s per-step `weights`),
-which the loss puts back into the metrics' static part.
+which the loss puts back into the metrics' static part. A layer driven by spikes through synapses
+(`jaxiaf._fit.synaptic`) has `(currents, raster (T, U, N_src) or None, feedforward, recurrent)` in place of
+`currents`: the same loss then evolves it with its synaptic events (`evolve(..., events=...)`, as
+[`jaxiaf.synapses.run`][] does).
 """
 
 import dataclasses
@@ -19,6 +22,8 @@ import numpy as np
 from .._compile.cache import PersistentJit
 from .._core.pytrees import Parameters, SimulationParameters, State
 from .._core.scan import Reducer, evolve
+from .._core.synapses import Events, Synapses, empty_pending, groups
+from .._layer import FFIAF
 
 
 @functools.lru_cache(maxsize=16)
@@ -51,28 +56,85 @@ class PopulationLoss:
     trials: tuple | None = None
 
     def __call__(self, values, sim_data):
-        (params, sim, state), currents, target_spikes, target_v, metric_arrays = sim_data
+        (params, sim, state), inputs, target_spikes, target_v, metric_arrays = sim_data
         num_pop = values.shape[0]
-        shape = (num_pop, currents.shape[1], currents.shape[2])
-        params, sim, state = _candidates(values, self.names, params, sim, state, shape)
-        (_, (spikes, v)), end, _ = evolve(
-            params,
-            sim,
-            state,
-            currents,
-            reducer=_recorder(self.need_v),
-            check=False,
-            unroll=self.unroll,
-            surrogate=self.surrogate,
-            bit_exact=sim.model is not None,
-        )
+        if isinstance(inputs, tuple):  # a layer driven by spikes through synapses
+            spikes, v, finite = self._driven(values, params, sim, state, *inputs)
+        else:
+            shape = (num_pop, inputs.shape[1], inputs.shape[2])
+            params, sim, state = _candidates(values, self.names, params, sim, state, shape)
+            (_, (spikes, v)), end, _ = evolve(params, sim, state, inputs, **self._options(sim))
+            finite = _finite(end, num_pop)
         total = jnp.zeros(num_pop, values.dtype)
         for weight, metric in eqx.combine(metric_arrays, self.metrics):
             per_column = metric.population_loss(spikes, v, target_spikes, target_v, self.dt, self.trials)
             total = total + weight * jnp.mean(per_column.reshape(num_pop, -1), axis=1)
-        ends = (end.v, *end.extra.values())
-        finite = [jnp.all(jnp.isfinite(a).reshape(num_pop, -1), axis=1) for a in ends]
-        return jnp.where(functools.reduce(jnp.logical_and, finite), total, jnp.inf)
+        return jnp.where(finite, total, jnp.inf)
+
+    def _options(self, sim) -> dict:
+        return dict(
+            reducer=_recorder(self.need_v), check=False, unroll=self.unroll, surrogate=self.surrogate,
+            bit_exact=sim.model is not None,
+        )  # fmt: skip
+
+    def _driven(self, values, params, sim, state, currents, raster, feedforward, recurrent):
+        """`(spikes, v, finite)`: the (T, P, U, N) outputs of P candidates of a layer driven by spikes
+        through synapses, each of the U distinct inputs (its noise key, currents (T, U, N) and raster
+        (T, U, N_src)) a batch entry of one `vmap` over an evolve of state (P, 1, N) with its synaptic
+        events, and (P,) whether each candidate stayed finite. The names that `scale_name` gives set the
+        `scale` of their group of synapses, the others the layer's parameters."""
+        num_pop, n = values.shape[0], currents.shape[2]
+        columns = {name: values[:, i].reshape(num_pop, 1, 1) for i, name in enumerate(self.names)}
+        neuron = [i for i, name in enumerate(self.names) if name not in scale_names(feedforward, recurrent)]
+        own = bool if self.surrogate is None else values.dtype
+
+        def trial(key, current, row):
+            fitted = tuple(self.names[i] for i in neuron)
+            st = eqx.tree_at(lambda s: s.key, state, key)
+            p, s, st = _candidates(values[:, neuron], fitted, params, sim, st, (num_pop, 1, n))
+            ff = with_scales("feedforward", feedforward, columns)
+            rec = with_scales("recurrent", recurrent, columns)
+            events = Events(row, ff, rec, empty_pending((num_pop, 1, n), ff, rec, own))
+            (_, (spikes, v)), end, _, _ = evolve(p, s, st, current, events=events, **self._options(s))
+            return spikes[:, :, 0], None if v is None else v[:, :, 0], _finite(end, num_pop)
+
+        spikes, v, finite = jax.vmap(trial, (0, 1, 1), (2, 2, 0))(state.key, currents, raster)
+        return spikes, v, jnp.all(finite, axis=0)
+
+
+def _finite(end, num_pop):
+    """(P,) whether each candidate's state `end` (P, ...) is finite at the end (a diverged one is not)."""
+    ends = (end.v, *end.extra.values())
+    finite = [jnp.all(jnp.isfinite(a).reshape(num_pop, -1), axis=1) for a in ends]
+    return functools.reduce(jnp.logical_and, finite)
+
+
+def scale_name(kind: str, index: int, synapses) -> str:
+    """The fitted name of the `scale` of group `index` of `synapses` (`kind`: `"feedforward"` or
+    `"recurrent"`): `"feedforward.scale"` for one [`jaxiaf.synapses.Synapses`][], `"feedforward[i].scale"`
+    for a tuple of them."""
+    return f"{kind}.scale" if isinstance(synapses, Synapses) else f"{kind}[{index}].scale"
+
+
+def scale_names(feedforward, recurrent) -> tuple:
+    """Every name that [`scale_name`][] gives the groups of `feedforward` and `recurrent`."""
+    return tuple(
+        scale_name(kind, i, synapses)
+        for kind, synapses in (("feedforward", feedforward), ("recurrent", recurrent))
+        for i in range(len(groups(synapses)))
+    )
+
+
+def with_scales(kind: str, synapses, values: dict):
+    """`synapses` (None, a `Synapses` or a tuple of them) with the `scale` of each group named in
+    `values` ([`scale_name`][]) replaced by its value."""
+    out = []
+    for i, syn in enumerate(groups(synapses)):
+        name = scale_name(kind, i, synapses)
+        if name in values:
+            syn = eqx.tree_at(lambda s: s.scale, syn, values[name], is_leaf=lambda x: x is None)
+        out.append(syn)
+    return out[0] if isinstance(synapses, Synapses) else (None if synapses is None else tuple(out))
 
 
 def _candidates(values, names, params, sim, state, shape):
@@ -112,14 +174,22 @@ _TRIAL_KEYS = PersistentJit(lambda: jax.vmap(jax.random.fold_in, (None, 0)), "tr
 
 def simulation_data(module, x, target_spikes, target_v, metric_arrays, dtype):
     """`sim_data` (module docstring) of `module` (reset) on inputs `x` (U, T, N_in): the currents
-    `x @ weights` time-major, the floating pytrees in `dtype`, one noise key per input."""
-    mod = module.reset_all()
+    `x @ weights` time-major, the floating pytrees in `dtype`, one noise key per input. For a layer with
+    its synapses (`jaxiaf._fit.synaptic.SynapticLayer`), `x` (U, T, N_src + N_in) holds each input's
+    raster (0/1) before its currents."""
+    driven = not isinstance(module, FFIAF)
+    mod = (module.layer if driven else module).reset_all()
+    cast = lambda tree: jax.tree.map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
+    )
+    raster = None
+    if driven:
+        n_src = module.size_spikes
+        raster = jnp.moveaxis(x[..., :n_src] != 0, 1, 0) if n_src else None
+        x = x[..., n_src:]
     weights = mod.params.weights.astype(dtype)
     currents = jnp.moveaxis(jnp.matmul(x, weights, precision=jax.lax.Precision.HIGHEST), 1, 0)
-    params, sim, state = jax.tree.map(
-        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-        (mod.params, mod.sim, mod.neuron_state),
-    )
+    params, sim, state = cast((mod.params, mod.sim, mod.neuron_state))
     key0 = (
         state.key
         if jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key)
@@ -127,6 +197,8 @@ def simulation_data(module, x, target_spikes, target_v, metric_arrays, dtype):
     )
     trial_keys = _TRIAL_KEYS(key0, jax.device_put(np.arange(x.shape[0], dtype=jnp.result_type(int))))
     state = eqx.tree_at(lambda st: st.key, state, trial_keys)
+    if driven:
+        currents = (currents, raster, cast(module.feedforward), cast(module.recurrent))
     return ((params, sim, state), currents, target_spikes, target_v, metric_arrays)
 
 

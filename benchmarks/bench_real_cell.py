@@ -60,14 +60,14 @@ def jaxiaf_row(name: str, fold: int) -> dict:
 
     data, x, spikes, labels = _data()
     model = jaxiaf.neuron_models[name]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     layer = model.layer(data["dt"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jaxiaf.FitWarning)
         (result,) = jaxiaf.cross_validate(
             layer, x, spikes, labels, folds=[FOLDS[fold]], bounds=model.bounds, progress=False
         )
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     fit = result.fit
     return {
         "tool": "jaxiaf",
@@ -75,6 +75,7 @@ def jaxiaf_row(name: str, fold: int) -> dict:
         "fold": fold,
         "held_out": list(result.held_out),
         "wall_s": wall,
+        "cpu_s": cpu,
         "search_s": float(fit.elapsed[-1]),
         "generations": fit.generations,
         "evaluations": fit.evaluations,
@@ -170,12 +171,12 @@ def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
     bounds = {n: [lo * units[n], hi * units[n]] for n, (lo, hi) in model.bounds.items() if n != "refractory"}
     bounds["ref"] = [model.bounds["refractory"][0] * b2.second, model.bounds["refractory"][1] * b2.second]
     rounds = -(-evaluations // 64)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(io.StringIO()):
         best, error = fitter.fit(
             optimizer=NevergradOptimizer(method="CMA"), metric=VanRossum(), n_rounds=rounds, **bounds
         )
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     values = {k: float(v) for k, v in best.items()}
     values["refractory"] = values.pop("ref")
     scores = _scores(model, data, values, FOLDS[fold])
@@ -185,6 +186,7 @@ def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
         "fold": fold,
         "held_out": list(FOLDS[fold]),
         "wall_s": wall,
+        "cpu_s": cpu,
         "rounds": rounds,
         "evaluations": rounds * 64,
         "best_loss": float(error),
@@ -255,7 +257,7 @@ def main() -> None:
         subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                        text=True, cwd=HERE).stdout.strip()
     )  # fmt: skip
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         for fold in map(int, args.folds.split(",")):
             try:  # a fresh process per fit: compile included
                 row = _run(["--models", name, "--folds", str(fold)])
@@ -287,7 +289,7 @@ def main() -> None:
             flush=True,
         )
     report["load_after"] = os.getloadavg()
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         rows = [
             r for r in report["rows"] if r["model"] == name and r["tool"] == "jaxiaf" and "error" not in r
         ]

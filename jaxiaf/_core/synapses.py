@@ -362,6 +362,11 @@ def _rounds(meta, xs, weights, scale, fires, kept, delays, targets):
     n = xs[0].shape[1]
     rows = jnp.arange(batch)[:, None]
     following = _next_source(fires)
+    # each source's weights to its targets, contiguous (loop-invariant: the compiler computes it once)
+    index_table = jnp.minimum(targets, n - 1)
+    table = jnp.take_along_axis(
+        weights, jnp.broadcast_to(index_table, (*weights.shape[:-1], targets.shape[1])), -1
+    )
 
     def source_row(i):
         """Source `i`'s targets and (scaled) weights to them; computed a round before they are added, so
@@ -369,8 +374,7 @@ def _rounds(meta, xs, weights, scale, fires, kept, delays, targets):
         single rounding would differ from weights `scale * weights`): a loop's iterations are not fused."""
         at = jnp.minimum(i, n_src - 1)[:, None]
         to = targets[at[:, 0]]
-        index = jnp.minimum(to, n - 1)
-        row = weights[at, index] if weights.ndim == 2 else weights[rows, at, index]
+        row = table[at[:, 0]] if table.ndim == 2 else table[rows[:, 0], at[:, 0]]
         return to, row if scale is None else scale * row
 
     def visit(_, carry):
@@ -416,12 +420,32 @@ def _rounds_jvp(meta, primals, tangents):
 
 def _next_source(fires):
     """`following(previous)`: for each batch entry (row of `fires` (B, N_src) bool) the first spiking
-    source after index `previous` (B,), or N_src."""
-    n_src = fires.shape[1]
-    ids = jnp.arange(n_src, dtype=jnp.int32)
-    return lambda previous: jnp.min(
-        jnp.where(fires & (ids[None] > previous[:, None]), ids[None], n_src), axis=1
+    source after index `previous` (B,), or N_src. The sources are read in blocks of about sqrt(N_src):
+    a search reads the rest of the block of `previous + 1`, which later blocks hold a spike (found once)
+    and the first of those, not every source."""
+    batch, n_src = fires.shape
+    width = int(np.ceil(np.sqrt(n_src)))
+    count = -(-n_src // width)
+    blocks = jnp.reshape(jnp.pad(fires, ((0, 0), (0, count * width - n_src))), (batch, count, width))
+    busy = jnp.any(blocks, axis=2)
+    within, ahead = jnp.arange(width, dtype=jnp.int32), jnp.arange(count, dtype=jnp.int32)
+    rows = jnp.arange(batch)
+    first_in = lambda block, after: jnp.min(
+        jnp.where(blocks[rows, block] & (within[None] >= after[:, None]), within[None], width), axis=1
     )
+
+    def following(previous):
+        start = previous + 1
+        block = jnp.minimum(start // width, count - 1)
+        here = first_in(block, start - block * width)
+        later = jnp.min(jnp.where(busy & (ahead[None] > block[:, None]), ahead[None], count), axis=1)
+        there = first_in(jnp.minimum(later, count - 1), jnp.zeros_like(later))
+        found = jnp.where(
+            here < width, block * width + here, jnp.where(later < count, later * width + there, n_src)
+        )
+        return jnp.minimum(found, n_src).astype(jnp.int32)
+
+    return following
 
 
 def _add(vals: dict, syn: Synapses, source, i, d: int, shape, keep) -> dict:

@@ -2,13 +2,17 @@
 
 import functools
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._core.poisson import Poisson
 from .._core.scan import evolve, step_constants
-from .._core.synapses import Events, Synapses, empty_pending, groups
-from .sweep import SweepResult, _batched_inputs, _checked, _functional, _reducer, _result
+from .._core.page import declared
+from .._core.synapses import Events, Synapses, check_events, empty_pending, groups
+from . import checks as _sweep_checks
+from .sweep import SweepResult, _batched_inputs, _batched_mask, _checked, _functional, _reducer, _result
 
 
 def sweep(
@@ -21,6 +25,7 @@ def sweep(
     x=None,
     outputs=("counts",),
     dtype=None,
+    chunk_size: int | None = 1,
 ) -> SweepResult:
     """Evolve B parameter sets of a layer driven by spikes through synapses in one compiled loop.
 
@@ -48,6 +53,14 @@ def sweep(
     - `outputs`: any of `"counts"`, `"rates"`, `"first_spike_times"`, `"spikes"`, `"v"`.
     - `dtype`: float32 or float64 (default: the layer's); the synapses' weights and scales and the
       Poisson rates are cast to it.
+    - `chunk_size`: sets evolved together, as one batch in the scan's carry (default 1); the chunks run
+      one after another inside the one compiled call (`jax.lax.map`), the last padded with copies of the
+      last set. None: all B together. The results are the same for every size (bit for bit). A step
+      visits the synapses of the sources that spiked in rounds, as many as the busiest set of its chunk
+      has spiking sources, each round costing the whole chunk: on a CPU, one set at a time is the
+      fastest (`benchmarks/results/cuba_sweep_1s.md`: Brian2's CUBA network with Poisson input).
+      Within a chunk a `Poisson` source is drawn for all T steps at once (its
+      [`raster`][jaxiaf.synapses.Poisson.raster], T x `chunk_size` x N_in bools), not step by step.
 
     **Returns:** a [`jaxiaf.SweepResult`][] (its `final_state` the batched state after T steps).
 
@@ -73,22 +86,80 @@ def sweep(
     own = bool if module.surrogate is None else dtype
     pending = empty_pending(state.v.shape, feedforward, recurrent, own)
     events = Events(cast(spikes), cast(feedforward), cast(recurrent), pending)
+    check_events(events, declared(module.sim.model).state_names, state.v.shape, x.shape[-2], own)
     red = _reducer(tuple(sorted(set(outputs))), None)
-    acc, ys, final = _run(p, sim, state, x, events, red, module.surrogate)
+    chunk = min(_sweep_checks.chunk_size(chunk_size, batch), batch)
+    mask = tuple(jax.tree.leaves(_batched_mask((p, sim, state, x, ()), swept)))
+    acc, ys, final = _run((p, sim, state, x), mask, events, red, module.surrogate, chunk)
     dt = jnp.broadcast_to(sim.dt, (batch, module.size_out))
-    return _result(params, acc, ys, final, dt, x.shape[0], tuple(outputs))
+    return _result(params, acc, ys, final, dt, x.shape[-2], tuple(outputs))
 
 
-@functools.partial(jax.jit, static_argnames=("reducer", "surrogate"))
-def _run(params, sim, state, x, events, reducer, surrogate):
+@functools.partial(jax.jit, static_argnames=("mask", "reducer", "surrogate", "chunk"))
+def _run(layer, mask, events, reducer, surrogate, chunk):
+    """`(acc, ys, final)` of every set: `layer` `(params, sim, state, x)` (the leaves that `mask`, one bool
+    per leaf, flags carry the batch axis first) and `events`, in chunks of `chunk` sets one after another."""
+    batch = layer[2].v.shape[0]
+    if chunk == batch:
+        return _evolve(*layer, events, reducer, surrogate, poisson_raster=False)
+    count = -(-batch // chunk)
+    rows = np.minimum(np.arange(count * chunk), batch - 1)  # the last chunk padded with the last set
+    layer, events = _along_batch(layer, mask, events, lambda a, axis: jnp.take(a, rows, axis=axis))
+
+    def one(start):
+        take = lambda a, axis: jax.lax.dynamic_slice_in_dim(a, start, chunk, axis)
+        part, part_events = _along_batch(layer, mask, events, take)
+        return _evolve(*part, part_events, reducer, surrogate, poisson_raster=True)
+
+    acc, ys, final = jax.lax.map(one, jnp.arange(count) * chunk)
+    merge = lambda a: jnp.reshape(a, (count * chunk, *a.shape[2:]))[:batch]
+    acc, ys, final = jax.tree.map(merge, (acc, ys, eqx.tree_at(lambda s: s.step, final, None)))
+    return acc, ys, eqx.tree_at(lambda s: s.step, final, layer[2].step, is_leaf=lambda a: a is None)
+
+
+def _evolve(params, sim, state, x, events, reducer, surrogate, poisson_raster: bool):
+    """One batch of sets through the core's `evolve`: `(acc, ys (B, T, ...), final state)`; with
+    `poisson_raster`, a `Poisson` input is drawn for all steps at once (its raster, the same spikes)."""
+    if poisson_raster and isinstance(events.spikes, Poisson):
+        events = eqx.tree_at(lambda e: e.spikes, events, events.spikes.raster())
     currents = jnp.matmul(x, params.weights, precision=jax.lax.Precision.HIGHEST)
-    if params.weights.ndim == 3:
+    if params.weights.ndim == 3 or x.ndim == 3:
         currents = jnp.moveaxis(currents, 0, 1)
     (acc, ys), final, _, _ = evolve(
         params, sim, state, currents, reducer=reducer, check=False, constants=step_constants(params, sim),
         surrogate=surrogate, events=events,
     )  # fmt: skip
     return acc, jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), ys), final
+
+
+def _along_batch(layer, mask, events, take):
+    """`(layer, events)` with `take(array, axis)` applied along the batch axis of each leaf that has one: the
+    leaves of `layer` that `mask` flags (axis 0), per-set synapse weights and scales and Poisson rates and
+    keys (axis 0), a (T, B, N_in) raster and the pending spikes (axis 1)."""
+    leaves, tree = jax.tree.flatten(layer)
+    layer = jax.tree.unflatten(tree, [take(a, 0) if m else a for a, m in zip(leaves, mask, strict=True)])
+
+    def synapses(g):
+        if g.weights.ndim == 3:
+            g = eqx.tree_at(lambda s: s.weights, g, take(g.weights, 0))
+        if g.scale is not None and g.scale.ndim == 2:
+            g = eqx.tree_at(lambda s: s.scale, g, take(g.scale, 0))
+        return g
+
+    spikes = events.spikes
+    if isinstance(spikes, Poisson):
+        rates = take(spikes.probability, 0) if spikes.probability.ndim == 2 else spikes.probability
+        keys = take(spikes.key, 0) if spikes.key.ndim == 1 else spikes.key
+        spikes = eqx.tree_at(lambda p: (p.probability, p.key), spikes, (rates, keys))
+    elif spikes is not None and spikes.ndim == 3:
+        spikes = take(spikes, 1)
+    events = Events(
+        spikes,
+        tuple(map(synapses, groups(events.feedforward))),
+        tuple(map(synapses, groups(events.recurrent))),
+        jax.tree.map(lambda a: take(a, 1), events.pending),
+    )
+    return layer, events
 
 
 def _batch(params: dict, spikes, feedforward, recurrent) -> int:

@@ -17,10 +17,11 @@ from . import noise as _noise
 from . import surrogate as _surrogate
 from . import synapses as _synapses
 from .constants import step_constants
+from .integrators import affine
 from .page import declared
-from .pytrees import Parameters, SimulationParameters, State, StepConstants
+from .pytrees import NEVER, Parameters, SimulationParameters, State, StepConstants
 from .reducer import Reducer, check_reducer
-from .steps import _default_step, _model_step
+from .steps import _default_step, _model_step, default_update
 
 _NONFINITE = (
     "The membrane potential `v` (or another state variable) became NaN or inf: the initial state is not "
@@ -162,7 +163,12 @@ def evolve(
     step of each chunk), every other stage reads `currents[n]`; the noise current is held over the step
     under either rule. The
     compiled loop is pipelined (each iteration thresholds and resets the previous update, then updates the
-    next step) so that only one of its loops computes the update; the results are the same. `R` is capped
+    next step) so that only one of its loops computes the update; the results are the same. Where
+    refractoriness cannot act (`R <= 1` and `R <= since_spike <= NEVER` for every neuron at the start, e.g.
+    the default `refractory = 0`), the affine update without noise, events, surrogate or checkpointing
+    runs a second compiled loop, chosen at run time (`jax.lax.cond`; under a `jax.vmap` that batches the
+    counter or `refractory`, both run), that keeps each neuron's last spike step instead of the counter and
+    rebuilds `since_spike` after it: the same bits, faster (`benchmarks/README.md`). `R` is capped
     at `NEVER` = 2**30. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`,
     makes `noise_std` the stationary standard deviation of `v` under the noise alone. A refractory period
     of R*dt freezes the R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
@@ -254,22 +260,66 @@ def evolve(
     rows = _noise.rows(sim.model, sim)
     pick = _noise.draw_source(state, shape, _noise.checked_draws(draws, num_steps, rows, shape), rows)
     names = declared(sim.model)
-    if sim.model is None:  # the default equations: the hand kernels (the fast path)
-        step = _default_step(params, sim, state, constants, shape, surrogate, pick, timed, bit_exact)
-    else:
-        step = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
-    advance, settle, next_row = step
-    if events is not None:
-        steps = jnp.broadcast_to(constants.refractory_steps, shape)
-        settle = _with_events(settle, events, names, state, steps, num_steps, surrogate is not None)
-    source = _source(currents, next_row)
-    carry0 = None if events is None else events.pending
     primary = names.state_names[0]
-    final, stacked = _loop(
-        advance, settle, state, source, num_steps, primary, record, reducer, unroll, checkpoint_every, carry0
-    )
+
+    def run(free: bool):
+        """The loop's `(final, stacked)`; `free`: refractoriness cannot act (`_refractory_free`)."""
+        if sim.model is None:  # the default equations: the hand kernels (the fast path)
+            step = _default_step(
+                params, sim, state, constants, shape, surrogate, pick, timed, bit_exact, free
+            )
+        else:
+            step = _model_step(sim.model, params, state, constants, shape, surrogate, pick)
+        advance, settle, next_row = step
+        if events is not None:
+            steps = jnp.broadcast_to(constants.refractory_steps, shape)
+            settle = _with_events(settle, events, names, state, steps, num_steps, surrogate is not None)
+        last = jnp.full_like(state.since_spike, -1)  # the loop index of the last spike
+        start = eqx.tree_at(lambda s: s.since_spike, state, last) if free else state
+        carry0 = None if events is None else events.pending
+        final, stacked = _loop(
+            advance, settle, start, _source(currents, next_row), num_steps, primary,
+            record, reducer, unroll, checkpoint_every, carry0,
+        )  # fmt: skip
+        if free:
+            final = (final[0], _since_after(final[1], state.since_spike, num_steps), *final[2:])
+        return final, stacked
+
+    if _offers_free(sim, state, timed, bit_exact, surrogate, checkpoint_every, events):
+        free = _refractory_free(constants.refractory_steps, state.since_spike)
+        final, stacked = jax.lax.cond(free, lambda: run(True), lambda: run(False))
+    else:
+        final, stacked = run(False)
     out = _outputs(final, stacked, state, num_steps, primary, record, reducer, check, unstable)
     return out if events is None else (*out, final[3])
+
+
+def _offers_free(sim, state, timed, bit_exact, surrogate, checkpoint_every, events) -> bool:
+    """Whether [`jaxiaf.evolve`][] compiles a second loop for evolves in which refractoriness cannot act
+    (chosen at run time, `_refractory_free`): the default equations' affine update (float32, or
+    `bit_exact=False`) without noise, events, a surrogate or checkpointing. That loop keeps no
+    refractory counter (fewer operations per step); its results are the same bits, the counter rebuilt
+    after it (`_since_after`)."""
+    if sim.model is not None or sim.noisy or events is not None or surrogate is not None:
+        return False
+    return checkpoint_every is None and default_update(sim, state.v.dtype, timed, bit_exact)[0] is affine
+
+
+def _refractory_free(refractory_steps, since_spike):
+    """True where refractoriness cannot act in any step: `R <= 1` and `R <= since_spike <= NEVER` for
+    every neuron. Then `since_spike >= R` before the first step, a spike sets the counter to 1 >= R, and
+    `min(since + 1, NEVER)` neither overflows nor falls below R."""
+    shape = jnp.broadcast_shapes(jnp.shape(refractory_steps), jnp.shape(since_spike))
+    steps, since = (jnp.broadcast_to(a, shape) for a in (refractory_steps, since_spike))
+    return jnp.all((steps <= 1) & (steps <= since) & (since <= NEVER))
+
+
+def _since_after(last, since_spike, num_steps: int):
+    """The refractory counter after `num_steps` steps in which refractoriness could not act, from the loop
+    index of each neuron's last spike (`last`, -1 if none) and the counter before them: `num_steps -
+    last` since the last spike, else the counter advanced `num_steps` times; both saturate at `NEVER`."""
+    advanced = jnp.where(since_spike >= NEVER - num_steps, NEVER, since_spike + num_steps)
+    return jnp.where(last >= 0, jnp.minimum(num_steps - last, NEVER), advanced)
 
 
 def _with_events(settle, events, names, state, steps, num_steps: int, surrogate: bool):

@@ -25,24 +25,40 @@ def _broadcast(params: Parameters, consts: StepConstants, shape):
     return Parameters(params.weights, *(cast(getattr(params, f)) for f in fields)), jax.tree.map(cast, consts)
 
 
-def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: bool, bit_exact: bool = True):
-    """`(advance, settle, next_row)` of the default equations (`jaxiaf._core.integrators`), see
-    [`jaxiaf.evolve`][]. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u` then holds its row
-    and the next (`u_next`, `next_row` True; float32 then runs rk4's expressions, not the affine update,
-    which assumes one input over the step), with `exact` Brian2's order of its terms for that rule
-    (`TIMED_ORDER`). `bit_exact`: in float64, Brian2's expressions (True, default) or the float32
-    path's affine update (False; rk4 reading the next row keeps its own update)."""
+def default_update(sim, dtype, timed: bool, bit_exact: bool = True):
+    """`(update, next_row)`: the default equations' update of one step (`jaxiaf._core.integrators`) and
+    whether it reads the input's next row. `timed`: Brian2's `TimedArray` rule; with rk4 each step's `u`
+    then holds its row and the next (`u_next`, `next_row` True; float32 then runs rk4's expressions, not
+    the affine update, which assumes one input over the step), with `exact` Brian2's order of its terms
+    for that rule (`TIMED_ORDER`). `bit_exact`: in float64, Brian2's expressions (True, default) or the
+    float32 path's affine update (False; rk4 reading the next row keeps its own update)."""
     name = sim.integrator_name
     next_row = timed and name in READS_NEXT_ROW
     update = resolve_integrator(name)
     update = TIMED_ORDER.get(name, update) if timed else update
-    update = update if (state.v.dtype == jnp.float64 and bit_exact) or next_row else affine
+    return (update if (dtype == jnp.float64 and bit_exact) or next_row else affine), next_row
+
+
+def _default_step(
+    params, sim, state, constants, shape, surrogate, pick, timed: bool, bit_exact: bool = True, free=False
+):
+    """`(advance, settle, next_row)` of the default equations (`default_update`), see
+    [`jaxiaf.evolve`][].
+
+    `free`: the caller has checked that refractoriness cannot act in this evolve (`R <= 1` and
+    `R <= since_spike <= NEVER` for every neuron at the start, so `since_spike >= R` at every step; see
+    `jaxiaf._core.scan`): the steps then skip the refractory test, and the counter's slot holds the
+    loop index of each neuron's last spike instead (-1 before the first), from which the counter is
+    rebuilt after the loop. Only for the affine update without noise, whose arithmetic does not read the
+    refractory mask."""
+    update, next_row = default_update(sim, state.v.dtype, timed, bit_exact)
+    first = state.step
 
     def advance(vals, since, u, n, active):
         """`v` after the update of global step `n` (before threshold and reset); held while refractory."""
         v = vals[_V]
         p, consts = _broadcast(params, constants, shape)
-        nr = (since >= consts.refractory_steps) & active
+        nr = active if free else (since >= consts.refractory_steps) & active
         u, rows = (u[0], {"u_next": jnp.broadcast_to(u[1], shape)}) if next_row else (u, {})
         u = jnp.broadcast_to(u, shape)
         if sim.noisy:  # the layer's noise is held over the step under either sampling
@@ -55,9 +71,11 @@ def _default_step(params, sim, state, constants, shape, surrogate, pick, timed: 
         before it."""
         w = vals[_V]
         p, consts = _broadcast(params, constants, shape)
-        nr = since >= consts.refractory_steps
+        nr = True if free else since >= consts.refractory_steps
         fired, spike = _surrogate.threshold(surrogate, w, p.v_thresh, p.v_reset, nr)
         v = _surrogate.reset(surrogate, fired, spike, w, p.v_reset)
+        if free:  # the loop index of the last spike
+            return spike, {_V: v}, jnp.where(fired, (n - first).astype(since.dtype), since)
         return spike, {_V: v}, jnp.where(fired, 1, jnp.minimum(since + 1, NEVER))
 
     return advance, settle, next_row

@@ -116,6 +116,13 @@ def fit(
     trial, with its synaptic events as [`jaxiaf.synapses.run`][] evolves the layer (the same core); the
     default equations run the float64 loss's affine update as [`jaxiaf.fit`][] does.
 
+    On a layer's own simulated spike trains (16 neurons, 20 inputs at about 200 Hz through `v += w` or a
+    conductance `ge += w`, 0.2 s, random truths, the defaults; `tests/test_synaptic_fit.py`), `tau_mem`
+    and `bias` (or a conductance model's `tau_m` and the input's scale) come back within 10 % and a
+    recurrent group's `scale` within 1 %, and the fitted layer replays every spike. An exact fit stops at
+    the first point that reproduces every spike: input spikes that move `v` by millivolts leave the spike
+    steps unchanged over a few % of a parameter, which the flags then report (`not_pinned`).
+
     **Arguments:**
 
     - `module`: the [`jaxiaf.FFIAF`][] (or `FFIAFBrian`); parameters not in `bounds` keep its values.

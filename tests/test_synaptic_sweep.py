@@ -27,11 +27,12 @@ def network(seed=0):
     return layer.set_attributes({"v": jnp.asarray(-0.06 + 0.01 * rng.random(N))}), exc, inh, ext
 
 
-@pytest.mark.parametrize("max_spikes", [None, 8])
-def test_each_row_equals_its_set_run_alone(max_spikes):
+@pytest.mark.parametrize(("max_spikes", "chunk_size"), [(None, 1), (8, None), (None, 3)])
+def test_each_row_equals_its_set_run_alone(max_spikes, chunk_size):
     """Swept `v_thresh`, a per-set scale of the shared excitatory weights (recurrent and input, delays of
     0-2 steps), per-set Poisson rates and keys: row b is the set run alone, spikes and every state
-    variable bit for bit."""
+    variable bit for bit, one set at a time (the default), all four together, or in chunks of 3 (the
+    last padded)."""
     layer, exc, inh, ext = network()
     batch = 4
     thresholds = np.array([-0.05, -0.051, -0.05, -0.0505])
@@ -47,8 +48,9 @@ def test_each_row_equals_its_set_run_alone(max_spikes):
     inputs = lambda s: Synapses(ext, 1, "ge += w", max_spikes=max_spikes, scale=s)
     result = sweep(
         layer, {"v_thresh": thresholds}, poisson, feedforward=inputs(scales), recurrent=groups(scales),
-        outputs=("spikes", "v", "counts"),
+        outputs=("spikes", "v", "counts"), chunk_size=chunk_size,
     )  # fmt: skip
+    assert result.spikes.shape == (batch, NUM_STEPS, N) and int(result.final_state.step) == NUM_STEPS
     totals = set()
     for b in range(batch):
         alone = layer.set_attributes({"v_thresh": thresholds[b]})
@@ -108,6 +110,27 @@ def test_per_set_weights_and_a_shared_raster():
     assert result.params == {}
 
 
+def test_per_set_rasters_and_currents_in_chunks():
+    """A (T, B, N_in) raster and (B, T, N_in) currents, one per set, in chunks of 2 of 3 sets (the last
+    padded): row b is the set's raster and current run alone, bit for bit."""
+    layer, exc, inh, ext = network(8)
+    rng = np.random.default_rng(9)
+    spikes = rng.random((NUM_STEPS, 3, N_IN)) < 0.04
+    x = rng.uniform(0.0, 2e-3, (3, NUM_STEPS, 1))
+    result = sweep(
+        layer, {}, spikes, feedforward=Synapses(ext, 1, "ge += w"), recurrent=Synapses(exc, 0, "ge += w"),
+        x=x, outputs=("spikes", "v"), chunk_size=2,
+    )  # fmt: skip
+    for b in range(3):
+        alone = run(
+            layer, spikes[:, b], feedforward=Synapses(ext, 1, "ge += w"),
+            recurrent=Synapses(exc, 0, "ge += w"), x=x[b], record=True,
+        )  # fmt: skip
+        np.testing.assert_array_equal(result.spikes[b], alone[0])
+        np.testing.assert_array_equal(result.v[b], alone[2]["v"])
+    assert len({np.asarray(result.spikes[b]).tobytes() for b in range(3)}) == 3  # three different runs
+
+
 def test_poisson_draws_are_its_raster_and_have_its_rates():
     """A Poisson source acts as its own raster (bit for bit), draws `uniform(fold_in(key, k)) < rate * dt`,
     and its mean rate is within 5 % of the rate (400 sources x 4000 steps at 100 Hz: 16000 spikes
@@ -155,6 +178,8 @@ def test_refusals_name_the_argument():
         )
     with pytest.raises(ValueError, match="`events.spikes`: a Poisson source"):
         run(layer, Poisson(np.ones(N_IN), DT, 10, key), feedforward=Synapses(ext), x=np.zeros((11, 1)))
+    with pytest.raises(ValueError, match="`chunk_size`"):
+        sweep(layer, {}, x=np.zeros((10, 1)), recurrent=Synapses(exc, scale=np.ones((2, 1))), chunk_size=0)
     with pytest.raises(ValueError, match="nothing to sweep"):
         sweep(layer, {}, x=np.zeros((10, 1)), recurrent=Synapses(exc))
 

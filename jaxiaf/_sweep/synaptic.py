@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._core.page import declared
 from .._core.poisson import Poisson
 from .._core.scan import evolve, step_constants
-from .._core.page import declared
 from .._core.synapses import Events, Synapses, check_events, empty_pending, groups
 from . import checks as _sweep_checks
 from .sweep import SweepResult, _batched_inputs, _batched_mask, _checked, _functional, _reducer, _result
@@ -27,10 +27,11 @@ def sweep(
     dtype=None,
     chunk_size: int | None = 1,
 ) -> SweepResult:
-    """Evolve B parameter sets of a layer driven by spikes through synapses in one compiled loop.
+    """Evolve B parameter sets of a layer driven by spikes through synapses in one compiled call.
 
-    As [`jaxiaf.sweep`][], the batch is a leading axis of the scan's carry: one (B, N) state, and the
-    synaptic events of every set, in each step. Row b equals [`run`][jaxiaf.synapses.run] of
+    The sets run in chunks of `chunk_size` (default: one set at a time), one after another inside the
+    call; a chunk is a leading axis of the scan's carry, as in [`jaxiaf.sweep`][]: one (C, N) state, and
+    the synaptic events of its sets, in each step. Row b equals [`run`][jaxiaf.synapses.run] of
     `module.set_attributes(row b of params)` with that set's synapses and input alone (the sets' own
     weights or `scale * weights`, the set's `Poisson` key and rates), bit for bit in float64.
 
@@ -53,14 +54,14 @@ def sweep(
     - `outputs`: any of `"counts"`, `"rates"`, `"first_spike_times"`, `"spikes"`, `"v"`.
     - `dtype`: float32 or float64 (default: the layer's); the synapses' weights and scales and the
       Poisson rates are cast to it.
-    - `chunk_size`: sets evolved together, as one batch in the scan's carry (default 1); the chunks run
-      one after another inside the one compiled call (`jax.lax.map`), the last padded with copies of the
-      last set. None: all B together. The results are the same for every size (bit for bit). A step
-      visits the synapses of the sources that spiked in rounds, as many as the busiest set of its chunk
-      has spiking sources, each round costing the whole chunk: on a CPU, one set at a time is the
-      fastest (`benchmarks/results/cuba_sweep_1s.md`: Brian2's CUBA network with Poisson input).
-      Within a chunk a `Poisson` source is drawn for all T steps at once (its
-      [`raster`][jaxiaf.synapses.Poisson.raster], T x `chunk_size` x N_in bools), not step by step.
+    - `chunk_size`: sets evolved together, C (default 1); the chunks run one after another inside the
+      one compiled call (`jax.lax.map`), the last padded with copies of the last set. None: all B
+      together. Every size gives the same results (bit for bit). The rule: a step visits the synapses
+      of the sources that spiked in rounds, as many as the busiest set of its chunk has spiking sources,
+      each round costing the whole chunk, so on a CPU one set at a time is the fastest (measured on
+      Brian2's CUBA network with Poisson input, 64 sets: `benchmarks/results/cuba_sweep_1s.md`).
+      With C < B, a `Poisson` source is drawn for a chunk's T steps at once (its
+      [`raster`][jaxiaf.synapses.Poisson.raster], T x C x N_in bools; the same spikes).
 
     **Returns:** a [`jaxiaf.SweepResult`][] (its `final_state` the batched state after T steps).
 
@@ -112,9 +113,10 @@ def _run(layer, mask, events, reducer, surrogate, chunk):
         return _evolve(*part, part_events, reducer, surrogate, poisson_raster=True)
 
     acc, ys, final = jax.lax.map(one, jnp.arange(count) * chunk)
+    step = final.step[0]  # every chunk's
     merge = lambda a: jnp.reshape(a, (count * chunk, *a.shape[2:]))[:batch]
     acc, ys, final = jax.tree.map(merge, (acc, ys, eqx.tree_at(lambda s: s.step, final, None)))
-    return acc, ys, eqx.tree_at(lambda s: s.step, final, layer[2].step, is_leaf=lambda a: a is None)
+    return acc, ys, eqx.tree_at(lambda s: s.step, final, step, is_leaf=lambda a: a is None)
 
 
 def _evolve(params, sim, state, x, events, reducer, surrogate, poisson_raster: bool):

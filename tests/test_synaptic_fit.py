@@ -205,18 +205,31 @@ def test_bad_arguments_are_refused_by_name(change, error, match):
         fit(layer, **{**args, **change})
 
 
-def test_the_guide_s_blocks_run_and_state_true_figures(capsys):
+def _first_block():
+    """The guide's first block run (it asserts the replay itself) and its figures asserted; its namespace."""
     namespace = {}
+    exec(compile(python_blocks(PAGE)[0], str(PAGE), "exec"), namespace)
+    fitted = namespace["result"]
+    for name, value in {"tau_mem": 0.03, "bias": 0.006}.items():  # "within 10 % of 30 ms and 6 mA"
+        assert abs(fitted.best_params[name] / value - 1) < RECOVERY, fitted.best_params
+    assert fitted.stop_reason == "tolerance" and fitted.flags == ("runs_disagree", "not_pinned")
+    return namespace
+
+
+def test_the_guide_s_first_fit_states_true_figures():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jaxiaf.FitWarning)
-        blocks = python_blocks(PAGE)
-        exec(compile(blocks[0], str(PAGE), "exec"), namespace)  # it asserts the replay itself
-        fitted = namespace["result"]
-        for name, value in {"tau_mem": 0.03, "bias": 0.006}.items():  # "within 10 % of 30 ms and 6 mA"
-            assert abs(fitted.best_params[name] / value - 1) < RECOVERY, fitted.best_params
-        assert fitted.stop_reason == "tolerance" and fitted.flags == ("runs_disagree", "not_pinned")
+        _first_block()  # the default run's counterpart of the whole page's test
+
+
+@pytest.mark.slow
+def test_the_guide_s_blocks_run_and_state_true_figures():
+    blocks = python_blocks(PAGE)
+    assert len(blocks) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxiaf.FitWarning)
+        namespace = _first_block()
         exec(compile(blocks[1], str(PAGE), "exec"), namespace)
     scale = namespace["result"].best_params["recurrent.scale"]
     assert abs(scale / 1.3 - 1) < SCALE_RECOVERY  # "1.3 within 1 %"
     assert float(namespace["result"].module.recurrent.scale) == scale
-    assert len(blocks) == 2

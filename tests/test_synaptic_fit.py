@@ -126,7 +126,7 @@ def test_fit_recovers_a_conductance_model_s_time_constant_and_input_scale(seed):
     np.testing.assert_array_equal(result.module.run(raster)[0], target[0])
 
 
-def test_the_fitted_layer_at_the_truth_replays_the_target_bit_for_bit():
+def test_the_fitted_layer_at_the_truth_replays_the_target_bit_for_bit(tmp_path):
     raster, synapses, weights, layer, scale = _recurrent(3, num_steps=500)
     truth = {"tau_mem": 0.025, "bias": 0.004, "recurrent.scale": scale, "feedforward.scale": 0.9}
     given = (Synapses(synapses.weights, on_pre="v += w", scale=0.9), Synapses(weights, scale=scale))
@@ -137,6 +137,12 @@ def test_the_fitted_layer_at_the_truth_replays_the_target_bit_for_bit():
     assert int(np.sum(expected[0])) > 0
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[2]["v"], expected[2]["v"])
+    # the guide's way to keep a fit: the layer with its synapses in a file
+    path = tmp_path / "fitted.jaxiaf"
+    jaxiaf.save(fitted.layer, path, feedforward=fitted.feedforward, recurrent=fitted.recurrent)
+    net = jaxiaf.load(path)
+    again = run(net.layer, raster, feedforward=net.feedforward, recurrent=net.recurrent, record=True)
+    np.testing.assert_array_equal(again[2]["v"], expected[2]["v"])
 
 
 def _loss_and_data(names, optimizer):
@@ -216,10 +222,12 @@ def _first_block():
     return namespace
 
 
-def test_the_guide_s_first_fit_states_true_figures():
+def test_the_guide_s_first_fit_states_true_figures(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jaxiaf.FitWarning)
-        _first_block()  # the default run's counterpart of the whole page's test
+        namespace = _first_block()  # the default run's counterpart of the whole page's test
+    with pytest.raises(TypeError, match="SynapticLayer"):  # "`jaxiaf.save(result)` refuses"
+        jaxiaf.save(namespace["result"], tmp_path / "result.jaxiaf")
 
 
 @pytest.mark.slow

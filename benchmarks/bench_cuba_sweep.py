@@ -3,13 +3,17 @@
 
 CUBA (4000 neurons, 2 % connectivity, `brian_ref.cuba_network`) plus 200 Poisson sources onto `ge` (each
 pair connected with probability 0.1, `brian_ref.cuba_input`); set (s, r) scales every excitatory weight
-(recurrent and input) by s and gives every source the rate r. float64. jaxiaf: one call, the batch as
-the scan's carry (a per-set `scale` of the shared weights, each set's own Poisson key). Brian2: one
-build with the weight scale as a neuron variable (`ge += wscale_post * w`) and the rate as the Poisson
-group's `rates`, then one `device.run(run_args=...)` per set (no rebuild). The two draw different Poisson
-input, so the rates agree in distribution, not spike for spike. Writes JSON to `--out`.
+(recurrent and input) by s and gives every source the rate r. float64. jaxiaf: one call (a per-set `scale`
+of the shared weights, each set's own Poisson key), first and second call, at its default `chunk_size`
+(one set at a time inside the call); the same 64 sets as 64 calls of one compiled single-set `run` (their
+per-neuron counts must equal the sweep's, and the rasters of three sets the sweep's rasters); the
+sweep's warm call at each `--chunks` size over `--chunk-steps` steps. Brian2: one build with the weight
+scale as a neuron variable (`ge += wscale_post * w`) and the rate as the Poisson group's `rates`, then one
+`device.run(run_args=...)` per set (no rebuild). The two draw different Poisson input, so the rates agree
+in distribution, not spike for spike. Wall and process (CPU) seconds; writes JSON to `--out`.
 
-    .venv/bin/python benchmarks/bench_cuba_sweep.py [--steps 10000] [--threads 1 2] [--out FILE.json]
+    .venv/bin/python benchmarks/bench_cuba_sweep.py [--steps 10000] [--threads 1 2] [--chunks 1 8 64]
+        [--chunk-steps 1000] [--out FILE.json]
 """
 
 import argparse
@@ -42,34 +46,68 @@ def grid():
     return s.ravel(), r.ravel()
 
 
-def run_jaxiaf(exc, inh, ext, v0, steps):
-    scales, rates = grid()
+FEW = (0, 27, 63)
+"""The sets whose rasters are compared with their single runs."""
+
+
+def clocks():
+    return time.perf_counter(), time.process_time()
+
+
+def since(start):
+    wall, cpu = clocks()
+    return dict(wall_s=wall - start[0], cpu_s=cpu - start[1])
+
+
+def layer_of(v0):
     layer = jaxiaf.FFIAF(
         np.zeros((1, N)), dt=DT, neuron_eq=CUBA_EQUATIONS, integrator_name="exact", refractory=5e-3,
         **CUBA_VALUES,
     )  # fmt: skip
-    layer = layer.set_attributes({"v": jnp.asarray(v0)})
+    return layer.set_attributes({"v": jnp.asarray(v0)})
+
+
+def sweep_of(exc, inh, ext, v0, steps, sets, chunk_size=1, outputs=("counts",)):
+    """The sweep over `sets` (indices into the grid), as a function of no argument."""
+    scales, rates = (a[list(sets)] for a in grid())
+    keys = jax.random.split(jax.random.key(0), 64)[np.asarray(sets)]
     scale = jnp.asarray(scales[:, None])
-    source = Poisson(rates[:, None] * np.ones(len(ext)), DT, steps, jax.random.split(jax.random.key(0), 64))
-    go = lambda: sweep(
-        layer, {}, source, feedforward=Synapses(ext, 0, "ge += w", scale=scale),
+    source = Poisson(rates[:, None] * np.ones(len(ext)), DT, steps, keys)
+    return lambda: sweep(
+        layer_of(v0), {}, source, feedforward=Synapses(ext, 0, "ge += w", scale=scale),
         recurrent=(Synapses(exc, 0, "ge += w", scale=scale), Synapses(inh, 0, "gi += w")),
+        outputs=outputs, chunk_size=chunk_size,
     )  # fmt: skip
-    start = time.perf_counter()
+
+
+def run_jaxiaf(exc, inh, ext, v0, steps):
+    """The 64 sets in one call, twice: `(counts (64, N), first call, second call)`."""
+    go = sweep_of(exc, inh, ext, v0, steps, range(64))
+    start = clocks()
     jax.block_until_ready(go().counts)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
+    first = since(start)
+    start = clocks()
     counts = np.asarray(jax.block_until_ready(go().counts))
-    return counts.sum(axis=1) / (N * steps * DT), first, time.perf_counter() - start
+    return counts, first, since(start)
+
+
+def run_chunks(exc, inh, ext, v0, steps, chunks):
+    """The sweep's second call at each chunk size: `{chunk: times}`."""
+    out = {}
+    for chunk in chunks:
+        go = sweep_of(exc, inh, ext, v0, steps, range(64), chunk_size=chunk)
+        jax.block_until_ready(go().counts)
+        start = clocks()
+        jax.block_until_ready(go().counts)
+        out[str(chunk)] = since(start)
+        print(f"chunk_size {chunk}: {out[str(chunk)]['wall_s']:.1f} s ({steps} steps)", flush=True)
+    return out
 
 
 def run_jaxiaf_loop(exc, inh, ext, v0, steps):
-    """The same 64 sets as 64 calls of one compiled single-set `run` (warm): `(rates (64,) Hz, s)`."""
-    layer = jaxiaf.FFIAF(
-        np.zeros((1, N)), dt=DT, neuron_eq=CUBA_EQUATIONS, integrator_name="exact", refractory=5e-3,
-        **CUBA_VALUES,
-    )  # fmt: skip
-    layer = layer.set_attributes({"v": jnp.asarray(v0)})
+    """The same 64 sets as 64 calls of one compiled single-set `run` (warm): `(counts (64, N), rasters of
+    FEW, times)`."""
+    layer = layer_of(v0)
     keys = jax.random.split(jax.random.key(0), 64)
     built = (  # built once outside the compiled call (concrete weights: their synapses are known)
         Synapses(ext, 0, "ge += w", scale=1.0),
@@ -85,9 +123,14 @@ def run_jaxiaf_loop(exc, inh, ext, v0, steps):
 
     scales, rates = grid()
     jax.block_until_ready(one(built, scales[0], rates[0], keys[0]))
-    start = time.perf_counter()
-    counts = [int(one(built, scales[b], rates[b], keys[b]).sum()) for b in range(64)]
-    return np.asarray(counts) / (N * steps * DT), time.perf_counter() - start
+    counts, rasters = [], {}
+    start = clocks()
+    for b in range(64):
+        raster = np.asarray(one(built, scales[b], rates[b], keys[b]))
+        counts.append(raster.sum(axis=0))
+        if b in FEW:
+            rasters[b] = raster
+    return np.asarray(counts), rasters, since(start)
 
 
 def run_brian(exc, inh, ext, v0, steps, threads):
@@ -142,24 +185,41 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10000)
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
+    parser.add_argument("--chunks", type=int, nargs="*", default=[])
+    parser.add_argument("--chunk-steps", type=int, default=1000)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     exc, inh, v0 = cuba_network()
     ext = cuba_input()
-    load = os.getloadavg()
-    ours, first, warm = run_jaxiaf(exc, inh, ext, v0, args.steps)
-    print(f"jaxiaf, 64 sets in one call: first call {first:.1f} s, warm call {warm:.1f} s")
-    alone, loop = run_jaxiaf_loop(exc, inh, ext, v0, args.steps)
-    print(
-        f"jaxiaf, the 64 sets as 64 single-set calls: {loop:.1f} s; same rates as the sweep: "
-        f"{np.array_equal(alone, ours)}"
-    )
     out = dict(
-        steps=args.steps, scales=SCALES.tolist(), rates_hz=RATES.tolist(), load_before=load,
+        steps=args.steps, scales=SCALES.tolist(), rates_hz=RATES.tolist(), load_before=os.getloadavg(),
         sha=subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        jaxiaf=dict(first_call_s=first, warm_call_s=warm, mean_rate_hz=ours.tolist()),
-        jaxiaf_loop=dict(warm_s=loop, same_rates_as_the_sweep=bool(np.array_equal(alone, ours))),
+        dirty=bool(subprocess.run(["git", "status", "--porcelain", "jaxiaf", "benchmarks"],
+                                  capture_output=True, text=True).stdout.strip()),
     )  # fmt: skip
+    counts, first, warm = run_jaxiaf(exc, inh, ext, v0, args.steps)
+    ours = counts.sum(axis=1) / (N * args.steps * DT)
+    print(f"jaxiaf, 64 sets in one call: first call {first['wall_s']:.1f} s, second {warm['wall_s']:.1f} s")
+    alone, rasters, loop = run_jaxiaf_loop(exc, inh, ext, v0, args.steps)
+    swept = sweep_of(exc, inh, ext, v0, args.steps, FEW, outputs=("spikes",))().spikes
+    equal = {str(b): bool(np.array_equal(swept[i], rasters[b])) for i, b in enumerate(FEW)}
+    same_rasters = all(equal.values())
+    print(
+        f"jaxiaf, the 64 sets as 64 single-set calls: {loop['wall_s']:.1f} s; per-neuron counts equal to "
+        f"the sweep's: {np.array_equal(alone, counts)}; rasters of sets {FEW} equal: {same_rasters}"
+    )
+    out["load_jaxiaf"] = os.getloadavg()
+    out["jaxiaf"] = dict(
+        first_call=first, second_call=warm, mean_rate_hz=ours.tolist(), spikes=int(counts.sum())
+    )
+    out["jaxiaf_loop"] = dict(
+        times=loop, same_counts_as_the_sweep=bool(np.array_equal(alone, counts)),
+        same_rasters_as_the_sweep=equal,
+    )  # fmt: skip
+    if args.chunks:
+        out["chunks"] = dict(
+            steps=args.chunk_steps, **run_chunks(exc, inh, ext, v0, args.chunk_steps, args.chunks)
+        )
     for threads in args.threads:
         theirs, build, walls, sims = run_brian(exc, inh, ext, v0, args.steps, threads)
         print(

@@ -176,6 +176,48 @@ def test_the_loss_is_zero_at_the_truth_and_a_gradient_step_through_the_recurrent
     assert float(gradient(step)[0][1][2]) < float(losses[2])
 
 
+@pytest.mark.slow
+def test_an_adam_fit_of_the_scales_lowers_the_loss():
+    """`optimizer="adam"` through `fit`: the surrogate gradient through the input and recurrent spikes
+    moves the two scales, and the best loss falls below the first step's."""
+    raster, synapses, weights, layer, scale = _recurrent(0, num_steps=1000)
+    target = run(layer, raster, feedforward=synapses, recurrent=Synapses(weights, scale=scale))[0]
+    bounds = {"recurrent.scale": (0.0, 2.0), "feedforward.scale": (0.5, 1.5)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jaxiaf.FitWarning)
+        result = fit(
+            layer, raster, feedforward=synapses, recurrent=Synapses(weights), bounds=bounds, spikes=target,
+            optimizer="adam", generations=20, parallel=2, progress=False,
+        )  # fmt: skip
+    assert result.optimizer == "adam" and result.generations == 20
+    assert np.all(np.isfinite(result.generation_best))
+    assert result.best_loss < 0.95 * result.generation_best[0]
+    assert np.ptp(result.params_history["recurrent.scale"]) > 0
+
+
+def test_the_loss_s_data_hold_each_trial_s_raster_and_currents():
+    """`spikes_in` and `x` of K trials, packed in the problem's `x`, come back apart in the loss's data."""
+    raster, synapses, weights, _, _ = _recurrent(0, num_steps=50)
+    layer = jaxiaf.FFIAF(np.random.default_rng(0).normal(0.0, 0.01, (3, 16)), integrator_name="exact")
+    rasters = np.stack([raster, ~raster])
+    x = np.random.default_rng(1).normal(0.0, 1.0, (2, 50, 3))
+    options = _arguments.settings("cma_es", 16, 4, 100_000, np.inf, None, None, 2, None, 25, 1.0, 1)
+    synaptic = (rasters, synapses, Synapses(weights), x)
+    problem = _synaptic._problem(
+        layer, synaptic, {"recurrent.scale": (0.0, 2.0)}, (np.zeros((2, 50, 16), bool), None), None,
+        options, jnp.float64,
+    )  # fmt: skip
+    assert problem.names == ("recurrent.scale",) and problem.x.shape == (2, 50, 23)
+    (params, _, state), inputs, *_ = _loss.simulation_data(
+        problem.module, problem.x, problem.target_spikes, None, (), jnp.float64
+    )
+    currents, got, feedforward, recurrent = inputs
+    np.testing.assert_array_equal(got, np.moveaxis(rasters, 1, 0))  # (T, K, N_src)
+    np.testing.assert_array_equal(currents, np.moveaxis(x @ np.asarray(layer.params.weights), 1, 0))
+    assert feedforward.weights.shape == (20, 16) and recurrent.weights.shape == (16, 16)
+    assert state.key.shape == (2,)  # one noise key per trial
+
+
 BOUNDS = {"tau_mem": (5e-3, 50e-3)}
 POISSON = jaxiaf.synapses.Poisson(np.full(20, 100.0), 1e-4, 2000, jax.random.key(0))
 WEIGHTS = r"`{}.weights` must have shape \({}, 16\)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Where the time goes: the experiments behind "what limits it" in benchmarks/README.md.
 
-1. The compiled loop body of a float32 counts-only sweep (workload (b)): the fusions XLA:CPU emits per
-   step, which carried arrays they write, and the collectives in float64 sharded sweeps.
+1. The compiled loop bodies of a counts-only sweep (workload (b)), with the refractory counter and
+   without it (the loop `evolve` runs where refractoriness cannot act, float32): the fusions XLA:CPU
+   emits per step, which carried arrays they write, and the collectives in float64 sharded sweeps.
 2. Throughput of workload (b) (256 x 100 x 10^4, counts, float32, all cores) for variants of the step:
    the library's `sweep`; its `_run_chunk` with a counts-only reducer; minimal JAX scans carrying only
    (v, counts) with Brian2's arithmetic and with the library's float32 affine update; the affine scan with
@@ -54,18 +55,25 @@ def best(fn, repeats=5):
     return min(times)
 
 
-def loop_body_ops(hlo_text):
-    """Count the ops of the while loop's body computation in optimized HLO text."""
-    m = re.search(r"while\([^)]*\), condition=%?([\w.\-]+), body=%?([\w.\-]+)", hlo_text)
-    body = m.group(2)
-    start = hlo_text.index(f"%{body} ")
-    end = hlo_text.index("\n}\n", start)
-    text = hlo_text[start:end]
-    ops = re.findall(r"= [^ ]+ ([a-z\-]+)\(", text)
-    out = {}
-    for op in ops:
-        out[op] = out.get(op, 0) + 1
-    return out, text
+def loop_bodies(hlo_text):
+    """`[(ops, text)]` for each while loop's body computation in optimized HLO text, in program order:
+    the op counts and the text. `evolve` compiles two loops where refractoriness may not act: the one
+    that keeps the refractory counter (its body holds `NEVER` = 1073741824) and the one without it."""
+    out = []
+    for m in re.finditer(r"while\([^)]*\), condition=%?([\w.\-]+), body=%?([\w.\-]+)", hlo_text):
+        start = hlo_text.index(f"%{m.group(2)} ")
+        text = hlo_text[start : hlo_text.index("\n}\n", start)]
+        ops = {}
+        for op in re.findall(r"= [^ ]+ ([a-z\-]+)\(", text):
+            ops[op] = ops.get(op, 0) + 1
+        out.append((ops, text))
+    return out
+
+
+def _called(hlo_text, body):
+    """The body's text with the text of the fusions it calls (where the loop's constants appear)."""
+    names = re.findall(r"calls=%?([\w.\-]+)", body)
+    return body + "".join(hlo_text[hlo_text.index(f"%{n} ") :].split("\n}\n", 1)[0] for n in names)
 
 
 # ------------------------------------------------------------------------------------------- workers
@@ -98,17 +106,17 @@ def worker_hlo(precision):
         args = chunk_args(mod, {"bias": bias, "tau_mem": tau}, x[:100], dtype)
         red = _sweep._reducer(("counts",), None)
         text = _sweep._top_chunk.lower(*args, red).compile().as_text()
-        ops, body = loop_body_ops(text)
-        fusions = re.findall(r"= (\S+)\{[^}]*\} fusion\(", body)
         coll = sum(
             text.count(f" {c}(") for c in ("all-reduce", "all-gather", "collective-permute", "all-to-all")
         )
-        out[integ] = {
-            "ops": ops,
-            "fusion_shapes": fusions,
-            "collectives_total": coll,
-            "collectives_in_body": sum(ops.get(c, 0) for c in ("all-reduce", "all-gather")),
-        }
+        for ops, body in loop_bodies(text):
+            counter = "1073741824" in _called(text, body)
+            out[f"{integ}, {'with' if counter else 'without'} the refractory counter"] = {
+                "ops": ops,
+                "fusion_shapes": re.findall(r"= (\S+)\{[^}]*\} fusion\(", body),
+                "collectives_total": coll,
+                "collectives_in_body": sum(ops.get(c, 0) for c in ("all-reduce", "all-gather")),
+            }
     emit(out)
 
 
@@ -366,7 +374,7 @@ def main():
 
 
 def section_hlo():
-    print("### 1. The loop body of workload (b) (counts only), per device (2 devices: 128 sets each)\n")
+    print("### 1. The loop bodies of workload (b) (counts only), per device (2 devices: 128 sets each)\n")
     rows = []
     for precision in ("f32", "f64"):
         res = run_worker("profile_sweep.py", ["hlo", precision])

@@ -129,7 +129,8 @@ def test_fit_recovers_a_conductance_model_s_time_constant_and_input_scale(seed):
 def test_the_fitted_layer_at_the_truth_replays_the_target_bit_for_bit(tmp_path):
     raster, synapses, weights, layer, scale = _recurrent(3, num_steps=500)
     truth = {"tau_mem": 0.025, "bias": 0.004, "recurrent.scale": scale, "feedforward.scale": 0.9}
-    given = (Synapses(synapses.weights, on_pre="v += w", scale=0.9), Synapses(weights, scale=scale))
+    # scales of the fitted layer's dtype (not weakly typed): the three runs below are one compiled program
+    given = (Synapses(synapses.weights, scale=np.float64(0.9)), Synapses(weights, scale=np.float64(scale)))
     expected = run(layer.set_attributes({"tau_mem": 0.025, "bias": 0.004}), raster, feedforward=given[0],
                    recurrent=given[1], record=True)  # fmt: skip
     fitted = SynapticLayer(layer, synapses, Synapses(weights)).set_attributes(truth).reset_all()

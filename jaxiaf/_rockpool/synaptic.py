@@ -118,6 +118,27 @@ class _Synaptic(FFIAFBrian):
         )
 
     # ---------------------------------------------------------------------------------------------- evolve
+    def _prepare_input(self, ts_input=None, duration=None, num_timesteps=None):
+        """Check the input and put it on the layer's time base, as Rockpool's `TimedModule` does: a
+        spiking-input layer's by `_prepare_input_events` (a (T, N_in) bool raster of the event bins),
+        `RecIAFBrian`'s currents as [`jaxiaf.FFIAFBrian`][]'s.
+
+        **Returns:** `(time_base, input_raster, num_timesteps)`. **Raises:** `TypeError` for a series of
+        the other kind; otherwise as `_prepare_input_events` or `_prepare_input_continuous`.
+        """
+        if not self._spiking_input:
+            return super()._prepare_input(ts_input, duration, num_timesteps)
+        return self._prepare_input_events(self._events_input(ts_input), duration, num_timesteps)
+
+    def _events_input(self, ts_input):
+        """`ts_input` if it is a `TSEvent` or None; else `TypeError` naming `ts_input`."""
+        if ts_input is not None and not isinstance(ts_input, self.input_type):
+            raise TypeError(
+                f"{self.full_name}: `ts_input` must be a TSEvent of input spikes or None; got "
+                f"{type(ts_input).__name__}."
+            )
+        return ts_input
+
     def evolve(self, ts_input=None, duration=None, num_timesteps=None, kwargs_timeseries=None, record=False):
         """Evolve the layer over an input series; pure: the layer itself is unchanged.
 
@@ -144,12 +165,8 @@ class _Synaptic(FFIAFBrian):
             )
         spikes = x = None
         if self._spiking_input:
-            if ts_input is not None and not isinstance(ts_input, self.input_type):
-                raise TypeError(
-                    f"{self.full_name}: `ts_input` must be a TSEvent of input spikes or None; got "
-                    f"{type(ts_input).__name__}."
-                )
-            _, counts, _ = self._prepare_input_events(ts_input, duration, num_timesteps, add_events=True)
+            events = self._events_input(ts_input)
+            _, counts, _ = self._prepare_input_events(events, duration, num_timesteps, add_events=True)
             if np.any(counts > 1):
                 step, channel = np.argwhere(counts > 1)[0]
                 raise ValueError(

@@ -9,7 +9,7 @@ import pytest
 
 import jaxiaf
 from jaxiaf._core.pytrees import NEVER
-from jaxiaf._core.scan import _refractory_free
+from jaxiaf._core.scan import _offers_free, _refractory_free
 from jaxiaf._sweep.sweep import _reducer
 
 RNG = np.random.default_rng(22)
@@ -69,3 +69,12 @@ def test_refractoriness_that_can_act_keeps_the_counter():
     assert not bool(_refractory_free(steps([[0], [2]]), since))  # in one set
     assert not bool(_refractory_free(steps(1), since.at[0, 0].set(0)))  # a neuron still refractory
     assert not bool(_refractory_free(steps(0), since.at[1, 1].set(NEVER + 1)))  # past the counter's cap
+
+
+def test_only_a_batch_in_the_carry_compiles_the_second_loop():
+    with jax.enable_x64(False):
+        mod = jaxiaf.FFIAF(RNG.normal(0, 0.02, (3, N)))
+        noisy = jaxiaf.FFIAF(RNG.normal(0, 0.02, (3, N)), noise_std=0.001)
+    one, batch = mod.neuron_state, jax.tree.map(lambda a: jnp.stack([a, a]), mod.neuron_state)
+    offers = lambda m, state: _offers_free(m.sim, state, False, True, None, None, None)
+    assert offers(mod, batch) and not offers(mod, one) and not offers(noisy, batch)

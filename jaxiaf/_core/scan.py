@@ -165,10 +165,10 @@ def evolve(
     compiled loop is pipelined (each iteration thresholds and resets the previous update, then updates the
     next step) so that only one of its loops computes the update; the results are the same. Where
     refractoriness cannot act (`R <= 1` and `R <= since_spike <= NEVER` for every neuron at the start, e.g.
-    the default `refractory = 0`), the affine update without noise, events, surrogate or checkpointing
-    runs a second compiled loop, chosen at run time (`jax.lax.cond`; under a `jax.vmap` that batches the
-    counter or `refractory`, both run), that keeps each neuron's last spike step instead of the counter and
-    rebuilds `since_spike` after it: the same bits, faster (`benchmarks/README.md`). `R` is capped
+    the default `refractory = 0`), a batch in the carry ((B..., N) state) with the affine update and
+    without noise, events, surrogate or checkpointing runs a second compiled loop, chosen at run time
+    (`jax.lax.cond`), that keeps each neuron's last spike step instead of the counter and rebuilds
+    `since_spike` after it: the same bits, faster (`benchmarks/README.md`). `R` is capped
     at `NEVER` = 2**30. `noise_scale = noise_std * sqrt((1 + E) / (1 - E))`, `E = exp(-dt / tau_mem)`,
     makes `noise_std` the stationary standard deviation of `v` under the noise alone. A refractory period
     of R*dt freezes the R-1 steps after a spike: the shortest inter-spike interval is max(R, 1) steps.
@@ -296,11 +296,14 @@ def evolve(
 
 def _offers_free(sim, state, timed, bit_exact, surrogate, checkpoint_every, events) -> bool:
     """Whether [`jaxiaf.evolve`][] compiles a second loop for evolves in which refractoriness cannot act
-    (chosen at run time, `_refractory_free`): the default equations' affine update (float32, or
-    `bit_exact=False`) without noise, events, a surrogate or checkpointing. That loop keeps no
-    refractory counter (fewer operations per step); its results are the same bits, the counter rebuilt
-    after it (`_since_after`)."""
+    (chosen at run time, `_refractory_free`): a batch in the carry (a (B..., N) state: a sweep, the
+    layer's call under `jax.vmap`, a fit's population; one layer's loop gains little and would compile
+    twice) with the default equations' affine update (float32, or `bit_exact=False`) and without noise,
+    events, a surrogate or checkpointing. That loop keeps no refractory counter (fewer operations per
+    step); its results are the same bits, the counter rebuilt after it (`_since_after`)."""
     if sim.model is not None or sim.noisy or events is not None or surrogate is not None:
+        return False
+    if state.v.ndim < 2:
         return False
     return checkpoint_every is None and default_update(sim, state.v.dtype, timed, bit_exact)[0] is affine
 

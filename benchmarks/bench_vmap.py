@@ -4,7 +4,8 @@ single CPU device and Brian2 cpp_standalone (1 thread) in the same run: 256 sets
 steps, float32, per-set `bias` and `tau_mem`, counts only.
 
 jaxiaf rows (one JAX CPU device, one worker process; after each call's first run, 7 rounds run every call once
-in turn: steady = the best round, median = the median round):
+in turn: steady = the best round, median = the median round; the log also gives the least CPU time of the
+rounds, the worker process's, all threads, which on a shared machine waits for a CPU less than wall time):
 
 - `sweep`: `jaxiaf.sweep(mod, {"bias": b, "tau_mem": t}, x, shard=False)`;
 - `vmap + summarize`: `jax.jit(jax.vmap(lambda b, t: jaxiaf.summarize(mod.set_attributes(...), x)))` (the
@@ -89,8 +90,8 @@ def worker(num_steps, outdir):
 def _interleaved(integ, calls, outdir, block, rounds=ROUNDS):
     """Each call's first run (trace, compile, run), then `rounds` rounds that run every call once in turn,
     so that a change of the machine's load between cases falls on all of them: steady = best round,
-    median = median round."""
-    first, times = {}, {name: [] for name in calls}
+    median = median round, cpu = the least CPU time of the process (all threads) in a round."""
+    first, times, cpu = {}, {name: [] for name in calls}, {name: [] for name in calls}
     for name, call in calls.items():
         t0 = time.perf_counter()
         counts = block(call())
@@ -98,13 +99,16 @@ def _interleaved(integ, calls, outdir, block, rounds=ROUNDS):
         np.save(os.path.join(outdir, f"{integ}_{CASES.index(name)}.npy"), np.asarray(counts).reshape(-1))
     for _ in range(rounds):
         for name, call in calls.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             block(call())
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
     return {
-        f"{integ}/{name}": {"first": first[name], "steady": min(t), "median": float(np.median(t))}
+        f"{integ}/{name}": {
+            "first": first[name], "steady": min(t), "median": float(np.median(t)), "cpu": min(cpu[name])
+        }
         for name, t in times.items()
-    }
+    }  # fmt: skip
 
 
 def main():
@@ -137,7 +141,11 @@ def _jax_rows(num_steps, tmp):
             case = {**res["cases"][f"{integ}/{name}"], "counts": None}
             counts[(integ, name)] = np.load(os.path.join(tmp, f"{integ}_{i}.npy"))
             rows[integ].append((f"jaxiaf {name} (1 CPU device)", case))
-            print(f"  {integ} {name}: steady {case['steady']:.3f} s, first {case['first']:.2f} s", flush=True)
+            print(
+                f"  {integ} {name}: steady {case['steady']:.3f} s (CPU time of the process, all threads: "
+                f"{case['cpu']:.3f} s), first {case['first']:.2f} s",
+                flush=True,
+            )
     return rows, counts
 
 

@@ -17,7 +17,7 @@ from .._core import convert as _convert
 from .._core.defaults import DEFAULTS
 from .._layer import FFIAF, as_attributes, family
 from .._spiking import run
-from ..synapses import Synapses
+from .._core.synapses import Synapses
 from . import synaptic_equations as _eqs
 from . import timebase as _timebase
 from .surface import Registered

@@ -58,8 +58,10 @@ def sweep(
       one compiled call (`jax.lax.map`), the last padded with copies of the last set. None: all B
       together. Every size gives the same results (bit for bit). The rule: a step visits the synapses
       of the sources that spiked in rounds, as many as the busiest set of its chunk has spiking sources,
-      each round costing the whole chunk, so on a CPU one set at a time is the fastest (measured on
-      Brian2's CUBA network with Poisson input, 64 sets: `benchmarks/results/cuba_sweep_1s.md`).
+      each round costing the whole chunk, so small chunks waste no rounds; on a CPU, one set at a time
+      was the fastest or within noise of it, and all 64 sets together 1.3-1.6x slower, in two runs
+      (Brian2's CUBA network with Poisson input: `benchmarks/results/cuba_sweep_1s.md`); one set also
+      keeps a chunk's memory smallest.
       With C < B, a `Poisson` source is drawn for a chunk's T steps at once (its
       [`raster`][jaxiaf.synapses.Poisson.raster], T x C x N_in bools; the same spikes).
 

@@ -15,9 +15,9 @@ from jaxtyping import ArrayLike
 
 from .._core import convert as _convert
 from .._core.defaults import DEFAULTS
+from .._core.synapses import Synapses
 from .._layer import FFIAF, as_attributes, family
 from .._spiking import run
-from .._core.synapses import Synapses
 from . import synaptic_equations as _eqs
 from . import timebase as _timebase
 from .surface import Registered

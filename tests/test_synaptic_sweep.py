@@ -199,3 +199,62 @@ def test_synapses_built_inside_jit_from_host_arrays_are_the_same():
     )(layer, spikes)
     np.testing.assert_array_equal(inside, outside[0])
     assert int(np.asarray(inside).sum()) > 0
+
+
+def test_per_set_delays_each_row_equals_its_set_run_alone():
+    """Delays swept per set, (B,) on the input group and (B, N, N) on the recurrent one (set 0 all 0, set 3
+    all the largest, 3 steps), B read from them: row b is the set run alone with its own delays (with
+    the sweep's `max_delay`, one compilation; set 0 also with its own, 0), spikes, `v` and the final state
+    bit for bit; all sets together (`chunk_size=None`) give the same as the default."""
+    layer, exc, inh, ext = network(10)
+    rng = np.random.default_rng(11)
+    batch = 4
+    spikes = rng.random((NUM_STEPS, N_IN)) < 0.05
+    inputs = np.array([0, 2, 3, 1])
+    own = rng.integers(0, 4, (batch, N, N))
+    own[0], own[3] = 0, 3
+    groups = lambda d_in, d_own, most=None: (
+        Synapses(ext, d_in, "ge += w", max_delay=most),
+        (Synapses(exc, d_own, "ge += w", max_delay=most), Synapses(inh, 1, "gi += w")),
+    )
+    ff, rec = groups(inputs, own)
+    assert ff.max_delay == rec[0].max_delay == 3
+    results = [
+        sweep(
+            layer, {}, spikes, feedforward=ff, recurrent=rec, outputs=("spikes", "v", "counts"), chunk_size=c
+        )
+        for c in (1, None)
+    ]
+    default, together = results
+    for name in ("spikes", "v", "counts"):
+        np.testing.assert_array_equal(getattr(together, name), getattr(default, name))
+    np.testing.assert_array_equal(together.final_state.v, default.final_state.v)
+    for b in range(batch):
+        ff_b, rec_b = groups(int(inputs[b]), own[b], 3)
+        raster, state, record, _ = run(layer, spikes, feedforward=ff_b, recurrent=rec_b, record=True)
+        np.testing.assert_array_equal(default.spikes[b], raster)
+        np.testing.assert_array_equal(default.counts[b], raster.sum(axis=0))
+        np.testing.assert_array_equal(default.v[b], record["v"])
+        np.testing.assert_array_equal(default.final_state.v[b], state.v)
+        np.testing.assert_array_equal(default.final_state.extra["ge"][b], state.extra["ge"])
+    assert len({np.asarray(default.spikes[b]).tobytes() for b in range(batch)}) == batch
+    ff_0, rec_0 = groups(0, own[0])
+    assert ff_0.max_delay == rec_0[0].max_delay == 0
+    np.testing.assert_array_equal(default.spikes[0], run(layer, spikes, feedforward=ff_0, recurrent=rec_0)[0])
+
+
+def test_per_set_delays_of_a_bad_shape_are_refused_by_name():
+    layer, exc, inh, ext = network(12)
+    spikes = np.zeros((10, N_IN), bool)
+    with pytest.raises(ValueError, match="`delays` must be integer steps"):
+        Synapses(ext, np.zeros((3, 2), int))
+    with pytest.raises(ValueError, match="`delays` must be integer steps"):
+        Synapses(ext, np.zeros((3, N, N_IN), int))
+    with pytest.raises(ValueError, match="`events.feedforward.delays`"):
+        run(layer, spikes, feedforward=Synapses(ext, np.array([0, 1, 2])))
+    with pytest.raises(ValueError, match="`events.recurrent.delays`"):
+        run(layer, spikes, feedforward=Synapses(ext), recurrent=Synapses(exc, np.zeros((2, N, N), int)))
+    with pytest.raises(ValueError, match="`events.recurrent.delays`"):
+        sweep(
+            layer, {"tau_m": np.full(3, 0.02)}, x=np.zeros((10, 1)), recurrent=Synapses(exc, np.ones(2, int))
+        )

@@ -63,7 +63,8 @@ class Synapses(eqx.Module):
     - `weights`: (N_src, N) float, the `w` of each synapse in the unit of its target variables (SI); or
       (B..., N_src, N), one matrix per batch entry of the layer's state (a sweep's sets).
     - `delays`: integer steps, () (one delay for all) or (N_src, N), >= 0 (default 0: the event acts in the
-      step of its spike, after the threshold and before the reset).
+      step of its spike, after the threshold and before the reset); or (B,) or (B, N_src, N), one per
+      entry of a state with one batch axis of B (a sweep's sets; refused for an unbatched state).
     - `on_pre`: Brian2 statements `x += w` / `x -= w` on the layer's state variables, e.g. `"v += w"` or
       `"ge += w"`, several separated by `;` or newlines (default `"v += w"`).
     - `max_delay`: static int; the largest delay (default: read from a concrete `delays`; give it when
@@ -110,10 +111,13 @@ class Synapses(eqx.Module):
                 f"`weights` must be a (N_src, N) float array; got {weights.dtype} {weights.shape}."
             )
         delays = jnp.asarray(delays)
-        if not jnp.issubdtype(delays.dtype, jnp.integer) or delays.shape not in ((), weights.shape[-2:]):
+        per_set = delays.ndim == 1 or (delays.ndim == 3 and delays.shape[1:] == weights.shape[-2:])
+        if not jnp.issubdtype(delays.dtype, jnp.integer) or not (
+            per_set or delays.shape in ((), weights.shape[-2:])
+        ):
             raise ValueError(
-                f"`delays` must be integer steps of shape () or {weights.shape[-2:]}; got {delays.dtype} "
-                f"{delays.shape}."
+                f"`delays` must be integer steps of shape () or {weights.shape[-2:]}, or (B,) or "
+                f"(B, *{weights.shape[-2:]}) per batch entry; got {delays.dtype} {delays.shape}."
             )
         if max_delay is None:
             max_delay = _concrete_max(given_delays)
@@ -228,6 +232,14 @@ def check_events(events: Events, state_names, shape, num_steps: int, spikes_dtyp
             raise ValueError(
                 f"`events.{name}.weights` must have shape {(rows, shape[-1])} (sources, the layer's N), or "
                 f"{(*shape[:-1], rows, shape[-1])} with the state's batch axes; got {syn.weights.shape}."
+            )
+        delay_shapes = ((), (rows, shape[-1])) + (
+            (shape[:-1], (*shape[:-1], rows, shape[-1])) if len(shape) == 2 else ()
+        )
+        if syn.delays.shape not in delay_shapes:
+            raise ValueError(
+                f"`events.{name}.delays` must have shape one of {delay_shapes} (per batch entry only for a "
+                f"state of one batch axis); got {syn.delays.shape}."
             )
         if syn.scale is not None and syn.scale.shape not in ((), (*shape[:-1], 1)):
             raise ValueError(
@@ -380,7 +392,7 @@ def _rounds(meta, xs, weights, scale, fires, kept, delays, targets):
     def visit(_, carry):
         i, to, row, xs = carry
         index = jnp.minimum(to, n - 1)
-        due = delays if delays.ndim == 0 else delays[jnp.minimum(i, n_src - 1)[:, None], index]
+        due = _due(delays, rows, jnp.minimum(i, n_src - 1)[:, None], index)
         act = (i < n_src)[:, None] & (to < n) & (due == d)
         out = []
         for x, sign, keep in zip(xs, signs, kept, strict=True):
@@ -396,6 +408,16 @@ def _rounds(meta, xs, weights, scale, fires, kept, delays, targets):
     return jax.lax.fori_loop(0, rounds, visit, (first, *source_row(first), tuple(xs)))[3]
 
 
+def _due(delays, rows, source, index):
+    """The delays of each batch entry's synapses from `source` (B, 1) to `index` (B, M): `delays` (),
+    (N_src, N), (B,) per entry or (B, N_src, N) per entry."""
+    if delays.ndim == 0:
+        return delays
+    if delays.ndim == 1:
+        return delays[:, None]
+    return delays[source, index] if delays.ndim == 2 else delays[rows, source, index]
+
+
 @_rounds.defjvp
 def _rounds_jvp(meta, primals, tangents):
     """d(x + w) = dx + dw where the event acts: the tangents of the weights (and of `scale`) of the
@@ -405,9 +427,12 @@ def _rounds_jvp(meta, primals, tangents):
     signs, d = meta[:2]
     n_src, n = weights.shape[-2:]
     synapse = jnp.zeros((n_src, n + 1), bool).at[jnp.arange(n_src)[:, None], targets].set(True)[:, :n]
-    due = ((delays == d) & synapse).astype(weights.dtype)
+    per_set = delays[:, None, None] if delays.ndim == 1 else delays  # (B,) delays: (B, 1, 1)
+    due = ((per_set == d) & synapse).astype(weights.dtype)
     spiking = fires.astype(weights.dtype)
-    spread = lambda w: spiking @ (w * due) if w.ndim == 2 else jnp.einsum("bs,bsn->bn", spiking, w * due)
+    spread = lambda w: (
+        spiking @ (w * due) if (w * due).ndim == 2 else jnp.einsum("bs,bsn->bn", spiking, w * due)
+    )
     change = spread(dweights)
     if scale is not None:
         change = scale * change + dscale * spread(weights)
@@ -452,9 +477,8 @@ def _add(vals: dict, syn: Synapses, source, i, d: int, shape, keep) -> dict:
     """The events of source `i` through its synapses of delay `d`, for spikes that are 0/1 floats with a
     surrogate's derivative: `+ (s - stop_gradient(s)) * w` is zero, and carries the derivative."""
     spike = jax.lax.dynamic_index_in_dim(source, i, axis=-1, keepdims=True)
-    delay = (
-        syn.delays if syn.delays.ndim == 0 else jax.lax.dynamic_index_in_dim(syn.delays, i, keepdims=False)
-    )
+    delays = syn.delays[:, None] if syn.delays.ndim == 1 else syn.delays  # (B,) delays: (B, 1)
+    delay = delays if delays.ndim < 2 else jax.lax.dynamic_index_in_dim(delays, i, axis=-2, keepdims=False)
     due = jnp.broadcast_to(delay == d, shape)
     acts = jnp.broadcast_to(spike != 0, shape) & due
     row = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(syn.weights, i, axis=-2, keepdims=False), shape)

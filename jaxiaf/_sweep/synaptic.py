@@ -33,7 +33,7 @@ def sweep(
     call; a chunk is a leading axis of the scan's carry, as in [`jaxiaf.sweep`][]: one (C, N) state, and
     the synaptic events of its sets, in each step. Row b equals [`run`][jaxiaf.synapses.run] of
     `module.set_attributes(row b of params)` with that set's synapses and input alone (the sets' own
-    weights or `scale * weights`, the set's `Poisson` key and rates), bit for bit in float64.
+    weights or `scale * weights` and delays, the set's `Poisson` key and rates), bit for bit in float64.
 
     **Arguments:**
 
@@ -48,7 +48,8 @@ def sweep(
       set's own draws); with `feedforward`. None without input synapses.
     - `feedforward`, `recurrent`: [`Synapses`][jaxiaf.synapses.Synapses] (or tuples), as for `run`; per
       set values as `weights` of shape (B, N_src, N), or `scale` of shape (B, 1) over shared (N_src, N)
-      weights (no copy of the matrix per set).
+      weights (no copy of the matrix per set), and `delays` of shape (B,) or (B, N_src, N) integer steps
+      (each set's events act after its own delays; `max_delay` as for `Synapses`).
     - `x`: (T, N_in) input currents through the layer's own weights (A), or None (zero; T is then the
       input's).
     - `outputs`: any of `"counts"`, `"rates"`, `"first_spike_times"`, `"spikes"`, `"v"`.
@@ -138,8 +139,8 @@ def _evolve(params, sim, state, x, events, reducer, surrogate, poisson_raster: b
 
 def _along_batch(layer, mask, events, take):
     """`(layer, events)` with `take(array, axis)` applied along the batch axis of each leaf that has one: the
-    leaves of `layer` that `mask` flags (axis 0), per-set synapse weights and scales and Poisson rates and
-    keys (axis 0), a (T, B, N_in) raster and the pending spikes (axis 1)."""
+    leaves of `layer` that `mask` flags (axis 0), per-set synapse weights, scales and delays and Poisson
+    rates and keys (axis 0), a (T, B, N_in) raster and the pending spikes (axis 1)."""
     leaves, tree = jax.tree.flatten(layer)
     layer = jax.tree.unflatten(tree, [take(a, 0) if m else a for a, m in zip(leaves, mask, strict=True)])
 
@@ -148,6 +149,8 @@ def _along_batch(layer, mask, events, take):
             g = eqx.tree_at(lambda s: s.weights, g, take(g.weights, 0))
         if g.scale is not None and g.scale.ndim == 2:
             g = eqx.tree_at(lambda s: s.scale, g, take(g.scale, 0))
+        if g.delays.ndim in (1, 3):
+            g = eqx.tree_at(lambda s: s.delays, g, take(g.delays, 0))
         return g
 
     spikes = events.spikes
@@ -180,6 +183,8 @@ def _batch(params: dict, spikes, feedforward, recurrent) -> int:
             sizes.append(syn.weights.shape[0])
         if isinstance(syn, Synapses) and syn.scale is not None and syn.scale.ndim == 2:
             sizes.append(syn.scale.shape[0])
+        if isinstance(syn, Synapses) and syn.delays.ndim in (1, 3):
+            sizes.append(syn.delays.shape[0])
     if isinstance(spikes, Poisson) and spikes.probability.ndim == 2:
         sizes.append(spikes.probability.shape[0])
     elif spikes is not None and not isinstance(spikes, Poisson) and jnp.ndim(spikes) == 3:
@@ -187,7 +192,7 @@ def _batch(params: dict, spikes, feedforward, recurrent) -> int:
     if not sizes:
         raise ValueError(
             "`params` is empty and no synapse or input has a batch axis: nothing to sweep (give per-set "
-            "values in `params`, Synapses(weights (B, N_src, N)) or Synapses(scale=(B, 1)), or (B, N_in) "
-            "rates)."
+            "values in `params`, Synapses(weights (B, N_src, N)), Synapses(scale=(B, 1)) or Synapses(delays "
+            "(B,) or (B, N_src, N)), or (B, N_in) rates)."
         )
     return sizes[0]

@@ -57,7 +57,9 @@ class FitResult(eqx.Module):
     - `params_history`: `{name: (G,) array}` the best parameters found up to each generation.
     - `elapsed`: (G,) wall time (s) from the start of the fit to the end of each generation.
     - `evaluations`: parameter sets evaluated (each over all trials).
-    - `module`: the fitted [`jaxiaf.FFIAF`][] (`module.set_attributes(best_params)`, state reset).
+    - `module`: the fitted [`jaxiaf.FFIAF`][] (`module.set_attributes(best_params)`, state reset); for
+      [`jaxiaf.synapses.fit`][], a [`jaxiaf.synapses.SynapticLayer`][] (the layer with its synapses at
+      `best_params`).
     - `optimizer`, `population_size`, `parallel`, `generations`: as run (`generations` = G).
     - `noise_floor`: the loss of the recorded repetitions of one input against each other
       (`jaxiaf._fit.recordings.noise_floor`; 0 when no input repeats or the repetitions agree): what one
@@ -84,7 +86,7 @@ class FitResult(eqx.Module):
     params_history: dict
     elapsed: np.ndarray
     evaluations: int
-    module: FFIAF
+    module: FFIAF  # or a jaxiaf.synapses.SynapticLayer (jaxiaf.synapses.fit)
     optimizer: str = eqx.field(static=True)
     population_size: int = eqx.field(static=True)
     parallel: int = eqx.field(static=True)

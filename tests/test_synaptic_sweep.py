@@ -250,6 +250,10 @@ def test_per_set_delays_of_a_bad_shape_are_refused_by_name():
         Synapses(ext, np.zeros((3, 2), int))
     with pytest.raises(ValueError, match="`delays` must be integer steps"):
         Synapses(ext, np.zeros((3, N, N_IN), int))
+    with pytest.raises(ValueError, match="`max_delay` = 2 is below the largest of `delays`, 3"):
+        Synapses(ext, np.array([0, 3, 1]), max_delay=2)
+    with pytest.raises(ValueError, match="`delays` must be >= 0"):
+        Synapses(ext, -1, max_delay=2)
     with pytest.raises(ValueError, match="`events.feedforward.delays`"):
         run(layer, spikes, feedforward=Synapses(ext, np.array([0, 1, 2])))
     with pytest.raises(ValueError, match="`events.recurrent.delays`"):
@@ -258,3 +262,28 @@ def test_per_set_delays_of_a_bad_shape_are_refused_by_name():
         sweep(
             layer, {"tau_m": np.full(3, 0.02)}, x=np.zeros((10, 1)), recurrent=Synapses(exc, np.ones(2, int))
         )
+
+
+def test_per_set_delays_with_a_surrogate_and_under_jvp():
+    """Two neurons, neuron 1 hearing neuron 0 through one synapse of delay 0, 3 or 1 per set: with a
+    surrogate (every source visited; delays (B, N, N)) row b is the set run alone bit for bit, and the
+    tangent of `v` with respect to the weights (the sparse visit's derivative; delays (B,)) is the set's
+    alone to 1e-12."""
+    weights, tangent = jnp.asarray([[0.0, 2e-3], [0.0, 0.0]]), jnp.asarray([[0.0, 1.0], [0.0, 0.0]])
+    delays, x = np.array([0, 3, 1]), np.zeros((300, 1))
+    full = np.broadcast_to(delays[:, None, None], (3, 2, 2))
+    layer = lambda s: jaxiaf.FFIAF(np.zeros((1, 2)), dt=DT, bias=np.array([0.03, 0.0]), surrogate=s)
+    smooth = layer(jaxiaf.surrogate.SuperSpike())
+    result = sweep(smooth, {}, x=x, recurrent=Synapses(weights, full), outputs=("spikes", "v"))
+    swept = lambda w: sweep(layer(None), {}, x=x, recurrent=Synapses(w, delays), outputs=("v",)).v
+    tangents = jax.jvp(swept, (weights,), (tangent,))[1]
+    alone_v = lambda w, delay: run(layer(None), recurrent=Synapses(w, delay, max_delay=3), x=x, record=True)[
+        2
+    ]["v"]
+    for b in range(3):
+        alone = run(smooth, recurrent=Synapses(weights, full[b], max_delay=3), x=x, record=True)
+        np.testing.assert_array_equal(result.spikes[b], alone[0])
+        np.testing.assert_array_equal(result.v[b], alone[2]["v"])
+        own = jax.jvp(lambda w, d=int(delays[b]): alone_v(w, d), (weights,), (tangent,))[1]
+        np.testing.assert_allclose(tangents[b], own, rtol=1e-12)
+    assert np.asarray(result.spikes)[:, :, 0].sum() >= 3 and float(jnp.abs(tangents).max()) > 0

@@ -68,7 +68,7 @@ class Synapses(eqx.Module):
     - `on_pre`: Brian2 statements `x += w` / `x -= w` on the layer's state variables, e.g. `"v += w"` or
       `"ge += w"`, several separated by `;` or newlines (default `"v += w"`).
     - `max_delay`: static int; the largest delay (default: read from a concrete `delays`; give it when
-      `delays` is traced, e.g. swept).
+      `delays` is traced, e.g. swept; below a concrete `delays`' largest it is refused).
     - `max_spikes`: static; None (default) or a bound K on the sources that spike in one step and batch
       entry (more is an error, `EquinoxRuntimeError`). Each step visits only the sources that spiked, in
       index order, at a cost that grows with the spikes; with K, a loop of K visits that reverse-mode
@@ -119,10 +119,14 @@ class Synapses(eqx.Module):
                 f"`delays` must be integer steps of shape () or {weights.shape[-2:]}, or (B,) or "
                 f"(B, *{weights.shape[-2:]}) per batch entry; got {delays.dtype} {delays.shape}."
             )
-        if max_delay is None:
-            max_delay = _concrete_max(given_delays)
+        largest = _concrete_max(given_delays)
+        if max_delay is None and largest is None:
+            raise ValueError("`max_delay` must be given when `delays` is traced.")
+        max_delay = largest if max_delay is None else max_delay
         if not isinstance(max_delay, int) or isinstance(max_delay, bool) or max_delay < 0:
             raise ValueError(f"`max_delay` must be a non-negative int; got {max_delay!r}.")
+        if largest is not None and largest > max_delay:
+            raise ValueError(f"`max_delay` = {max_delay} is below the largest of `delays`, {largest}.")
         if max_spikes is not None and (
             not isinstance(max_spikes, int) or isinstance(max_spikes, bool) or max_spikes < 1
         ):
@@ -159,11 +163,12 @@ def _targets(weights):
     return jnp.asarray(table)
 
 
-def _concrete_max(delays) -> int:
+def _concrete_max(delays) -> int | None:
+    """The largest of concrete `delays` (None if traced); `ValueError` naming `delays` for a negative one."""
     try:
         concrete = np.asarray(delays)
     except jax.errors.TracerArrayConversionError:
-        raise ValueError("`max_delay` must be given when `delays` is traced.") from None
+        return None
     if np.any(concrete < 0):
         raise ValueError(f"`delays` must be >= 0; got a minimum of {int(concrete.min())}.")
     return int(concrete.max(initial=0))
@@ -428,11 +433,15 @@ def _rounds_jvp(meta, primals, tangents):
     n_src, n = weights.shape[-2:]
     synapse = jnp.zeros((n_src, n + 1), bool).at[jnp.arange(n_src)[:, None], targets].set(True)[:, :n]
     per_set = delays[:, None, None] if delays.ndim == 1 else delays  # (B,) delays: (B, 1, 1)
-    due = ((per_set == d) & synapse).astype(weights.dtype)
+    due = ((per_set == d) & (synapse if per_set.ndim < 3 else synapse[None])).astype(weights.dtype)
     spiking = fires.astype(weights.dtype)
-    spread = lambda w: (
-        spiking @ (w * due) if (w * due).ndim == 2 else jnp.einsum("bs,bsn->bn", spiking, w * due)
-    )
+    three = lambda a: a if a.ndim == 3 else a[None]  # a batch axis, explicit (no rank promotion)
+
+    def spread(w):
+        if w.ndim == due.ndim == 2:
+            return spiking @ (w * due)
+        return jnp.einsum("bs,bsn->bn", spiking, three(w) * three(due))
+
     change = spread(dweights)
     if scale is not None:
         change = scale * change + dscale * spread(weights)

@@ -127,3 +127,8 @@ class StepConstants(eqx.Module):
 def float_dtype():
     """The float dtype of new layers: float64 when `jax_enable_x64` is on, else float32."""
     return jnp.result_type(float)
+
+
+def cast_floating(tree, dtype):
+    """`tree` with its floating leaves in `dtype` (integer, bool and key leaves as they are)."""
+    return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compile.cache import PersistentJit
-from .._core.pytrees import Parameters, SimulationParameters, State
+from .._core.pytrees import Parameters, SimulationParameters, State, cast_floating
 from .._core.scan import Reducer, evolve
 from .._core.synapses import Events, Synapses, empty_pending, groups
 from .._layer import FFIAF
@@ -179,9 +179,7 @@ def simulation_data(module, x, target_spikes, target_v, metric_arrays, dtype):
     raster (0/1) before its currents."""
     driven = not isinstance(module, FFIAF)
     mod = (module.layer if driven else module).reset_all()
-    cast = lambda tree: jax.tree.map(
-        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
-    )
+    cast = functools.partial(cast_floating, dtype=dtype)
     raster = None
     if driven:
         n_src = module.size_spikes

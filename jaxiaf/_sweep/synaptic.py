@@ -9,6 +9,7 @@ import numpy as np
 
 from .._core.page import declared
 from .._core.poisson import Poisson
+from .._core.pytrees import cast_floating
 from .._core.scan import evolve, step_constants
 from .._core.synapses import Events, Synapses, check_events, empty_pending, groups
 from . import checks as _sweep_checks
@@ -82,9 +83,7 @@ def sweep(
     swept = dict(params) if params else {"dt": jnp.full((batch,), module.sim.dt)}  # B copies of its own dt
     module, dtype, _, x = _checked(module, swept, x, outputs, None, dtype, False)
     p, sim, state = _batched_inputs(module, swept, batch, dtype, False)
-    cast = lambda tree: jax.tree.map(
-        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
-    )
+    cast = functools.partial(cast_floating, dtype=dtype)
     if spikes is not None and not isinstance(spikes, Poisson):
         spikes = jnp.asarray(spikes, bool)
     own = bool if module.surrogate is None else dtype

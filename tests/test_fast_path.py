@@ -247,3 +247,22 @@ def test_bit_exact_is_refused_for_own_equations_and_must_be_a_bool():
         jaxiaf.evolve(*args, bit_exact=False)
     with pytest.raises(TypeError, match=re.escape("`bit_exact` must be True or False; got 0")):
         jaxiaf.evolve(*args, bit_exact=0)
+
+
+def test_float64_without_bit_exact_holds_no_host_callback():
+    """`bit_exact=False` computes float64's constants on the device: no host callback in the program, so
+    JAX's persistent cache can store it (a fit's float64 loss in a fresh process); Brian2's bits
+    (`bit_exact=True`) compute them on the host."""
+    mod = _layer("exact", refractory=2e-3, bias=np.linspace(0.015, 0.03, 6))
+    params, sim, state = _parts(mod, jnp.float64)
+    currents = _currents(mod, 20, jnp.float64)
+    program = lambda exact: str(
+        jax.make_jaxpr(lambda p: jaxiaf.evolve(p, sim, state, currents, check=False, bit_exact=exact))(params)
+    )
+    assert "callback" not in program(False)
+    assert "callback" in program(True)
+    fast, exact = (jaxiaf.step_constants(params, sim, bit_exact=b) for b in (False, True))
+    np.testing.assert_array_equal(fast.refractory_steps, exact.refractory_steps)
+    np.testing.assert_allclose(fast.decay, exact.decay, rtol=1e-15, atol=0)
+    with pytest.raises(TypeError, match=re.escape("`bit_exact` must be True or False; got 1")):
+        jaxiaf.step_constants(params, sim, bit_exact=1)

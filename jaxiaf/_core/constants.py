@@ -1,6 +1,8 @@
 """The constants every step reads, computed once per evolve (`step_constants`), and the explicit
 integrators' stability limit: in float64 on the host with NumPy, bit for bit as Brian2's runtime."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -26,14 +28,15 @@ def _host_steps(refractory, dt):
     return np.asarray(steps, dtype=np.int64).astype(np.int32)
 
 
-def _refractory_steps(sim: SimulationParameters, dtype):
+def _refractory_steps(sim: SimulationParameters, dtype, host: bool = True):
     """`int((refractory + 1e-3*dt) / dt)` (Brian2's `timestep`), capped at `NEVER`, of the shape of
-    `refractory` and `dt`: with NumPy on the host in float64, on the device in float32. Piecewise
-    constant: no gradient flows through it."""
+    `refractory` and `dt`: with NumPy on the host in float64 (with `host`), else on the device. The
+    margin of 1e-3 steps keeps the floor away from rounding. Piecewise constant: no gradient flows
+    through it."""
     r_dt = jnp.broadcast_shapes(sim.refractory.shape, sim.dt.shape)
     refractory = jax.lax.stop_gradient(jnp.broadcast_to(sim.refractory, r_dt).astype(dtype))
     dt = jax.lax.stop_gradient(jnp.broadcast_to(sim.dt, r_dt).astype(dtype))
-    if dtype == jnp.float64:
+    if dtype == jnp.float64 and host:
         like = jax.ShapeDtypeStruct(r_dt, jnp.int32)
         return jax.pure_callback(_host_steps, like, refractory, dt, vmap_method="broadcast_all")
     return jnp.floor(jnp.minimum((refractory + 1e-3 * dt) / dt, NEVER)).astype(jnp.int32)
@@ -69,7 +72,7 @@ def tied_stability(v, constants: StepConstants, sim: SimulationParameters, check
     return v, unstable_
 
 
-def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+def step_constants(params: Parameters, sim: SimulationParameters, bit_exact: bool = True) -> StepConstants:
     """The constants every step reads, computed once per evolve.
 
     In float64 they are computed on the host with NumPy (`exp(-dt / tau_mem)`, Brian2's
@@ -77,7 +80,10 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     NumPy's by one ulp on about one value in ten, enough to move a spike where `v` grazes the threshold.
     Passing `dt` and `tau_mem` through the same call also keeps them runtime values, so XLA cannot turn
     `x / tau_mem` into `x * (1 / tau_mem)` when a module is closed over by `jit`. In float32 everything
-    stays on the device.
+    stays on the device, and so does float64 with `bit_exact=False` (the default equations' affine
+    update, [`jaxiaf.evolve`][]'s `bit_exact=False`: one ulp of `decay` is within that update's own
+    rounding), so that the program holds no host callback and JAX's persistent compilation cache can
+    store it (a fit's float64 loss in a fresh process).
 
     Called outside `jit` (as [`jaxiaf.sweep`][] does before it shards a batch), the host computation runs
     at once; the result can then be passed to [`jaxiaf.evolve`][] as `constants`.
@@ -89,29 +95,31 @@ def step_constants(params: Parameters, sim: SimulationParameters) -> StepConstan
     """
     if sim.model is None:
         resolve_integrator(sim.integrator_name)
-    constants = _constants(params, sim)
+    if not isinstance(bit_exact, bool):
+        raise TypeError(f"`bit_exact` must be True or False; got {bit_exact!r}.")
+    constants = _constants(params, sim, bit_exact or sim.model is not None)
     c = constants.coefficient
     if sim.model is None and _checks.is_concrete(c) and np.any(unstable(np, c, sim.integrator_name)):
         raise ValueError(stability_message(sim.integrator_name))
     return constants
 
 
-@jax.jit
-def _constants(params: Parameters, sim: SimulationParameters) -> StepConstants:
+@functools.partial(jax.jit, static_argnums=2)
+def _constants(params: Parameters, sim: SimulationParameters, host: bool) -> StepConstants:
     """`step_constants`' computation as one compiled program: called eagerly, it would otherwise run (and
     in a fresh process load from the persistent compilation cache) one small program per operation,
-    most of a warm process's first call."""
+    most of a warm process's first call. `host`: float64's values from NumPy on the host."""
     dtype = params.tau_mem.dtype
     if sim.model is not None:
         return _model_constants(params, sim, dtype)
     dt_tau = jnp.broadcast_shapes(params.tau_mem.shape, sim.dt.shape)
     tau = jnp.broadcast_to(params.tau_mem, dt_tau)
     dt = jnp.broadcast_to(sim.dt, dt_tau).astype(dtype)
-    if dtype == jnp.float64:
+    if dtype == jnp.float64 and host:
         dt, tau, decay = _host_call(dt, tau)
     else:
         decay = jnp.exp((-dt) / tau)
-    steps = _refractory_steps(sim, dtype)
+    steps = _refractory_steps(sim, dtype, host)
     shape = jnp.broadcast_shapes(sim.noise_std.shape, decay.shape)
     # 1 - E as written (Brian2's bits), or -expm1(-dt/tau) where E rounds to 1 (tau_mem >> dt in float32)
     one_minus = jnp.where(decay == 1, -jnp.expm1((-dt) / tau), 1 - decay)

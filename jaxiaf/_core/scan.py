@@ -232,7 +232,8 @@ def evolve(
       bit-equal to Brian2, and a spike may move where `v` lands within rounding of `v_thresh`); rk4
       reading the next row (`input_sampling="timed"`) keeps its own update. A fit's loss uses it
       (several times faster in float64); the module it returns still replays the exact step. A layer's
-      own equations refuse False (`ValueError`).
+      own equations refuse False (`ValueError`). With False the constants are computed on the device
+      too (`step_constants(..., bit_exact=False)`): the program holds no host callback.
 
     **Returns:** `(output, new_state, record)`: `output` is the (T, B..., N) spike raster (bool; 0/1
     floats with a `surrogate`), or with a
@@ -253,7 +254,9 @@ def evolve(
     timed = _check_arguments(
         params, sim, state, currents, unroll, surrogate, checkpoint_every, reducer, input_sampling, bit_exact
     )
-    params, sim, state, constants, unstable = _checked_values(params, sim, state, currents, constants, check)
+    params, sim, state, constants, unstable = _checked_values(
+        params, sim, state, currents, constants, check, bit_exact
+    )
     shape = state.v.shape
     constants = jax.tree.map(functools.partial(_loop_shape, shape=shape), constants)
     num_steps = currents.shape[0]
@@ -377,7 +380,7 @@ def _check_arguments(
     return sampling
 
 
-def _checked_values(params, sim, state, currents, constants, check: bool):
+def _checked_values(params, sim, state, currents, constants, check: bool, bit_exact: bool):
     """`(params, sim, state, constants, unstable)`: with `check`, the values tied to their runtime checks
     (`checked`, the input's finiteness, a layer's own equations' singular updates (by the parameters'
     names, `jaxiaf._core.interpret.check_singular`) and, for the default equations, the integrator's
@@ -389,7 +392,7 @@ def _checked_values(params, sim, state, currents, constants, check: bool):
         v = _generated.check_singular(params, sim, v)  # names the parameters of a singular update
         state = State(v, state.since_spike, state.key, state.step, state.extra)
     if constants is None:
-        constants = step_constants(params, sim)
+        constants = step_constants(params, sim, bit_exact)
     v, unstable = _constants.tied_stability(state.v, constants, sim, check)
     return params, sim, eqx.tree_at(lambda s: s.v, state, v), constants, unstable
 

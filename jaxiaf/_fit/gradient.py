@@ -347,7 +347,10 @@ def _forced_v(smooth, values, forced):
         step=forced["step"],
         extra={},
     )
-    return evolve(params, forced["sim"], state, forced["currents"], record=True, check=False)[2]["v"]
+    sim = forced["sim"]  # the default equations: the affine update, as the population loss runs them
+    return evolve(
+        params, sim, state, forced["currents"], record=True, check=False, bit_exact=sim.model is not None
+    )[2]["v"]
 
 
 @functools.partial(jax.jit, static_argnums=0, compiler_options=COMPILER_OPTIONS)

@@ -57,9 +57,9 @@ def test_a_second_process_loads_the_programs_without_tracing(tmp_path):
     assert second["loss"] == first["loss"] and second["best"] == first["best"]
 
 
-def _small_fit(**kwargs):
+def _small_fit(x64=False, **kwargs):
     x = 0.006 + 0.008 * np.random.default_rng(1).standard_normal((2, 1500, 1)).astype(np.float32)
-    with jax.enable_x64(False):
+    with jax.enable_x64(x64):
         truth = jaxiaf.FFIAF(np.ones((1, 1)), tau_mem=0.02, bias=0.008)
         spikes = np.stack([np.asarray(truth(trial)[0]) for trial in x])
         return jaxiaf.fit(
@@ -91,17 +91,20 @@ def test_stored_and_loaded_programs_give_the_bits_of_jit(tmp_path, monkeypatch):
         np.testing.assert_array_equal(other.generation_best, results[0].generation_best)
 
 
-def test_stored_programs_make_no_host_callback(tmp_path, monkeypatch):
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_stored_programs_make_no_host_callback(tmp_path, monkeypatch, x64):
     """A program that calls back into Python cannot be stored (neither by JAX's cache nor here): the
-    fit's generation, first states and losses call only LAPACK (CMA-ES's `eigh`)."""
+    fit's generation, first states and losses call only LAPACK (CMA-ES's `eigh`), in float64 too (its
+    loss computes the step constants on the device: `bit_exact=False`)."""
     _search.compiled_generation.cache_clear()
     seen = {}
     monkeypatch.setattr(_cache, "executable_dir", lambda: tmp_path)
     monkeypatch.setattr(
         _cache, "_store", lambda path, compiled: seen.setdefault(path.name.split("-")[0], compiled.as_text())
     )
-    _small_fit()
+    _small_fit(x64)
     assert {"generation", "first_states", "evaluate"} <= set(seen)
+    assert ("f64[" in seen["generation"]) == x64
     for text in seen.values():  # (the text's metadata names this test, whose name says "callback")
         assert all(t.startswith("lapack_") for t in _custom_calls(text))
 

@@ -20,6 +20,14 @@ evaluated parameter sets (rounded up); its best parameters are scored by jaxiaf'
     .venv/bin/python benchmarks/bench_real_cell.py --models gif --folds 0    # one fit
     .venv/bin/python benchmarks/bench_real_cell.py --anchor adaptive_threshold:0
 
+`--cell pozzorini2015_cell3`: a second cell, not used to develop the fit (Pozzorini et al., PLoS Comput
+Biol 11:e1004275, 2015: a layer-5 pyramidal cell's test data, `../shared/realdata/gif_pozzorini2015_cell3/`):
+9 repetitions of one 20-s frozen-noise current at 10 kHz. Its "stimulus sets" are the four 5-s segments of
+that input (`s0`..`s3`, each simulated from rest); each fold holds one out, and all four count as reliable.
+Spikes are read from the voltage with `jaxiaf.detect_spikes` (0 V, 0.5 ms dead time).
+
+    .venv/bin/python benchmarks/bench_real_cell.py --cell pozzorini2015_cell3 --out other.json
+
 Writes benchmarks/results/real_cell.json (rows, git SHA, whether tracked files differed from it, load
 averages before, after each row and at the end).
 """
@@ -44,28 +52,53 @@ DELTA = 2e-3
 VAN_ROSSUM_TAU = 10e-3
 
 
-def _data():
+def _pozzorini(path=None) -> dict:
+    """The second cell in `challenge_a`'s layout: the four 5-s segments of its 20-s input as sets."""
+    import jaxiaf
+    from jaxiaf._fit.recordings import realdata_path
+
+    raw = np.load(Path(path or realdata_path()) / "gif_pozzorini2015_cell3" / "gif_cell3_test.npz")
+    dt, segment = float(raw["dt_s"]), 50000
+    current, v = (raw[k].astype(np.float64) for k in ("test_I_A", "test_V_V"))
+    sets = [f"s{k}" for k in range(current.shape[1] // segment)]
+    cut = lambda a: np.stack([a[:, k * segment : (k + 1) * segment] for k in range(len(sets))])
+    spikes = [jaxiaf.detect_spikes(trace, dt) for trace in cut(v)]
+    return {"dt": dt, "sets": sets, "current": cut(current), "v": cut(v), "spikes": spikes}
+
+
+def _challenge_a():
     from jaxiaf._fit.recordings import challenge_a
 
-    data = challenge_a()
+    return challenge_a()
+
+
+CELLS = {  # name: (data, folds, the reliable sets that the goal averages)
+    "challenge_a": (_challenge_a, FOLDS, RELIABLE),
+    "pozzorini2015_cell3": (_pozzorini, (("s0",), ("s1",), ("s2",), ("s3",)), ("s0", "s1", "s2", "s3")),
+}
+
+
+def _data(cell="challenge_a"):
+    data = CELLS[cell][0]()
     labels = np.repeat(data["sets"], data["current"].shape[1])
     x = np.repeat(data["current"].mean(axis=1), data["current"].shape[1], axis=0)[:, :, None]
     spikes = [times for per_set in data["spikes"] for times in per_set]
     return data, x, spikes, labels
 
 
-def jaxiaf_row(name: str, fold: int) -> dict:
+def jaxiaf_row(name: str, fold: int, cell: str = "challenge_a") -> dict:
     """One model on one fold with `jaxiaf.cross_validate` (the defaults of `jaxiaf.fit`)."""
     import jaxiaf
 
-    data, x, spikes, labels = _data()
+    data, x, spikes, labels = _data(cell)
+    folds = CELLS[cell][1]
     model = jaxiaf.neuron_models[name]
     start, cpu = time.perf_counter(), time.process_time()
     layer = model.layer(data["dt"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jaxiaf.FitWarning)
         (result,) = jaxiaf.cross_validate(
-            layer, x, spikes, labels, folds=[FOLDS[fold]], bounds=model.bounds, progress=False
+            layer, x, spikes, labels, folds=[folds[fold]], bounds=model.bounds, progress=False
         )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     fit = result.fit
@@ -108,7 +141,7 @@ def _b2mf_model(model):
     return texts
 
 
-def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
+def b2mf_row(name: str, fold: int, evaluations: int, cell: str = "challenge_a") -> dict:
     """brian2modelfitting on one fold with `evaluations` parameter sets (rounds of 64)."""
     for alias, value in (("NaN", np.nan), ("float", float), ("int", int)):
         if not hasattr(np, alias):
@@ -120,9 +153,9 @@ def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
 
     import jaxiaf
 
-    data, x, spikes, labels = _data()
-    dt, model = data["dt"], jaxiaf.neuron_models[name]
-    train = ~np.isin(labels, FOLDS[fold])
+    data, x, spikes, labels = _data(cell)
+    dt, model, held_out = data["dt"], jaxiaf.neuron_models[name], CELLS[cell][1][fold]
+    train = ~np.isin(labels, held_out)
     decay = np.exp(-dt / VAN_ROSSUM_TAU)
     num_steps = x.shape[1]
 
@@ -179,12 +212,12 @@ def b2mf_row(name: str, fold: int, evaluations: int) -> dict:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     values = {k: float(v) for k, v in best.items()}
     values["refractory"] = values.pop("ref")
-    scores = _scores(model, data, values, FOLDS[fold])
+    scores = _scores(model, data, values, held_out)
     return {
         "tool": "brian2modelfitting 0.4",
         "model": name,
         "fold": fold,
-        "held_out": list(FOLDS[fold]),
+        "held_out": list(held_out),
         "wall_s": wall,
         "cpu_s": cpu,
         "rounds": rounds,
@@ -207,7 +240,9 @@ def _scores(model, data, values, held_out):
         recorded = jaxiaf.spikes_to_raster(data["spikes"][s], predicted.size, data["dt"])[..., 0].T
         gamma = float(
             np.mean(
-                jaxiaf.metrics.gamma_factor(np.repeat(predicted[:, None], 4, 1), recorded, data["dt"], DELTA)
+                jaxiaf.metrics.gamma_factor(
+                    np.repeat(predicted[:, None], recorded.shape[1], 1), recorded, data["dt"], DELTA
+                )
             )
         )
         reliability = float(jaxiaf.metrics.intrinsic_reliability(recorded, data["dt"], DELTA))
@@ -218,9 +253,9 @@ def _scores(model, data, values, held_out):
 def _worker(args) -> None:
     """One row in this process, printed as one JSON line."""
     if args.tool == "jaxiaf":
-        row = jaxiaf_row(args.models, args.folds)
+        row = jaxiaf_row(args.models, args.folds, args.cell)
     else:
-        row = b2mf_row(args.models, args.folds, args.evaluations)
+        row = b2mf_row(args.models, args.folds, args.evaluations, args.cell)
     print(json.dumps(row))
 
 
@@ -244,6 +279,7 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--tool", default="jaxiaf")
     parser.add_argument("--evaluations", type=int, default=0, help="the anchor's budget when no row of ours")
+    parser.add_argument("--cell", default="challenge_a", choices=sorted(CELLS))
     args = parser.parse_args()
     if args.worker:
         args.folds = int(args.folds)
@@ -252,7 +288,13 @@ def main() -> None:
     sha = subprocess.run(
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE
     ).stdout.strip()
-    report = {"sha": sha, "load_before": os.getloadavg(), "nproc": os.cpu_count(), "rows": []}
+    report = {
+        "sha": sha,
+        "cell": args.cell,
+        "load_before": os.getloadavg(),
+        "nproc": os.cpu_count(),
+        "rows": [],
+    }
     report["dirty"] = bool(
         subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                        text=True, cwd=HERE).stdout.strip()
@@ -260,7 +302,7 @@ def main() -> None:
     for name in filter(None, args.models.split(",")):
         for fold in map(int, args.folds.split(",")):
             try:  # a fresh process per fit: compile included
-                row = _run(["--models", name, "--folds", str(fold)])
+                row = _run(["--models", name, "--folds", str(fold), "--cell", args.cell])
             except RuntimeError as error:  # kept as a row: the other models' rows still count
                 report["rows"].append(
                     {"tool": "jaxiaf", "model": name, "fold": fold, "error": str(error)[-600:]}
@@ -271,7 +313,7 @@ def main() -> None:
             row["load_after"] = os.getloadavg()  # other processes share the cores: timings under load
             report["rows"].append(row)
             Path(args.out).write_text(json.dumps(report, indent=1))
-            reliable = [s["normalised"] for k, s in row["scores"].items() if k in RELIABLE]
+            reliable = [s["normalised"] for k, s in row["scores"].items() if k in CELLS[args.cell][2]]
             print(
                 f"jaxiaf {name} fold {fold}: {row['wall_s']:.1f} s, reliable held-out ratio {reliable}",
                 flush=True,
@@ -280,7 +322,10 @@ def main() -> None:
         name, fold = pair.split(":")
         ours = [r for r in report["rows"] if r["model"] == name and r["fold"] == int(fold)]
         evaluations = ours[0]["evaluations"] if ours else args.evaluations
-        row = _run(["--tool", "b2mf", "--models", name, "--folds", fold, "--evaluations", str(evaluations)])
+        row = _run(
+            ["--tool", "b2mf", "--models", name, "--folds", fold, "--evaluations", str(evaluations),
+             "--cell", args.cell]
+        )  # fmt: skip
         row["load_after"] = os.getloadavg()
         report["rows"].append(row)
         Path(args.out).write_text(json.dumps(report, indent=1))
@@ -293,7 +338,7 @@ def main() -> None:
         rows = [
             r for r in report["rows"] if r["model"] == name and r["tool"] == "jaxiaf" and "error" not in r
         ]
-        ratios = [s["normalised"] for r in rows for k, s in r["scores"].items() if k in RELIABLE]
+        ratios = [s["normalised"] for r in rows for k, s in r["scores"].items() if k in CELLS[args.cell][2]]
         print(
             f"{name}: mean held-out gamma / reliability on the reliable sets {np.mean(ratios):.3f} "
             f"({len(ratios)} sets)"

@@ -34,24 +34,28 @@ SCRIPT = textwrap.dedent(
     r = jaxiaf.fit(jaxiaf.FFIAF(np.ones((1, 1))), x, spikes=spikes, bounds={bounds}, population_size=8,
                    parallel=2, generations=4, key=jax.random.key(3), progress=False)
     print(json.dumps({{"built": len(built), "evosax": "evosax" in sys.modules,
-                      "loss": r.loss_history.tolist(), "best": r.best_params}}))
+                      "loss": r.loss_history.tolist(), "best": r.best_params,
+                      "dtype": str(r.module.params.tau_mem.dtype)}}))
     """
 ).format(bounds=BOUNDS)
 
 
-def _fit_in_a_fresh_process(cache_dir):
+def _fit_in_a_fresh_process(cache_dir, x64=False):
     env = {**os.environ, "JAXIAF_CACHE_DIR": str(cache_dir), "JAX_PLATFORMS": "cpu"}
+    env["JAX_ENABLE_X64"] = "1" if x64 else "0"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_a_second_process_loads_the_programs_without_tracing(tmp_path):
-    first = _fit_in_a_fresh_process(tmp_path)
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_a_second_process_loads_the_programs_without_tracing(tmp_path, x64):
+    first = _fit_in_a_fresh_process(tmp_path, x64)
     stored = sorted(p.name.split("-")[0] for p in (tmp_path / _cache.EXECUTABLES).iterdir())
     assert stored == ["evaluate", "explore_seed", "first_states", "generation", "split", "trial_keys"]
-    second = _fit_in_a_fresh_process(tmp_path)
+    second = _fit_in_a_fresh_process(tmp_path, x64)
+    assert first["dtype"] == second["dtype"] == ("float64" if x64 else "float32")
     assert first["built"] == 1 and first["evosax"]
     assert second["built"] == 0 and not second["evosax"]  # loaded: nothing traced, evosax not needed
     assert second["loss"] == first["loss"] and second["best"] == first["best"]

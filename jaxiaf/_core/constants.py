@@ -83,7 +83,8 @@ def step_constants(params: Parameters, sim: SimulationParameters, bit_exact: boo
     stays on the device, and so does float64 with `bit_exact=False` (the default equations' affine
     update, [`jaxiaf.evolve`][]'s `bit_exact=False`: one ulp of `decay` is within that update's own
     rounding), so that the program holds no host callback and JAX's persistent compilation cache can
-    store it (a fit's float64 loss in a fresh process).
+    store it (a fit's float64 loss in a fresh process). A layer's own equations ignore `bit_exact`: their
+    constants are always Brian2's (and `evolve` refuses `bit_exact=False` for them).
 
     Called outside `jit` (as [`jaxiaf.sweep`][] does before it shards a batch), the host computation runs
     at once; the result can then be passed to [`jaxiaf.evolve`][] as `constants`.
@@ -97,7 +98,7 @@ def step_constants(params: Parameters, sim: SimulationParameters, bit_exact: boo
         resolve_integrator(sim.integrator_name)
     if not isinstance(bit_exact, bool):
         raise TypeError(f"`bit_exact` must be True or False; got {bit_exact!r}.")
-    constants = _constants(params, sim, bit_exact or sim.model is not None)
+    constants = _constants(params, sim, bit_exact)
     c = constants.coefficient
     if sim.model is None and _checks.is_concrete(c) and np.any(unstable(np, c, sim.integrator_name)):
         raise ValueError(stability_message(sim.integrator_name))
